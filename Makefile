@@ -1,0 +1,35 @@
+# Two commands: `make demo` and `make test`. Each sets itself up (venv + pinned requirements) and is
+# idempotent: the install step re-runs only when a requirements file changes.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+REQ_HASH := $(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
+STAMP := $(VENV)/.installed-$(REQ_HASH)
+export GRADIO_ANALYTICS_ENABLED := False
+export HF_HUB_DISABLE_TELEMETRY := 1
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: demo test setup system-deps lint bench
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+setup: $(STAMP)
+
+system-deps:
+	@bash scripts/system-deps.sh
+
+demo: $(STAMP)
+	$(PY) app.py
+
+test: $(STAMP) system-deps
+	$(PY) -m ruff check .
+	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(PY) -m ruff check . && $(PY) -m ruff format --check .
+
+bench: $(STAMP)
+	$(PY) bench/ingest.py

@@ -1,0 +1,21 @@
+"""vaedetect: explainable deepfake detection for short clips.
+
+    import vaedetect
+    report = vaedetect.load_detector().analyze("clip.mp4")
+    print(report.verdict, report.fake_probability, report.reasons)
+"""
+
+from __future__ import annotations
+
+import os
+
+# Private by default: no telemetry from any library we use, and quiet native loggers.
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("GLOG_minloglevel", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from vaedetect.errors import InputError  # noqa: E402
+
+__version__ = "0.1.0"
+__all__ = ["InputError", "__version__"]

@@ -1,0 +1,361 @@
+"""Faces: MediaPipe detection + FaceMesh landmarks, tracking, aligned face and mouth crops, lip opening.
+
+Why these choices:
+- FaceMesh in video mode tracks its own region of interest, so the landmark model (not the detector) runs on most
+  frames; it is the cheapest way to get dense, temporally stable landmarks on a CPU.
+- FaceMesh's built-in detector is short-range. The full-range detector runs once per ``detect_every_s`` to count faces
+  (a ``multiple_faces`` warning) and to recover small faces the mesh misses, by re-running the mesh on a crop.
+- Landmarks are found on a copy no larger than ``landmark_max_side_px``; crops are cut from the full-resolution frame
+  with one similarity transform, so resolution is spent where the models look.
+- Several faces are tracked by box overlap; the main speaker is the track with the largest summed face area
+  (largest and most persistent), and only its crops reach the models.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+os.environ.setdefault("GLOG_minloglevel", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+FACE_CROP_PX = 128
+MOUTH_CROP_PX = 48
+N_LANDMARKS = 468
+
+# FaceMesh indices (image-left eye first).
+_EYE_A = (33, 133)
+_EYE_B = (362, 263)
+_NOSE_TIP = 1
+_MOUTH_CORNERS = (61, 291)
+_INNER_LIP_TOP, _INNER_LIP_BOTTOM = 13, 14
+
+# Canonical positions (fraction of the crop side) of eye centres, nose tip and mouth corners: the ArcFace template,
+# loosened so the crop keeps the jaw line and hair line where face-swap blending seams live.
+_TEMPLATE_112 = np.array(
+    [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]],
+    dtype=np.float32,
+)
+_LOOSEN = 0.9
+FACE_TEMPLATE = ((_TEMPLATE_112 / 112.0 - 0.5) * _LOOSEN + 0.5 + np.array([0.0, -0.04], dtype=np.float32)).astype(
+    np.float32
+)
+# Mouth window in template coordinates: centred below the mouth-corner midpoint, wide enough for an open jaw.
+_MOUTH_CENTER = FACE_TEMPLATE[3:5].mean(axis=0) + np.array([0.0, 0.045], dtype=np.float32)
+_MOUTH_SIDE = 0.36
+# Dark footage (a common failure of both MediaPipe models) is brightened with a gamma curve before detection only.
+_DARK_MEAN = 70.0
+_BRIGHTEN_LUT = (255.0 * (np.arange(256) / 255.0) ** 0.5).astype(np.uint8)
+
+
+@dataclass(frozen=True)
+class FaceConfig:
+    max_faces: int = 4
+    detect_every_s: float = 1.0
+    min_detection_confidence: float = 0.5
+    min_tracking_confidence: float = 0.5
+    landmark_max_side_px: int = 640
+    face_crop_px: int = FACE_CROP_PX
+    mouth_crop_px: int = MOUTH_CROP_PX
+    min_track_iou: float = 0.2
+    smooth: float = 0.5  # EMA weight of the previous keypoints: steadier crops, less false "flicker"
+
+
+@dataclass
+class FaceTrack:
+    """Per analysed frame, the main speaker's face (arrays are indexed by frame; absent frames are zero / NaN)."""
+
+    times_s: np.ndarray
+    present: np.ndarray
+    faces_per_frame: np.ndarray
+    face_crops: np.ndarray
+    mouth_crops: np.ndarray
+    lip_opening: np.ndarray
+    landmarks: np.ndarray
+    boxes: np.ndarray
+    face_size_px: np.ndarray
+    max_faces: int
+    n_tracks: int
+    frame_size: tuple[int, int] = (0, 0)
+    detector_faces: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int16))
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.times_s.shape[0])
+
+    @property
+    def coverage(self) -> float:
+        return float(self.present.mean()) if self.n_frames else 0.0
+
+    @property
+    def main_track_len(self) -> int:
+        return int(self.present.sum())
+
+
+def _keypoints(lm: np.ndarray) -> np.ndarray:
+    """Five alignment points (eye centres, nose tip, mouth corners) from 468 landmarks in pixels."""
+    return np.stack(
+        [
+            lm[list(_EYE_A)].mean(axis=0),
+            lm[list(_EYE_B)].mean(axis=0),
+            lm[_NOSE_TIP],
+            lm[_MOUTH_CORNERS[0]],
+            lm[_MOUTH_CORNERS[1]],
+        ]
+    ).astype(np.float32)
+
+
+def similarity_to_template(keypoints: np.ndarray, size_px: int) -> np.ndarray:
+    """2x3 similarity transform taking the five keypoints to the canonical template in a ``size_px`` crop."""
+    dst = FACE_TEMPLATE * size_px
+    m, _ = cv2.estimateAffinePartial2D(keypoints, dst, method=cv2.LMEDS)
+    if m is None:  # degenerate points: fall back to the eye line only
+        m = _two_point_similarity(keypoints[:2], dst[:2])
+    return m.astype(np.float64)
+
+
+def _two_point_similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    s = complex(*(src[1] - src[0]))
+    d = complex(*(dst[1] - dst[0]))
+    r = d / s if abs(s) > 1e-6 else 1.0
+    a, b = r.real, r.imag
+    t = dst[0] - np.array([a * src[0][0] - b * src[0][1], b * src[0][0] + a * src[0][1]])
+    return np.array([[a, -b, t[0]], [b, a, t[1]]])
+
+
+def aligned_face_crop(frame_rgb: np.ndarray, keypoints: np.ndarray, size_px: int = FACE_CROP_PX) -> np.ndarray:
+    m = similarity_to_template(keypoints, size_px)
+    return cv2.warpAffine(frame_rgb, m, (size_px, size_px), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REFLECT)
+
+
+def mouth_crop(frame_rgb: np.ndarray, keypoints: np.ndarray, size_px: int = MOUTH_CROP_PX) -> np.ndarray:
+    """Grayscale mouth window, fixed in the aligned-face frame so jaw motion shows as motion, not as re-centring."""
+    m = similarity_to_template(keypoints, 1).copy()  # template in unit coordinates
+    # Map the unit template window [c - side/2, c + side/2] to [0, size_px].
+    scale = size_px / _MOUTH_SIDE
+    offset = (_MOUTH_CENTER - _MOUTH_SIDE / 2) * scale
+    m[:, :] *= scale
+    m[:, 2] -= offset
+    crop = cv2.warpAffine(frame_rgb, m, (size_px, size_px), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REFLECT)
+    return cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
+
+
+def lip_opening(lm: np.ndarray) -> float:
+    """Inner-lip gap divided by the inter-ocular distance: a scale-free, transparent mouth-motion signal."""
+    kp = _keypoints(lm)
+    iod = float(np.linalg.norm(kp[1] - kp[0]))
+    if iod < 1e-6:
+        return float("nan")
+    return float(np.linalg.norm(lm[_INNER_LIP_BOTTOM] - lm[_INNER_LIP_TOP]) / iod)
+
+
+def _box(lm: np.ndarray) -> np.ndarray:
+    return np.array([lm[:, 0].min(), lm[:, 1].min(), lm[:, 0].max(), lm[:, 1].max()], dtype=np.float32)
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    x0, y0 = max(a[0], b[0]), max(a[1], b[1])
+    x1, y1 = min(a[2], b[2]), min(a[3], b[3])
+    inter = max(0.0, x1 - x0) * max(0.0, y1 - y0)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
+class FaceAnalyzer:
+    """Stateful per-clip face pass. Create one per clip (MediaPipe graphs keep tracking state)."""
+
+    def __init__(self, config: FaceConfig | None = None, *, static_images: bool = False) -> None:
+        import mediapipe as mp
+
+        self.config = config or FaceConfig()
+        self._static = static_images
+        self._mesh = mp.solutions.face_mesh.FaceMesh(
+            static_image_mode=static_images,
+            max_num_faces=self.config.max_faces,
+            refine_landmarks=False,
+            min_detection_confidence=self.config.min_detection_confidence,
+            min_tracking_confidence=self.config.min_tracking_confidence,
+        )
+        # Used on crops around small faces found by the full-range detector; always static (crops jump around).
+        self._crop_mesh = mp.solutions.face_mesh.FaceMesh(
+            static_image_mode=True, max_num_faces=1, refine_landmarks=False, min_detection_confidence=0.4
+        )
+        self._detector = mp.solutions.face_detection.FaceDetection(
+            model_selection=1, min_detection_confidence=self.config.min_detection_confidence
+        )
+
+    def close(self) -> None:
+        for g in (self._mesh, self._crop_mesh, self._detector):
+            g.close()
+
+    def __enter__(self) -> FaceAnalyzer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- single-frame primitives -------------------------------------------------------------------------------
+    def _small(self, frame: np.ndarray) -> tuple[np.ndarray, float]:
+        """Downscaled (and, for dark footage, brightened) copy for the landmark and detection models."""
+        h, w = frame.shape[:2]
+        side = max(h, w)
+        s = 1.0
+        if side > self.config.landmark_max_side_px:
+            s = self.config.landmark_max_side_px / side
+            frame = cv2.resize(frame, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+        if float(frame[::8, ::8].mean()) < _DARK_MEAN:
+            frame = _BRIGHTEN_LUT[frame]
+        return frame, s
+
+    def mesh(self, frame: np.ndarray) -> list[np.ndarray]:
+        """All faces FaceMesh sees in a frame, as (468, 2) pixel landmarks in full-frame coordinates."""
+        small, _ = self._small(frame)
+        h, w = frame.shape[:2]
+        res = self._mesh.process(np.ascontiguousarray(small))
+        out = []
+        for face in res.multi_face_landmarks or []:
+            pts = np.array([(p.x * w, p.y * h) for p in face.landmark[:N_LANDMARKS]], dtype=np.float32)
+            out.append(pts)
+        return out
+
+    def detect(self, frame: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Full-range detector faces as (box x0,y0,x1,y1, five alignment keypoints), in pixels."""
+        small, _ = self._small(frame)
+        h, w = frame.shape[:2]
+        res = self._detector.process(np.ascontiguousarray(small))
+        out = []
+        for det in res.detections or []:
+            bb = det.location_data.relative_bounding_box
+            box = np.array([bb.xmin * w, bb.ymin * h, (bb.xmin + bb.width) * w, (bb.ymin + bb.height) * h], np.float32)
+            k = np.array([(p.x * w, p.y * h) for p in det.location_data.relative_keypoints[:4]], dtype=np.float32)
+            # Detector keypoints: eyes (image-left first), nose tip, mouth centre. Mouth corners are placed from the
+            # eye vector with the template's mouth-to-eye width ratio so the same alignment applies.
+            half = 0.415 * (k[1] - k[0])
+            out.append((box, np.stack([k[0], k[1], k[2], k[3] - half, k[3] + half]).astype(np.float32)))
+        return out
+
+    def mesh_in_box(self, frame: np.ndarray, box: np.ndarray) -> np.ndarray | None:
+        """FaceMesh on an enlarged crop around a detector box: recovers faces too small for the short-range mesh."""
+        h, w = frame.shape[:2]
+        cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+        side = 2.0 * max(box[2] - box[0], box[3] - box[1])
+        x0, y0 = int(max(0, cx - side / 2)), int(max(0, cy - side / 2))
+        x1, y1 = int(min(w, cx + side / 2)), int(min(h, cy + side / 2))
+        if x1 - x0 < 8 or y1 - y0 < 8:
+            return None
+        crop = frame[y0:y1, x0:x1]
+        scale = 256.0 / max(crop.shape[:2])
+        crop = cv2.resize(crop, (round(crop.shape[1] * scale), round(crop.shape[0] * scale)))
+        res = self._crop_mesh.process(np.ascontiguousarray(crop))
+        if not res.multi_face_landmarks:
+            return None
+        ch, cw = crop.shape[:2]
+        lm = res.multi_face_landmarks[0].landmark[:N_LANDMARKS]
+        return np.array([(x0 + p.x * cw / scale, y0 + p.y * ch / scale) for p in lm], dtype=np.float32)
+
+    # -- clip pass ---------------------------------------------------------------------------------------------
+    def track(self, frames: Iterable[tuple[float, np.ndarray]], n_frames_hint: int = 0) -> FaceTrack:
+        """Run over ``(time_s, rgb)`` frames once (streaming) and return the main speaker's track."""
+        cfg = self.config
+        fps_guess = 25.0
+        detect_every = max(1, round(cfg.detect_every_s * fps_guess))
+        times: list[float] = []
+        per_frame: list[list[tuple[int, np.ndarray, np.ndarray | None]]] = []  # (track id, box, landmarks)
+        crops: dict[int, dict[int, tuple[np.ndarray, np.ndarray]]] = {}  # track -> frame -> (face, mouth)
+        area: dict[int, float] = {}
+        last_box: dict[int, tuple[int, np.ndarray]] = {}  # track -> (frame idx, box)
+        smoothed: dict[int, np.ndarray] = {}
+        det_counts: list[int] = []
+        last_det: list[tuple[np.ndarray, np.ndarray]] = []
+        next_id = 0
+        frame_size = (0, 0)
+        for i, (t, frame) in enumerate(frames):
+            frame_size = (frame.shape[1], frame.shape[0])
+            faces: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] = [
+                (_box(lm), _keypoints(lm), lm) for lm in self.mesh(frame)
+            ]
+            if self._static or i % detect_every == 0:
+                last_det = self.detect(frame)
+                det_counts.append(len(last_det))
+            if not faces and last_det:
+                # Only the largest detection matters here (the speaker); counting uses the detector itself. If even
+                # the mesh on an enlarged crop fails (tiny or dark faces), the detector's own keypoints still give
+                # an aligned crop for the face models, without lip landmarks.
+                dbox, dkp = max(last_det, key=lambda d: (d[0][2] - d[0][0]) * (d[0][3] - d[0][1]))
+                lm = self.mesh_in_box(frame, dbox)
+                faces = [(_box(lm), _keypoints(lm), lm)] if lm is not None else [(dbox, dkp, None)]
+            assigned: list[tuple[int, np.ndarray, np.ndarray | None]] = []
+            used: set[int] = set()
+            for box, kp, lm in sorted(faces, key=lambda f: -float((f[0][2] - f[0][0]) * (f[0][3] - f[0][1]))):
+                best, best_iou = None, cfg.min_track_iou
+                for tid, (fi, pbox) in last_box.items():
+                    if tid in used or i - fi > 2 * detect_every:
+                        continue
+                    ov = _iou(box, pbox)
+                    if ov > best_iou:
+                        best, best_iou = tid, ov
+                if best is None:
+                    best, next_id = next_id, next_id + 1
+                used.add(best)
+                last_box[best] = (i, box)
+                area[best] = area.get(best, 0.0) + float((box[2] - box[0]) * (box[3] - box[1]))
+                if best in smoothed and not self._static:
+                    kp = cfg.smooth * smoothed[best] + (1 - cfg.smooth) * kp
+                smoothed[best] = kp
+                face = aligned_face_crop(frame, kp, cfg.face_crop_px)
+                mouth = mouth_crop(frame, kp, cfg.mouth_crop_px)
+                crops.setdefault(best, {})[i] = (face, mouth)
+                assigned.append((best, box, lm))
+            times.append(float(t))
+            per_frame.append(assigned)
+
+        n = len(times)
+        main = max(area, key=area.get) if area else None
+        present = np.zeros(n, dtype=bool)
+        face_crops = np.zeros((n, cfg.face_crop_px, cfg.face_crop_px, 3), dtype=np.uint8)
+        mouth_crops = np.zeros((n, cfg.mouth_crop_px, cfg.mouth_crop_px), dtype=np.uint8)
+        lip = np.full(n, np.nan, dtype=np.float32)
+        lms = np.full((n, N_LANDMARKS, 2), np.nan, dtype=np.float32)
+        boxes = np.full((n, 4), np.nan, dtype=np.float32)
+        size = np.full(n, np.nan, dtype=np.float32)
+        for i, assigned in enumerate(per_frame):
+            for tid, box, lm in assigned:
+                if tid != main:
+                    continue
+                present[i] = True
+                face_crops[i], mouth_crops[i] = crops[tid][i]
+                boxes[i] = box
+                size[i] = max(box[2] - box[0], box[3] - box[1])
+                if lm is not None:
+                    lip[i] = lip_opening(lm)
+                    lms[i] = lm
+        faces_per_frame = np.array([len(a) for a in per_frame], dtype=np.int16)
+        max_mesh = int(faces_per_frame.max()) if n else 0
+        max_det = max(det_counts) if det_counts else 0
+        return FaceTrack(
+            times_s=np.asarray(times, dtype=np.float64),
+            present=present,
+            faces_per_frame=faces_per_frame,
+            face_crops=face_crops,
+            mouth_crops=mouth_crops,
+            lip_opening=lip,
+            landmarks=lms,
+            boxes=boxes,
+            face_size_px=size,
+            max_faces=max(max_mesh, max_det),
+            n_tracks=len(area),
+            frame_size=frame_size,
+            detector_faces=np.asarray(det_counts, dtype=np.int16),
+        )
+
+
+def track_faces(
+    frames: Iterable[tuple[float, np.ndarray]], config: FaceConfig | None = None, *, static_images: bool = False
+) -> FaceTrack:
+    """One-call face pass over ``(time_s, rgb)`` frames; see :class:`FaceAnalyzer`."""
+    with FaceAnalyzer(config, static_images=static_images) as fa:
+        return fa.track(frames)

@@ -1,0 +1,189 @@
+"""The Report: everything an analysis found, in one JSON-serialisable dataclass.
+
+The CLI writes it with ``--json`` and the UI draws it. Image evidence (face crop, reconstruction, error heatmap) is
+kept as arrays for the UI and left out of the JSON unless :meth:`Report.save_images` has written them as PNG files.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+VERDICTS = ("real", "uncertain", "fake")
+EVIDENCE = ("face", "latent", "audio", "sync", "temporal")
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class ReportWarning:
+    """Something that limits how far the verdict can be trusted (``no_face``, ``no_speech``, ...)."""
+
+    code: str
+    message: str
+
+
+@dataclass
+class SyncResult:
+    """Lip-speech alignment: the best audio offset and how confident the alignment model is over time.
+
+    ``offset_frames`` follows the SyncNet convention: positive means the audio lags the video.
+    """
+
+    offset_frames: int
+    offset_s: float
+    confidence: float
+    curve_t: list[float]
+    curve_confidence: list[float]
+    offsets: list[int]
+    mean_distance_by_offset: list[float]
+    lip_t: list[float] = field(default_factory=list)
+    lip_opening: list[float] = field(default_factory=list)
+    loudness_db: list[float] = field(default_factory=list)
+    lip_loudness_corr: float | None = None
+
+
+@dataclass
+class FrameEvidence:
+    """One sampled frame: where it lands on the latent map and how anomalous its face is."""
+
+    time_s: float
+    face_found: bool
+    face_score: float | None = None
+    map_xy: tuple[float, float] | None = None
+    crop_png: str | None = None
+    reconstruction_png: str | None = None
+    heatmap_png: str | None = None
+    # Arrays for the UI; never serialised.
+    crop: np.ndarray | None = field(default=None, repr=False, compare=False)
+    reconstruction: np.ndarray | None = field(default=None, repr=False, compare=False)
+    heatmap: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass
+class TimelinePoint:
+    """Per-second evidence, so a user can see *when* a clip looks off."""
+
+    t: float
+    face: float | None = None
+    sync: float | None = None
+    fused: float | None = None
+
+
+@dataclass
+class MediaSummary:
+    kind: str
+    duration_s: float
+    analysed_duration_s: float
+    fps: float
+    width: int
+    height: int
+    has_audio: bool
+    face_coverage: float
+    max_faces: int
+    speech_fraction: float | None = None
+
+
+@dataclass
+class ModelInfo:
+    name: str
+    revision: str | None
+    source: str
+
+
+@dataclass
+class Report:
+    verdict: str
+    fake_probability: float
+    reasons: list[str]
+    warnings: list[ReportWarning]
+    scores: dict[str, float | None]
+    unavailable: dict[str, str]
+    thresholds: dict[str, float]
+    sync: SyncResult | None
+    timeline: list[TimelinePoint]
+    frames: list[FrameEvidence]
+    media: MediaSummary
+    model: ModelInfo
+    timings: dict[str, float]
+    schema_version: int = SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"verdict must be one of {VERDICTS}, got {self.verdict!r}")
+
+    def warning_codes(self) -> list[str]:
+        return [w.code for w in self.warnings]
+
+    def to_dict(self) -> dict[str, Any]:
+        return _jsonable(asdict(self, dict_factory=_drop_arrays))
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+
+    def save_json(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.write_text(self.to_json())
+        return path
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Report:
+        data = dict(data)
+        data["warnings"] = [ReportWarning(**w) for w in data["warnings"]]
+        data["sync"] = SyncResult(**data["sync"]) if data.get("sync") else None
+        data["timeline"] = [TimelinePoint(**p) for p in data["timeline"]]
+        frames = []
+        for f in data["frames"]:
+            f = dict(f)
+            if f.get("map_xy") is not None:
+                f["map_xy"] = tuple(f["map_xy"])
+            frames.append(FrameEvidence(**f))
+        data["frames"] = frames
+        data["media"] = MediaSummary(**data["media"])
+        data["model"] = ModelInfo(**data["model"])
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    @classmethod
+    def from_json(cls, text: str) -> Report:
+        return cls.from_dict(json.loads(text))
+
+    def save_images(self, folder: str | Path) -> None:
+        """Write each frame's crop / reconstruction / heatmap as PNG and record the paths in the report."""
+        from PIL import Image
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        for i, fr in enumerate(self.frames):
+            for attr in ("crop", "reconstruction", "heatmap"):
+                arr = getattr(fr, attr)
+                if arr is None:
+                    continue
+                out = folder / f"frame{i:03d}_{attr}.png"
+                Image.fromarray(np.asarray(arr, dtype=np.uint8)).save(out)
+                setattr(fr, "reconstruction_png" if attr == "reconstruction" else f"{attr}_png", str(out))
+
+
+_ARRAY_FIELDS = {"crop", "reconstruction", "heatmap"}
+
+
+def _drop_arrays(items: list[tuple[str, Any]]) -> dict[str, Any]:
+    return {k: v for k, v in items if k not in _ARRAY_FIELDS}
+
+
+def _jsonable(obj: Any) -> Any:
+    """Plain Python types only, NaN/inf as null, so the JSON is strict and portable."""
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float):
+        return obj if np.isfinite(obj) else None
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    return obj
