@@ -47,8 +47,8 @@ def open_jaw(face: np.ndarray, opening_px: float) -> np.ndarray:
     out = cv2.remap(face, xs, map_y, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
     # Mouth cavity: an ellipse between the upper lip and the displaced lower lip.
     mask = np.zeros(face.shape[:2], dtype=np.uint8)
-    center = (int(_MOUTH_X), int(round(_MOUTH_Y + opening_px / 2)))
-    axes = (int(_MOUTH_HALF_W * 0.8), max(1, int(round(opening_px / 2))))
+    center = (int(_MOUTH_X), round(_MOUTH_Y + opening_px / 2))
+    axes = (int(_MOUTH_HALF_W * 0.8), max(1, round(opening_px / 2)))
     cv2.ellipse(mask, center, axes, 0, 0, 360, 255, -1)
     mask = cv2.GaussianBlur(mask, (5, 5), 0).astype(np.float32)[..., None] / 255.0
     cavity = np.array([60, 20, 25], dtype=np.float32)
@@ -84,7 +84,7 @@ def talking_face_frames(openings: np.ndarray, size_px: int = CROP_PX, jitter_px:
 def speech_like_audio(openings: np.ndarray, fps: float = 25.0, sample_rate: int = 16000, seed: int = 0) -> np.ndarray:
     """A buzzy voiced sound whose loudness follows the jaw opening (louder when the mouth is open)."""
     rng = np.random.default_rng(seed)
-    n = int(round(len(openings) / fps * sample_rate))
+    n = round(len(openings) / fps * sample_rate)
     t = np.arange(n) / sample_rate
     env = np.interp(t, np.arange(len(openings)) / fps, openings / max(float(openings.max()), 1e-6))
     f0 = 140.0 + 20.0 * np.sin(2 * np.pi * 0.7 * t)

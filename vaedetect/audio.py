@@ -78,20 +78,20 @@ def log_mel(audio: np.ndarray, n_video_frames: int | None = None) -> np.ndarray:
 def mel_windows(mel: np.ndarray, centers: np.ndarray, n_video_frames: int = 5) -> np.ndarray:
     """Mel windows of ``n_video_frames`` video frames centred on each video frame index, (N, 4 * n, N_MELS).
 
-    Out-of-range frames repeat the log floor (silence), so windows at clip edges stay valid inputs.
+    Indices may fall outside the clip (shifted-audio negatives, clip edges): those rows repeat the quietest value of
+    each mel band, i.e. silence, so every window is a valid input.
     """
+    centers = np.asarray(centers, dtype=np.int64)
     half = n_video_frames // 2
     width = n_video_frames * MEL_PER_VIDEO_FRAME
-    floor = np.float32(np.log(LOG_FLOOR))
-    padded = np.concatenate(
-        [
-            np.full((width, mel.shape[1]), floor, np.float32),
-            mel,
-            np.full((width, mel.shape[1]), floor, np.float32),
-        ]
-    )
-    starts = (np.asarray(centers) - half) * MEL_PER_VIDEO_FRAME + width
-    idx = starts[:, None] + np.arange(width)[None, :]
+    if centers.size == 0:
+        return np.zeros((0, width, mel.shape[1]), np.float32)
+    starts = (centers - half) * MEL_PER_VIDEO_FRAME
+    before = int(max(0, -starts.min()))
+    after = int(max(0, starts.max() + width - len(mel)))
+    floor = mel.min(axis=0, keepdims=True) if len(mel) else np.full((1, mel.shape[1]), np.log(LOG_FLOOR))
+    padded = np.concatenate([np.repeat(floor, before, 0), mel, np.repeat(floor, after, 0)]).astype(np.float32)
+    idx = (starts + before)[:, None] + np.arange(width)[None, :]
     return padded[idx]
 
 

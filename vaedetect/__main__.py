@@ -1,0 +1,122 @@
+"""Command line: ``python -m vaedetect {inspect,analyze,eval,train,push,pull} ...``.
+
+Thin by design: every command calls the library and formats its result. Unusable input exits with status 2 and one
+line on stderr, so scripts can tell "bad file" from "bug".
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+from vaedetect.errors import InputError
+
+EXIT_INPUT = 2
+
+
+def _write_json(data: dict, out: str | None) -> None:
+    if out:
+        Path(out).write_text(json.dumps(data, indent=2, allow_nan=False))
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from vaedetect.ingest import ingest
+
+    summary = ingest(args.path, progress=not args.quiet).summary()
+    _write_json(summary, args.json)
+    width = max(len(k) for k in summary)
+    for k, v in summary.items():
+        print(f"{k:<{width}}  {v}")
+    return 0
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    import vaedetect
+
+    det = vaedetect.load_detector(args.checkpoint)
+    report = det.analyze(args.path)
+    if args.json:
+        report.save_json(args.json)
+    print(f"{report.verdict.upper()}  (fake probability {100 * report.fake_probability:.0f}%)  {args.path}")
+    for r in report.reasons:
+        print(f"  - {r}")
+    for w in report.warnings:
+        print(f"  ! {w.message}")
+    avail = ", ".join(f"{k} {v:+.2f}" for k, v in report.scores.items() if v is not None)
+    print(f"  evidence (z vs real): {avail or 'none'}")
+    print(f"  model: {report.model.name} {report.model.revision or ''}".rstrip())
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    import logging
+
+    from vaedetect.train import TrainConfig, train
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    cfg = TrainConfig.from_preset(args.preset)
+    overrides = {k: getattr(args, k) for k in ("face_steps", "audio_steps", "sync_steps", "max_files", "seed")}
+    cfg = replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
+    bundle = train(args.data, args.out, device=args.device, cfg=cfg)
+    print(bundle)
+    return 0
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "inspect": cmd_inspect,
+    "analyze": cmd_analyze,
+    "train": cmd_train,
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m vaedetect", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    sp = sub.add_parser("inspect", help="show what the ingest pipeline sees in a clip or photo")
+    sp.add_argument("path")
+    sp.add_argument("--json", metavar="OUT", help="also write the facts as JSON")
+    sp.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    sp = sub.add_parser("analyze", help="verdict, reasons and evidence for a clip or photo")
+    sp.add_argument("path")
+    sp.add_argument("--checkpoint", help="registry name, bundle folder, or org/repo[@revision] (default: bundled)")
+    sp.add_argument("--json", metavar="OUT", help="write the full report as JSON")
+
+    sp = sub.add_parser("train", help="train a bundle on real footage only (see vaedetect/train.py)")
+    sp.add_argument("--data", required=True, help="data folder with manifest.csv (its dev split is never used)")
+    sp.add_argument("--out", required=True, help="run folder; the bundle is written to OUT/bundle")
+    sp.add_argument("--device", default="cuda" if _cuda() else "cpu")
+    sp.add_argument("--preset", default="default", choices=["default", "tiny"])
+    sp.add_argument("--face-steps", type=int)
+    sp.add_argument("--audio-steps", type=int)
+    sp.add_argument("--sync-steps", type=int)
+    sp.add_argument("--max-files", type=int)
+    sp.add_argument("--seed", type=int)
+    return p
+
+
+def _cuda() -> bool:
+    try:
+        import torch
+
+        return torch.cuda.is_available()
+    except Exception:
+        return False
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except InputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,220 @@
+"""Evidence: run the bundle's models over a clip's crops and mel, and reduce them to raw per-clip statistics.
+
+Shared by the detector (on user clips) and by training (on held-out real clips and their pseudo-fakes), so the
+numbers that calibrate thresholds are computed by exactly the code that scores a user's clip.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+import torch
+
+from vaedetect.audio import mel_windows
+from vaedetect.models import ModelBundle
+from vaedetect.models.sync import distance_matrix
+from vaedetect.pseudofakes import face_mask
+
+FACE_SAMPLES_PER_S = 2.0
+MIN_FACE_SAMPLES = 8
+MAX_FACE_SAMPLES = 48
+SYNC_STRIDE = 2
+MIN_SYNC_WINDOWS = 8
+AUDIO_STRIDE = 2
+TOP_FRACTION = 0.1  # frame face score: mean of the worst 10% of face pixels (blend seams are local)
+BATCH = 64
+
+
+@dataclass
+class ClipArrays:
+    """The arrays evidence needs; built from an ingested clip or from the training cache."""
+
+    face_crops: np.ndarray  # (T, S, S, 3) uint8
+    present: np.ndarray  # (T,) bool
+    mouth_crops: np.ndarray  # (T, M, M) uint8
+    mel: np.ndarray | None  # (4T, n_mels) log-mel, unstandardised
+    speech: np.ndarray  # (T,) bool
+    is_image: bool = False
+    fps: float = 25.0
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.present.shape[0])
+
+
+@dataclass
+class RawEvidence:
+    """Per-clip raw statistics (before normalisation against real data), plus what the UI draws."""
+
+    face: float | None = None
+    latent: float | None = None
+    temporal: float | None = None
+    audio: float | None = None
+    sync: float | None = None
+    frame_idx: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
+    frame_scores: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    frame_latent: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    latents: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
+    recon: np.ndarray | None = None
+    zmap: np.ndarray | None = None
+    sync_offset: int | None = None
+    sync_confidence: float | None = None
+    sync_centers: np.ndarray | None = None
+    sync_curve: np.ndarray | None = None
+    sync_mean_dist: np.ndarray | None = None
+    audio_window_err: np.ndarray | None = None
+    audio_centers: np.ndarray | None = None
+
+    def vector(self, names: tuple[str, ...]) -> list[float | None]:
+        return [getattr(self, n) for n in names]
+
+
+def _to_input(crops: np.ndarray, px: int) -> torch.Tensor:
+    if crops.shape[1] != px:
+        crops = np.stack([cv2.resize(c, (px, px), interpolation=cv2.INTER_AREA) for c in crops])
+    return torch.from_numpy(crops).permute(0, 3, 1, 2).float().div_(255.0)
+
+
+@torch.no_grad()
+def run_face_vae(bundle: ModelBundle, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Reconstructions (N, P, P, 3) uint8, per-pixel errors (N, P, P), latent means (N, D) at the VAE resolution."""
+    px = bundle.config.face_vae.image_px
+    recs, errs, mus = [], [], []
+    for s in range(0, len(crops), BATCH):
+        recon, err, mu = bundle.face_vae.error_map(_to_input(crops[s : s + BATCH], px))
+        recs.append((recon.permute(0, 2, 3, 1).clamp(0, 1) * 255).round().byte().numpy())
+        errs.append(err.numpy())
+        mus.append(mu.numpy())
+    if not recs:
+        d = bundle.config.face_vae.latent_dim
+        return np.zeros((0, px, px, 3), np.uint8), np.zeros((0, px, px), np.float32), np.zeros((0, d), np.float32)
+    return np.concatenate(recs), np.concatenate(errs), np.concatenate(mus)
+
+
+def face_region(px: int) -> np.ndarray:
+    return face_mask(px, None, blur=False) > 0.5
+
+
+def pixel_zmap(bundle: ModelBundle, err: np.ndarray) -> np.ndarray:
+    """Per-pixel z-scores against the error statistics of held-out real faces (detail is not anomaly)."""
+    mean, std = bundle.stats.get("pixel_err_mean"), bundle.stats.get("pixel_err_std")
+    if mean is None:
+        return err
+    return (err - mean) / std
+
+
+def frame_face_scores(zmap: np.ndarray) -> np.ndarray:
+    region = face_region(zmap.shape[-1])
+    vals = zmap[:, region]
+    k = max(1, int(TOP_FRACTION * vals.shape[1]))
+    return np.sort(vals, axis=1)[:, -k:].mean(axis=1)
+
+
+def mahalanobis(bundle: ModelBundle, mu: np.ndarray) -> np.ndarray:
+    mean, prec = bundle.stats.get("latent_mean"), bundle.stats.get("latent_precision")
+    if mean is None:
+        return np.sqrt((mu**2).sum(axis=1))
+    d = mu - mean
+    return np.sqrt(np.maximum(np.einsum("nd,de,ne->n", d, prec, d), 0.0) / mu.shape[1])
+
+
+def sample_frames(present: np.ndarray, fps: float) -> np.ndarray:
+    """Evenly spaced frame indices with a face, ~2 per second, between 8 and 48 (cost stays flat for long clips)."""
+    idx = np.flatnonzero(present)
+    if idx.size == 0:
+        return idx
+    want = int(np.clip(round(len(present) / fps * FACE_SAMPLES_PER_S), MIN_FACE_SAMPLES, MAX_FACE_SAMPLES))
+    if idx.size <= want:
+        return idx
+    return idx[np.round(np.linspace(0, idx.size - 1, want)).astype(int)]
+
+
+def face_evidence(bundle: ModelBundle, arr: ClipArrays, ev: RawEvidence, *, keep_images: bool = True) -> None:
+    sel = sample_frames(arr.present, arr.fps)
+    if sel.size == 0:
+        return
+    # Temporal flicker: the latent step to the next frame, where the next frame has a face too.
+    nxt = sel + 1
+    has_next = (nxt < arr.n_frames) & arr.present[np.minimum(nxt, arr.n_frames - 1)]
+    batch = np.concatenate([arr.face_crops[sel], arr.face_crops[nxt[has_next]]])
+    recon, err, mu = run_face_vae(bundle, batch)
+    k = sel.size
+    zmap = pixel_zmap(bundle, err[:k])
+    ev.frame_idx = sel
+    ev.frame_scores = frame_face_scores(zmap)
+    ev.frame_latent = mahalanobis(bundle, mu[:k])
+    ev.latents = mu[:k]
+    ev.face = float(np.mean(ev.frame_scores))
+    ev.latent = float(np.mean(ev.frame_latent))
+    if has_next.sum() >= 3:
+        step = np.linalg.norm(mu[k:] - mu[:k][has_next], axis=1) / np.sqrt(mu.shape[1])
+        ev.temporal = float(np.mean(step))
+    if keep_images:
+        ev.recon = recon[:k]
+        ev.zmap = zmap
+
+
+def standardize_mel(bundle: ModelBundle, mel: np.ndarray) -> np.ndarray:
+    mean, std = bundle.stats.get("mel_mean"), bundle.stats.get("mel_std")
+    if mean is None:
+        return mel.astype(np.float32)
+    return ((mel - mean) / std).astype(np.float32)
+
+
+@torch.no_grad()
+def audio_evidence(bundle: ModelBundle, arr: ClipArrays, ev: RawEvidence) -> None:
+    if arr.mel is None or arr.speech.sum() < MIN_SYNC_WINDOWS:
+        return
+    centers = np.flatnonzero(arr.speech)[::AUDIO_STRIDE]
+    mel = standardize_mel(bundle, arr.mel)
+    win = mel_windows(mel, centers, bundle.config.sync.n_frames)
+    errs = []
+    for s in range(0, len(win), 256):
+        e, _ = bundle.audio_vae.error(torch.from_numpy(win[s : s + 256]))
+        errs.append(e.numpy())
+    err = np.concatenate(errs)
+    ev.audio_window_err = err
+    ev.audio_centers = centers
+    ev.audio = float(np.log(np.mean(err) + 1e-6))
+
+
+def sync_evidence(bundle: ModelBundle, arr: ClipArrays, ev: RawEvidence) -> None:
+    """Distance-vs-offset over speech windows with a tracked mouth; raw evidence is how clearly offset 0 wins."""
+    if arr.mel is None or arr.is_image:
+        return
+    cfg = bundle.config.sync
+    half = cfg.n_frames // 2
+    valid = arr.speech & arr.present
+    # The whole 5-frame window needs a tracked mouth.
+    ok = np.convolve(arr.present.astype(int), np.ones(cfg.n_frames, int), mode="same") == cfg.n_frames
+    centers = np.flatnonzero(valid & ok)
+    centers = centers[(centers >= half) & (centers < arr.n_frames - half)][::SYNC_STRIDE]
+    if centers.size < MIN_SYNC_WINDOWS:
+        return
+    mel = standardize_mel(bundle, arr.mel)
+
+    def windows(idx: np.ndarray) -> np.ndarray:
+        return mel_windows(mel, idx, cfg.n_frames)
+
+    dist = distance_matrix(bundle.sync, arr.mouth_crops, windows, centers, cfg.max_offset)
+    mean_dist = dist.mean(axis=0)
+    offsets = np.arange(-cfg.max_offset, cfg.max_offset + 1)
+    zero = cfg.max_offset
+    ev.sync_centers = centers
+    ev.sync_mean_dist = mean_dist
+    # Per-time confidence at offset 0: how far below the window's median distance the in-sync pairing sits.
+    ev.sync_curve = np.median(dist, axis=1) - dist[:, zero]
+    ev.sync_offset = int(offsets[int(np.argmin(mean_dist))])
+    ev.sync_confidence = float(np.median(mean_dist) - mean_dist.min())
+    ev.sync = float(np.median(mean_dist) - mean_dist[zero])
+
+
+def compute_evidence(bundle: ModelBundle, arr: ClipArrays, *, keep_images: bool = True) -> RawEvidence:
+    ev = RawEvidence()
+    face_evidence(bundle, arr, ev, keep_images=keep_images)
+    if not arr.is_image:
+        audio_evidence(bundle, arr, ev)
+        sync_evidence(bundle, arr, ev)
+    return ev

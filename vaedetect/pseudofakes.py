@@ -1,0 +1,148 @@
+"""Pseudo-fakes made from real data: what the detector calibrates and fuses against, with no real deepfake needed.
+
+- Self-blended faces (SBI, CVPR 2022): a face blended with a colour/geometry-perturbed copy of itself through a soft
+  face mask teaches blending boundaries without any generator.
+- Cross-identity blends: another person's aligned face blended in with colour transfer (a crude face swap).
+- VAE regenerations: the model's own reconstruction of the mouth pasted back (texture of a generator).
+- Audio shifts and swaps: speech moved by 0.2-1 s, or taken from another clip.
+
+All functions work on aligned face crops (the template in :mod:`vaedetect.faces`), so one face-region mask in
+template coordinates fits every crop.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from vaedetect.faces import FACE_TEMPLATE
+
+KINDS = ("self-blend", "cross-blend", "vae-regen", "audio-shift", "audio-swap")
+
+
+def face_mask(size_px: int, rng: np.random.Generator | None = None, *, blur: bool = True) -> np.ndarray:
+    """Soft mask (H, W) in [0, 1] covering the inner face (brows to chin) of an aligned crop.
+
+    The ellipse is derived from the template's eye and mouth positions; with ``rng`` it is randomly scaled, shifted
+    and elastically deformed so the detector cannot learn one fixed boundary.
+    """
+    t = FACE_TEMPLATE * size_px
+    eyes, mouth = t[:2].mean(axis=0), t[3:5].mean(axis=0)
+    eye_dist = float(np.linalg.norm(t[1] - t[0]))
+    center = (eyes + mouth) / 2 + np.array([0.0, 0.1 * eye_dist])
+    axes = np.array([1.05 * eye_dist, 1.25 * (mouth[1] - eyes[1]) + 0.35 * eye_dist])
+    if rng is not None:
+        axes = axes * rng.uniform(0.85, 1.1, size=2)
+        center = center + rng.normal(0, 0.03 * eye_dist, size=2)
+    mask = np.zeros((size_px, size_px), dtype=np.float32)
+    cv2.ellipse(
+        mask, (round(center[0]), round(center[1])), (round(axes[0]), round(axes[1])), 0, 0, 360, 1.0, -1, cv2.LINE_AA
+    )
+    if rng is not None:
+        grid = rng.normal(0, 0.04 * size_px, size=(2, 4, 4)).astype(np.float32)
+        dx = cv2.resize(grid[0], (size_px, size_px), interpolation=cv2.INTER_CUBIC)
+        dy = cv2.resize(grid[1], (size_px, size_px), interpolation=cv2.INTER_CUBIC)
+        ys, xs = np.mgrid[0:size_px, 0:size_px].astype(np.float32)
+        mask = cv2.remap(mask, xs + dx, ys + dy, cv2.INTER_LINEAR, borderValue=0)
+    if blur:
+        k = max(3, (size_px // 12) | 1)
+        mask = cv2.GaussianBlur(mask, (k, k), 0)
+        mask = np.clip(mask, 0.0, 1.0)
+    return mask
+
+
+def _color_jitter(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    hsv = cv2.cvtColor(img, cv2.COLOR_RGB2HSV).astype(np.float32)
+    hsv[..., 0] = (hsv[..., 0] + rng.uniform(-6, 6)) % 180
+    hsv[..., 1] = np.clip(hsv[..., 1] * rng.uniform(0.8, 1.25), 0, 255)
+    hsv[..., 2] = np.clip(hsv[..., 2] * rng.uniform(0.85, 1.15) + rng.uniform(-12, 12), 0, 255)
+    out = cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB)
+    if rng.random() < 0.3:
+        out = cv2.GaussianBlur(out, (3, 3), 0)
+    elif rng.random() < 0.3:
+        blur = cv2.GaussianBlur(out, (0, 0), 1.0)
+        out = cv2.addWeighted(out, 1.6, blur, -0.6, 0)
+    return out
+
+
+def _geom_jitter(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    s = img.shape[0]
+    scale = rng.uniform(0.95, 1.05)
+    m = cv2.getRotationMatrix2D((s / 2, s / 2), rng.uniform(-2, 2), scale)
+    m[:, 2] += rng.uniform(-0.025, 0.025, size=2) * s
+    return cv2.warpAffine(img, m, (s, s), borderMode=cv2.BORDER_REFLECT)
+
+
+def blend(target: np.ndarray, source: np.ndarray, mask: np.ndarray, ratio: float = 1.0) -> np.ndarray:
+    m = (mask * ratio)[..., None]
+    return np.clip(source.astype(np.float32) * m + target.astype(np.float32) * (1 - m), 0, 255).astype(np.uint8)
+
+
+def self_blend(face: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """SBI: the face blended with a perturbed copy of itself. Returns (image, mask actually used)."""
+    source = _geom_jitter(_color_jitter(face, rng), rng)
+    mask = face_mask(face.shape[0], rng)
+    ratio = float(rng.choice([0.5, 0.75, 1.0, 1.0]))
+    return blend(face, source, mask, ratio), mask * ratio
+
+
+def color_transfer(source: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Match ``source``'s LAB mean/std to ``target``'s inside the mask (what face-swap pipelines do)."""
+    w = mask > 0.5
+    if w.sum() < 10:
+        return source
+    s = cv2.cvtColor(source, cv2.COLOR_RGB2LAB).astype(np.float32)
+    t = cv2.cvtColor(target, cv2.COLOR_RGB2LAB).astype(np.float32)
+    sm, ss = s[w].mean(0), s[w].std(0) + 1e-3
+    tm, ts = t[w].mean(0), t[w].std(0) + 1e-3
+    out = (s - sm) / ss * ts + tm
+    return cv2.cvtColor(np.clip(out, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
+
+
+def cross_blend(target: np.ndarray, source: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Another identity's aligned face blended into ``target`` with colour transfer: a crude face swap."""
+    mask = face_mask(target.shape[0], rng)
+    src = color_transfer(_geom_jitter(source, rng), target, mask)
+    return blend(target, src, mask, 1.0), mask
+
+
+def mouth_mask(size_px: int) -> np.ndarray:
+    t = FACE_TEMPLATE * size_px
+    mouth = t[3:5].mean(axis=0)
+    width = float(np.linalg.norm(t[4] - t[3]))
+    mask = np.zeros((size_px, size_px), dtype=np.float32)
+    cv2.ellipse(
+        mask, (round(mouth[0]), round(mouth[1] + 0.1 * width)), (round(0.85 * width), round(0.55 * width)),
+        0, 0, 360, 1.0, -1,
+    )
+    k = max(3, (size_px // 16) | 1)
+    return cv2.GaussianBlur(mask, (k, k), 0)
+
+
+def regenerate_mouth(face: np.ndarray, reconstruction: np.ndarray) -> np.ndarray:
+    """Paste the VAE's reconstruction of the mouth region back: generator texture where lip-sync fakes edit."""
+    if reconstruction.shape != face.shape:
+        reconstruction = cv2.resize(reconstruction, face.shape[1::-1], interpolation=cv2.INTER_CUBIC)
+    return blend(face, reconstruction, mouth_mask(face.shape[0]), 1.0)
+
+
+def shift_audio(audio: np.ndarray, shift_s: float, sample_rate: int) -> np.ndarray:
+    """Audio delayed (positive) or advanced (negative) by exactly ``round(shift_s * sample_rate)`` samples.
+
+    Length is kept; the gap is silence. A delay makes the audio lag the lips, as in a badly dubbed or spliced clip.
+    """
+    n = round(shift_s * sample_rate)
+    out = np.zeros_like(audio)
+    if n >= 0:
+        out[n:] = audio[: len(audio) - n] if n < len(audio) else out[n:]
+    else:
+        out[: len(audio) + n] = audio[-n:]
+    return out
+
+
+def swap_audio(audio: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """Another clip's audio, tiled or cut to this clip's length (a voice that belongs to different lips)."""
+    if len(other) == 0:
+        return np.zeros_like(audio)
+    reps = int(np.ceil(len(audio) / len(other)))
+    return np.tile(other, reps)[: len(audio)].astype(audio.dtype)

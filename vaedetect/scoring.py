@@ -1,0 +1,161 @@
+"""Scoring: raw evidence -> z-scores against real data -> fused, calibrated probability -> verdict, reasons, warnings.
+
+Fusion is a logistic model over the per-evidence z-scores. In log-odds space that is a product of experts: each
+available evidence multiplies in its own likelihood ratio, and a missing one contributes nothing. The teacher head
+sees every evidence; students (distilled from the teacher's outputs on the same pseudo-fakes) cover the subsets a
+photo, a silent clip or a faceless clip leave, so each input is scored with what applies and the Report says which
+evidence was unavailable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from vaedetect.evidence import RawEvidence
+
+EVIDENCE = ("face", "latent", "temporal", "audio", "sync")
+# +1: larger raw value is more anomalous; -1: smaller is (sync: offset 0 should clearly win).
+DIRECTION = {"face": 1.0, "latent": 1.0, "temporal": 1.0, "audio": 1.0, "sync": -1.0}
+REASON_Z = 2.0
+# Warnings that make a verdict less certain: the uncertain band widens instead of the detector guessing.
+WIDENING = {"low_resolution", "heavy_compression", "short_clip", "multiple_faces", "partial_face"}
+WIDEN_FRACTION = 0.25
+
+
+@dataclass
+class Head:
+    """One fusion head: a logistic model over a subset of evidence, with its own calibrated thresholds."""
+
+    name: str
+    features: tuple[str, ...]
+    weights: np.ndarray
+    bias: float
+    uncertain: float
+    fake: float
+
+    def probability(self, z: dict[str, float | None]) -> float:
+        x = np.array([z[f] for f in self.features], dtype=np.float64)
+        logit = float(self.weights @ np.clip(x, -10, 10) + self.bias)
+        return float(1.0 / (1.0 + np.exp(-logit)))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "features": list(self.features),
+            "weights": [float(w) for w in self.weights],
+            "bias": float(self.bias),
+            "thresholds": {"uncertain": float(self.uncertain), "fake": float(self.fake)},
+        }
+
+    @classmethod
+    def from_json(cls, name: str, d: dict[str, Any]) -> Head:
+        return cls(
+            name=name,
+            features=tuple(d["features"]),
+            weights=np.asarray(d["weights"], dtype=np.float64),
+            bias=float(d["bias"]),
+            uncertain=float(d["thresholds"]["uncertain"]),
+            fake=float(d["thresholds"]["fake"]),
+        )
+
+
+def normalize(raw: RawEvidence, calibration: dict[str, Any]) -> dict[str, float | None]:
+    """z-scores oriented so that larger = more anomalous than held-out real clips."""
+    out: dict[str, float | None] = {}
+    norms = calibration.get("evidence", {})
+    for name in EVIDENCE:
+        value = getattr(raw, name)
+        st = norms.get(name)
+        if value is None or st is None:
+            out[name] = None
+            continue
+        out[name] = float(DIRECTION[name] * (value - st["mean"]) / max(st["std"], 1e-6))
+    return out
+
+
+def load_heads(calibration: dict[str, Any]) -> dict[str, Head]:
+    return {name: Head.from_json(name, d) for name, d in calibration.get("heads", {}).items()}
+
+
+def select_head(heads: dict[str, Head], z: dict[str, float | None]) -> Head | None:
+    """The head using the most evidence among those whose every input is available."""
+    available = {k for k, v in z.items() if v is not None}
+    usable = [h for h in heads.values() if set(h.features) <= available]
+    return max(usable, key=lambda h: len(h.features), default=None)
+
+
+def thresholds_with_warnings(head: Head, warning_codes: list[str]) -> tuple[float, float]:
+    """Each widening warning moves the 'real' bound down and the 'fake' bound up by a quarter of the distance left."""
+    unc, fake = head.uncertain, head.fake
+    for _ in range(sum(1 for c in warning_codes if c in WIDENING)):
+        unc = unc * (1 - WIDEN_FRACTION)
+        fake = fake + (1 - fake) * WIDEN_FRACTION
+    return unc, fake
+
+
+def verdict_for(probability: float, uncertain: float, fake: float) -> str:
+    if probability >= fake:
+        return "fake"
+    if probability >= uncertain:
+        return "uncertain"
+    return "real"
+
+
+_REGIONS = (
+    ("forehead", (0.0, 0.33), (0.2, 0.8)),
+    ("eyes", (0.33, 0.5), (0.15, 0.85)),
+    ("nose and cheeks", (0.5, 0.66), (0.15, 0.85)),
+    ("mouth", (0.66, 0.85), (0.25, 0.75)),
+    ("jaw and chin", (0.85, 1.0), (0.15, 0.85)),
+    ("face edges", (0.33, 0.85), (0.0, 0.15)),
+)
+
+
+def worst_region(zmap: np.ndarray) -> str:
+    """Name of the face region with the highest mean error z-score (for a reason a person can check by eye)."""
+    h, w = zmap.shape[-2:]
+    best, best_v = "face", -np.inf
+    for name, (y0, y1), (x0, x1) in _REGIONS:
+        v = float(np.mean(zmap[..., int(y0 * h) : max(int(y1 * h), int(y0 * h) + 1), int(x0 * w) : int(x1 * w)]))
+        if v > best_v:
+            best, best_v = name, v
+    return best
+
+
+def reasons_for(
+    z: dict[str, float | None], raw: RawEvidence, verdict: str, fps: float, region: str | None
+) -> list[str]:
+    """Plain-language sentences, strongest evidence first."""
+    items: list[tuple[float, str]] = []
+    fz, lz, tz, az, sz = (z.get(k) for k in EVIDENCE)
+    if fz is not None:
+        if fz >= REASON_Z:
+            where = f", most in the {region} region" if region else ""
+            items.append((fz, f"The face reconstructs {fz:.1f}σ worse than the real faces the model learned{where}."))
+        elif fz <= 1.0:
+            items.append((-1, f"The face reconstructs like real faces do ({fz:+.1f}σ)."))
+    if lz is not None and lz >= REASON_Z:
+        items.append((lz, f"The face lies far from real faces in the model's latent space ({lz:.1f}σ)."))
+    if tz is not None and tz >= REASON_Z:
+        items.append((tz, f"The face changes from frame to frame more than in real footage ({tz:.1f}σ)."))
+    if az is not None and az >= REASON_Z:
+        items.append((az, f"The voice reconstructs {az:.1f}σ worse than real speech the model learned."))
+    if raw.sync_offset is not None:
+        off = raw.sync_offset
+        secs = abs(off) / fps
+        if abs(off) >= 2 and (sz or 0) >= 1.0:
+            lead = "the lips lead the speech" if off > 0 else "the speech leads the lips"
+            items.append((max(sz or 0, 2.0), f"Lip movements and speech are out of step: {lead} by {secs:.2f} s."))
+        elif sz is not None and sz >= REASON_Z:
+            items.append((sz, f"Mouth movements match the speech poorly ({sz:.1f}σ below real clips)."))
+        elif sz is not None and sz <= 1.0:
+            items.append((-1, "Lip movements and speech are in step, as in real footage."))
+    items.sort(key=lambda t: -t[0])
+    out = [s for _, s in items]
+    if not out:
+        out = ["No single piece of evidence stands out from real footage."]
+    if verdict == "uncertain":
+        out.append("The combined evidence is between what real clips and manipulated clips usually show.")
+    return out

@@ -1,0 +1,818 @@
+"""Training on real footage only: face VAE, audio VAE, alignment encoder, then calibration against pseudo-fakes.
+
+    python -m vaedetect train --data ../shared/data --out runs/default [--device cuda] [--preset tiny|default]
+    torchrun --nproc_per_node=N -m vaedetect train ...      # DistributedDataParallel, one process per GPU
+
+Stages run in order and each leaves its result in ``OUT/work/``; a re-run skips finished stages and resumes an
+interrupted one from its last checkpoint (weights and optimizer state as safetensors + JSON, never pickle).
+The split is by identity, so no person in the held-out set was seen in training; it is recorded in the bundle.
+The ``dev`` split of the data folder is never read here.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from safetensors.torch import load_file as load_torch
+from safetensors.torch import save_file as save_torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from vaedetect import pseudofakes
+from vaedetect.audio import MEL_PER_VIDEO_FRAME, mel_windows
+from vaedetect.errors import InputError
+from vaedetect.evidence import ClipArrays, RawEvidence, compute_evidence
+from vaedetect.models import BundleConfig, ModelBundle
+from vaedetect.models.sync import SyncConfig
+from vaedetect.models.vae import AudioVAEConfig, FaceVAEConfig
+from vaedetect.scoring import EVIDENCE, Head, normalize
+
+log = logging.getLogger("vaedetect.train")
+
+TRAIN_SPLITS = ("train", "train_silent", "stills")
+HEAD_FEATURES = {
+    "full": ("face", "latent", "temporal", "audio", "sync"),
+    "face": ("face", "latent", "temporal"),
+    "photo": ("face", "latent"),
+    "audio": ("audio",),
+}
+FAKE_FPR = 0.05
+UNCERTAIN_FPR = 0.20
+
+
+@dataclass
+class TrainConfig:
+    preset: str = "default"
+    seed: int = 0
+    val_fraction: float = 0.25
+    face_steps: int = 1500
+    audio_steps: int = 1000
+    sync_steps: int = 1500
+    batch_size: int = 32
+    sync_batch_size: int = 64
+    lr: float = 1e-3
+    sync_hard_negatives: int = 3
+    checkpoint_every: int = 250
+    face_frame_stride: int = 2
+    segment_s: float = 3.0
+    max_segments_per_clip: int = 4
+    umap_points: int = 1500
+    face_vae: FaceVAEConfig = field(default_factory=FaceVAEConfig)
+    audio_vae: AudioVAEConfig = field(default_factory=AudioVAEConfig)
+    sync: SyncConfig = field(default_factory=SyncConfig)
+    max_files: int | None = None
+
+    @classmethod
+    def from_preset(cls, name: str) -> TrainConfig:
+        if name == "tiny":  # seconds on a CPU; for tests and smoke runs
+            return cls(
+                preset="tiny",
+                face_steps=12,
+                audio_steps=12,
+                sync_steps=12,
+                batch_size=8,
+                sync_batch_size=16,
+                checkpoint_every=5,
+                segment_s=1.0,
+                umap_points=60,
+                face_vae=FaceVAEConfig(image_px=32, latent_dim=16, channels=(8, 8, 16)),
+                audio_vae=AudioVAEConfig(hidden=64, latent_dim=8),
+                sync=SyncConfig(width=8, embed_dim=16, max_offset=6),
+            )
+        if name == "default":
+            return cls()
+        raise ValueError(f"unknown preset {name!r}")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Data: manifest, identity split, ingest cache
+
+
+@dataclass
+class Item:
+    path: Path
+    split: str
+    identity: str
+    has_audio: bool
+    kind: str  # "video" | "image"
+
+
+def read_manifest(data_dir: Path) -> list[Item]:
+    """Training material from ``manifest.csv`` (or, without one, every file under the training folders)."""
+    manifest = data_dir / "manifest.csv"
+    items: list[Item] = []
+    if manifest.exists():
+        with manifest.open(newline="") as fh:
+            for row in csv.DictReader(fh):
+                if row["split"] not in TRAIN_SPLITS or row.get("label", "real") != "real":
+                    continue
+                p = data_dir / row["path"]
+                kind = "image" if row["split"] == "stills" else "video"
+                identity = row.get("identity") or f"file:{row['path']}"
+                items.append(Item(p, row["split"], identity, row.get("has_audio") == "1", kind))
+    else:
+        folders = {"real": "train", "real_silent": "train_silent", "stills": "stills"}
+        for folder, split in folders.items():
+            for p in sorted((data_dir / folder).glob("*")):
+                if p.is_file():
+                    kind = "image" if split == "stills" else "video"
+                    items.append(Item(p, split, f"file:{folder}/{p.name}", split == "train", kind))
+    return items
+
+
+def identity_split(items: list[Item], val_fraction: float, seed: int) -> tuple[list[Item], list[Item]]:
+    """Disjoint identities between train and validation, stratified by split so each kind of material is in both."""
+    rng = np.random.default_rng(seed)
+    train, val = [], []
+    for split in TRAIN_SPLITS:
+        group = [it for it in items if it.split == split]
+        ids = sorted({it.identity for it in group})
+        rng.shuffle(ids)
+        n_val = max(1, round(len(ids) * val_fraction)) if len(ids) > 1 else 0
+        val_ids = set(ids[:n_val])
+        for it in group:
+            (val if it.identity in val_ids else train).append(it)
+    return train, val
+
+
+def _cache_key(path: Path) -> str:
+    st = path.stat()
+    h = hashlib.sha1(f"{path.resolve()}:{st.st_size}:{st.st_mtime_ns}:v1".encode()).hexdigest()[:16]
+    return f"{path.stem}-{h}"
+
+
+def cache_clip(item: Item, cache_dir: Path) -> Path | None:
+    """Ingest one file once and keep only what training needs (crops, mel, speech). None if unusable."""
+    from vaedetect.ingest import ingest
+
+    out = cache_dir / f"{_cache_key(item.path)}.npz"
+    if out.exists():
+        return out
+    try:
+        clip = ingest(item.path)
+    except InputError as err:
+        log.warning("skipping %s: %s", item.path.name, err)
+        return None
+    f = clip.faces
+    arrays: dict[str, np.ndarray] = {
+        "face_crops": f.face_crops,
+        "present": f.present,
+        "mouth_crops": f.mouth_crops,
+        "lip": f.lip_opening,
+        "speech": clip.speech.speech,
+        "is_image": np.array(clip.is_image),
+    }
+    if clip.mel is not None:
+        arrays["mel"] = clip.mel
+    tmp = out.with_suffix(".tmp.npz")
+    np.savez_compressed(tmp, **arrays)
+    tmp.replace(out)
+    return out
+
+
+def load_cached(path: Path) -> ClipArrays:
+    with np.load(path, allow_pickle=False) as z:
+        return ClipArrays(
+            face_crops=z["face_crops"],
+            present=z["present"],
+            mouth_crops=z["mouth_crops"],
+            mel=z["mel"] if "mel" in z.files else None,
+            speech=z["speech"],
+            is_image=bool(z["is_image"]),
+        )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Distributed helpers (torchrun / DDP); single process when WORLD_SIZE is unset
+
+
+def _dist_setup(device: str) -> tuple[int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if device.startswith("cuda") else "gloo")
+    if world > 1 and device.startswith("cuda"):
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    return (dist.get_rank() if dist.is_initialized() else 0), world
+
+
+def _is_main() -> bool:
+    return not dist.is_initialized() or dist.get_rank() == 0
+
+
+def _barrier() -> None:
+    if dist.is_initialized():
+        dist.barrier()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Checkpoints: safetensors for tensors, JSON for structure (resumable without pickle)
+
+
+def save_checkpoint(path: Path, model: nn.Module, opt: torch.optim.Optimizer, step: int, extra: dict) -> None:
+    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    sd = opt.state_dict()
+    for pid, st in sd["state"].items():
+        for name, val in st.items():
+            t = val if torch.is_tensor(val) else torch.tensor(val)
+            tensors[f"opt.{pid}.{name}"] = t.detach().cpu().contiguous()
+    meta = {"step": step, "param_groups": sd["param_groups"], "extra": extra}
+    tmp = path.with_suffix(".tmp")
+    save_torch(tensors, str(tmp))
+    tmp.replace(path)
+    path.with_suffix(".json").write_text(json.dumps(meta))
+
+
+def load_checkpoint(path: Path, model: nn.Module, opt: torch.optim.Optimizer) -> tuple[int, dict]:
+    tensors = load_torch(str(path))
+    meta = json.loads(path.with_suffix(".json").read_text())
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for k, v in tensors.items():
+        if k.startswith("opt."):
+            _, pid, name = k.split(".", 2)
+            state.setdefault(int(pid), {})[name] = v
+    opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+    return int(meta["step"]), meta.get("extra", {})
+
+
+class _LossModule(nn.Module):
+    """Wraps ``model.loss`` as ``forward`` so DistributedDataParallel's gradient hooks see the computation."""
+
+    def __init__(self, model: nn.Module, loss_fn: Callable[..., tuple[torch.Tensor, dict[str, float]]]) -> None:
+        super().__init__()
+        self.model = model
+        self.loss_fn = loss_fn
+
+    def forward(self, *batch: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        return self.loss_fn(self.model, *batch)
+
+
+def fit(
+    name: str,
+    model: nn.Module,
+    loss_fn: Callable[..., tuple[torch.Tensor, dict[str, float]]],
+    sample: Callable[[np.random.Generator], tuple[torch.Tensor, ...]],
+    steps: int,
+    cfg: TrainConfig,
+    work: Path,
+    device: str,
+) -> list[dict[str, float]]:
+    """Generic resumable training loop (AdamW + cosine schedule); returns the loss log."""
+    final = work / f"{name}.safetensors"
+    log_path = work / f"{name}.log.json"
+    if final.exists():
+        model.load_state_dict(load_torch(str(final)))
+        return json.loads(log_path.read_text()) if log_path.exists() else []
+    model.to(device).train()
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
+    ckpt = work / f"{name}.ckpt.safetensors"
+    start, history = 0, []
+    if ckpt.exists():
+        start, extra = load_checkpoint(ckpt, model, opt)
+        history = extra.get("history", [])
+        for _ in range(start):
+            sched.step()
+        log.info("%s: resuming at step %d", name, start)
+    wrapped: nn.Module = _LossModule(model, loss_fn)
+    if dist.is_initialized():
+        wrapped = nn.parallel.DistributedDataParallel(
+            wrapped, device_ids=[torch.cuda.current_device()] if device.startswith("cuda") else None
+        )
+    rank = dist.get_rank() if dist.is_initialized() else 0
+    bar = tqdm(range(start, steps), desc=f"train {name}", disable=not _is_main(), leave=False)
+    running: dict[str, float] = {}
+    for step in bar:
+        rng = np.random.default_rng([cfg.seed, rank, step, hash(name) % 2**31])
+        batch = tuple(t.to(device) for t in sample(rng))
+        loss, parts = wrapped(*batch)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        opt.step()
+        sched.step()
+        parts = {"loss": loss.item(), **parts}
+        running = {k: 0.9 * running.get(k, v) + 0.1 * v for k, v in parts.items()}
+        if step % 10 == 0 or step == steps - 1:
+            history.append({"step": step, **{k: round(v, 5) for k, v in parts.items()}})
+            bar.set_postfix({k: f"{v:.4f}" for k, v in running.items()})
+        if _is_main() and (step + 1) % cfg.checkpoint_every == 0 and step + 1 < steps:
+            save_checkpoint(ckpt, model, opt, step + 1, {"history": history})
+    model.eval().cpu()
+    if _is_main():
+        save_torch({k: v.contiguous() for k, v in model.state_dict().items()}, str(final))
+        log_path.write_text(json.dumps(history))
+        if ckpt.exists():
+            ckpt.unlink()
+            ckpt.with_suffix(".json").unlink(missing_ok=True)
+    _barrier()
+    return history
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Stage data samplers
+
+
+def _resize_batch(crops: np.ndarray, px: int) -> np.ndarray:
+    import cv2
+
+    if crops.shape[1] == px:
+        return crops
+    return np.stack([cv2.resize(c, (px, px), interpolation=cv2.INTER_AREA) for c in crops])
+
+
+def face_pool(clips: list[ClipArrays], stride: int, px: int) -> np.ndarray:
+    out = []
+    for c in clips:
+        idx = np.flatnonzero(c.present)[:: 1 if c.is_image else stride]
+        if idx.size:
+            out.append(_resize_batch(c.face_crops[idx], px))
+    return np.concatenate(out) if out else np.zeros((0, px, px, 3), np.uint8)
+
+
+def mel_stats(clips: list[ClipArrays]) -> tuple[np.ndarray, np.ndarray]:
+    frames = []
+    for c in clips:
+        if c.mel is None or not c.speech.any():
+            continue
+        sp = np.repeat(c.speech, MEL_PER_VIDEO_FRAME)[: len(c.mel)]
+        frames.append(c.mel[sp])
+    allm = np.concatenate(frames)
+    return allm.mean(axis=0).astype(np.float32), (allm.std(axis=0) + 1e-3).astype(np.float32)
+
+
+def _speech_centers(c: ClipArrays, half: int, need_face: bool) -> np.ndarray:
+    ok = c.speech.copy()
+    if need_face:
+        full = np.convolve(c.present.astype(int), np.ones(2 * half + 1, int), mode="same") == 2 * half + 1
+        ok &= full
+    idx = np.flatnonzero(ok)
+    return idx[(idx >= half) & (idx < c.n_frames - half)]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Calibration: evidence on held-out real segments and their pseudo-fakes
+
+
+def _segments(c: ClipArrays, seconds: float, max_n: int) -> list[slice]:
+    n = c.n_frames
+    if c.is_image:
+        return [slice(0, 1)]
+    length = max(int(seconds * c.fps), 10)
+    if n < length:
+        return [slice(0, n)] if c.present.sum() >= 5 else []
+    starts = np.linspace(0, n - length, min(max_n, max(1, n // length))).astype(int)
+    return [slice(int(s), int(s) + length) for s in starts if c.present[s : s + length].mean() > 0.5]
+
+
+def _sub(c: ClipArrays, s: slice) -> ClipArrays:
+    mel = c.mel[s.start * MEL_PER_VIDEO_FRAME : s.stop * MEL_PER_VIDEO_FRAME] if c.mel is not None else None
+    return replace(
+        c,
+        face_crops=c.face_crops[s],
+        present=c.present[s],
+        mouth_crops=c.mouth_crops[s],
+        mel=mel,
+        speech=c.speech[s],
+    )
+
+
+def _mouth_from_face(face: np.ndarray, mouth_px: int) -> np.ndarray:
+    """Mouth crop cut from an aligned face crop (same template window as faces.mouth_crop)."""
+    import cv2
+
+    from vaedetect.faces import _MOUTH_CENTER, _MOUTH_SIDE
+
+    s = face.shape[0]
+    x0, y0 = (_MOUTH_CENTER - _MOUTH_SIDE / 2) * s
+    side = _MOUTH_SIDE * s
+    m = np.array([[mouth_px / side, 0, -x0 * mouth_px / side], [0, mouth_px / side, -y0 * mouth_px / side]])
+    return cv2.cvtColor(cv2.warpAffine(face, m, (mouth_px, mouth_px), flags=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY)
+
+
+def make_pseudofake(
+    kind: str, seg: ClipArrays, donor: ClipArrays, bundle: ModelBundle, rng: np.random.Generator
+) -> ClipArrays | None:
+    """Apply one pseudo-fake kind to a real segment (the same perturbation on every frame, like a real forgery)."""
+    if kind in ("audio-shift", "audio-swap"):
+        if seg.mel is None or seg.is_image:
+            return None
+        if kind == "audio-shift":
+            shift = int(rng.choice([-1, 1]) * rng.integers(5, 26))  # 0.2-1.0 s at 25 fps
+            mel = np.roll(seg.mel, shift * MEL_PER_VIDEO_FRAME, axis=0)
+            speech = np.roll(seg.speech, shift)
+        else:
+            if donor.mel is None:
+                return None
+            reps = int(np.ceil(len(seg.mel) / max(len(donor.mel), 1)))
+            mel = np.tile(donor.mel, (reps, 1))[: len(seg.mel)]
+            speech = np.tile(donor.speech, reps)[: seg.n_frames]
+        return replace(seg, mel=mel, speech=speech)
+    faces = seg.face_crops.copy()
+    mouths = seg.mouth_crops.copy()
+    seed = int(rng.integers(2**31))
+    donor_idx = np.flatnonzero(donor.present)
+    if kind == "cross-blend" and donor_idx.size == 0:
+        return None
+    if kind == "vae-regen":
+        from vaedetect.evidence import run_face_vae
+
+        idx = np.flatnonzero(seg.present)
+        recon, _, _ = run_face_vae(bundle, faces[idx])
+    for j, i in enumerate(np.flatnonzero(seg.present)):
+        frame_rng = np.random.default_rng(seed)  # same perturbation for every frame of the segment
+        if kind == "self-blend":
+            faces[i], _ = pseudofakes.self_blend(faces[i], frame_rng)
+        elif kind == "cross-blend":
+            src = donor.face_crops[donor_idx[j % donor_idx.size]]
+            faces[i], _ = pseudofakes.cross_blend(faces[i], src, frame_rng)
+        elif kind == "vae-regen":
+            faces[i] = pseudofakes.regenerate_mouth(faces[i], recon[j])
+        else:
+            raise ValueError(kind)
+        mouths[i] = _mouth_from_face(faces[i], mouths.shape[1])
+    return replace(seg, face_crops=faces, mouth_crops=mouths)
+
+
+def _fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-2, soft: bool = False) -> tuple[np.ndarray, float]:
+    """L2-regularised logistic regression (LBFGS); ``y`` may be soft targets (distillation)."""
+    xt = torch.from_numpy(x).double()
+    yt = torch.from_numpy(y).double()
+    w = torch.zeros(x.shape[1], dtype=torch.float64, requires_grad=True)
+    b = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    pos = float(y.mean()) if not soft else 0.5
+    weights = torch.where(yt > 0.5, 0.5 / max(pos, 1e-3), 0.5 / max(1 - pos, 1e-3)) if not soft else torch.ones_like(yt)
+    opt = torch.optim.LBFGS([w, b], lr=0.5, max_iter=200)
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        logits = xt @ w + b
+        loss = (weights * nn.functional.binary_cross_entropy_with_logits(logits, yt, reduction="none")).mean()
+        loss = loss + l2 * (w**2).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    return w.detach().numpy(), float(b.detach())
+
+
+def _impute(z: dict[str, float | None], features: tuple[str, ...]) -> np.ndarray | None:
+    vals = [z.get(f) for f in features]
+    return None if any(v is None for v in vals) else np.array(vals, dtype=np.float64)
+
+
+def calibrate(
+    bundle: ModelBundle,
+    train_clips: list[ClipArrays],
+    val_clips: list[tuple[Item, ClipArrays]],
+    cfg: TrainConfig,
+    work: Path,
+) -> dict[str, Any]:
+    """Real-data statistics, fusion heads fitted on pseudo-fakes, thresholds at measured FPR, reference map."""
+    from vaedetect.evidence import mahalanobis, run_face_vae
+
+    rng = np.random.default_rng(cfg.seed + 7)
+    px = bundle.config.face_vae.image_px
+    # 1. Latent Gaussian of real training faces (shrinkage covariance: few samples for 64-256 dims).
+    pool = face_pool(train_clips, cfg.face_frame_stride * 2, px)
+    if len(pool) > 6000:
+        pool = pool[rng.choice(len(pool), 6000, replace=False)]
+    _, _, mu_train = run_face_vae(bundle, pool)
+    mean = mu_train.mean(axis=0)
+    cov = np.cov(mu_train - mean, rowvar=False)
+    shrink = 0.1
+    cov = (1 - shrink) * cov + shrink * np.eye(cov.shape[0]) * np.trace(cov) / cov.shape[0]
+    bundle.stats["latent_mean"] = mean.astype(np.float32)
+    bundle.stats["latent_precision"] = np.linalg.inv(cov).astype(np.float32)
+    # 2. Per-pixel error statistics on held-out real faces.
+    val_pool = face_pool([c for _, c in val_clips], cfg.face_frame_stride * 2, px)
+    if len(val_pool) > 3000:
+        val_pool = val_pool[rng.choice(len(val_pool), 3000, replace=False)]
+    _, err_val, mu_val = run_face_vae(bundle, val_pool)
+    bundle.stats["pixel_err_mean"] = err_val.mean(axis=0).astype(np.float32)
+    bundle.stats["pixel_err_std"] = (err_val.std(axis=0) + 1e-3).astype(np.float32)
+
+    # 3. Evidence on held-out real segments and on their pseudo-fakes.
+    samples: list[tuple[RawEvidence, int, str, str]] = []  # (evidence, label, kind, identity)
+    video_val = [(it, c) for it, c in val_clips if not c.is_image]
+    image_val = [(it, c) for it, c in val_clips if c.is_image and c.present.any()]
+    face_kinds = ("self-blend", "cross-blend", "vae-regen")
+    audio_kinds = ("audio-shift", "audio-swap")
+    jobs = []
+    for k, (it, c) in enumerate(video_val):
+        for s in _segments(c, cfg.segment_s, cfg.max_segments_per_clip):
+            jobs.append((it, _sub(c, s), video_val[(k + 1) % len(video_val)][1]))
+    for k, (it, c) in enumerate(image_val):
+        jobs.append((it, c, image_val[(k + 1) % len(image_val)][1]))
+    reference_fake_latents, reference_fake_kinds = [], []
+    for it, seg, donor in tqdm(jobs, desc="calibrate", leave=False):
+        samples.append((compute_evidence(bundle, seg, keep_images=False), 0, "real", it.identity))
+        kinds = face_kinds + (audio_kinds if seg.mel is not None and seg.speech.sum() >= 8 else ())
+        for kind in kinds:
+            fake = make_pseudofake(kind, seg, donor, bundle, rng)
+            if fake is None:
+                continue
+            ev = compute_evidence(bundle, fake, keep_images=False)
+            samples.append((ev, 1, kind, it.identity))
+            if kind in face_kinds and ev.latents.size:
+                reference_fake_latents.append(ev.latents[:: max(1, len(ev.latents) // 4)])
+                reference_fake_kinds += [kind] * len(reference_fake_latents[-1])
+
+    # 4. Normalise each evidence against the real segments.
+    evidence_norm = {}
+    for name in EVIDENCE:
+        vals = np.array([getattr(ev, name) for ev, y, _, _ in samples if y == 0 and getattr(ev, name) is not None])
+        if vals.size >= 2:
+            evidence_norm[name] = {"mean": float(vals.mean()), "std": float(vals.std() + 1e-6), "n": int(vals.size)}
+    bundle.calibration = {"evidence": evidence_norm}
+    zs = [(normalize(ev, bundle.calibration), y, kind, ident) for ev, y, kind, ident in samples]
+
+    # 5. Teacher over all evidence, students distilled from it on the same samples.
+    heads: dict[str, Head] = {}
+    teacher = HEAD_FEATURES["full"]
+    rows = [(_impute(z, teacher), y) for z, y, _, _ in zs]
+    rows = [(x, y) for x, y in rows if x is not None]
+    teacher_w, teacher_b = None, 0.0
+    if len({y for _, y in rows}) == 2:
+        x = np.stack([r[0] for r in rows])
+        y = np.array([r[1] for r in rows], dtype=np.float64)
+        teacher_w, teacher_b = _fit_logistic(x, y)
+    for name, feats in HEAD_FEATURES.items():
+        data = [(z, y) for z, y, _, _ in zs if _impute(z, feats) is not None]
+        if len({y for _, y in data}) < 2:
+            continue
+        x = np.stack([_impute(z, feats) for z, _ in data])
+        y = np.array([yy for _, yy in data], dtype=np.float64)
+        if name == "full" or teacher_w is None:
+            w, b = (teacher_w, teacher_b) if name == "full" and teacher_w is not None else _fit_logistic(x, y)
+        else:
+            # Distillation target: the teacher's probability where the teacher can see the sample, else the label.
+            soft = []
+            for z, yy in data:
+                xt = _impute(z, teacher)
+                soft.append(1 / (1 + np.exp(-(xt @ teacher_w + teacher_b))) if xt is not None else yy)
+            w, b = _fit_logistic(x, np.asarray(soft, dtype=np.float64), soft=True)
+        p_real = np.array([1 / (1 + np.exp(-(xx @ w + b))) for xx, yy in zip(x, y, strict=True) if yy == 0])
+        fake_thr = float(np.quantile(p_real, 1 - FAKE_FPR)) if p_real.size else 0.9
+        unc_thr = float(np.quantile(p_real, 1 - UNCERTAIN_FPR)) if p_real.size else 0.5
+        fake_thr = min(max(fake_thr, 0.5), 0.99)
+        unc_thr = min(unc_thr, fake_thr - 0.05)
+        heads[name] = Head(name, feats, np.asarray(w), float(b), unc_thr, fake_thr)
+
+    # 6. Measured metrics of each head on its calibration samples (in-sample: reported as such).
+    from vaedetect.evaluate import binary_metrics
+
+    metrics: dict[str, Any] = {"note": "on held-out real segments and their pseudo-fakes (calibration set)"}
+    for name, head in heads.items():
+        ps, ys, ks = [], [], []
+        for z, y, kind, _ in zs:
+            if _impute(z, head.features) is None:
+                continue
+            ps.append(head.probability(z))
+            ys.append(y)
+            ks.append(kind)
+        ps_a, ys_a = np.array(ps), np.array(ys)
+        m = binary_metrics(ys_a, ps_a)
+        m["fpr_at_fake_threshold"] = float(np.mean(ps_a[ys_a == 0] >= head.fake)) if (ys_a == 0).any() else None
+        m["per_kind_detection"] = {
+            k: float(np.mean(ps_a[np.array(ks) == k] >= head.fake)) for k in sorted(set(ks)) if k != "real"
+        }
+        m["n_real"], m["n_fake"] = int((ys_a == 0).sum()), int((ys_a == 1).sum())
+        metrics[name] = m
+    per_evidence = {}
+    for name in EVIDENCE:
+        ys_e = np.array([y for z, y, _, _ in zs if z[name] is not None])
+        ps_e = np.array([z[name] for z, _, _, _ in zs if z[name] is not None])
+        if len(set(ys_e.tolist())) == 2:
+            per_evidence[name] = binary_metrics(ys_e, ps_e)["auc"]
+    metrics["per_evidence_auc"] = per_evidence
+
+    bundle.calibration["heads"] = {n: h.to_json() for n, h in heads.items()}
+    bundle.calibration["metrics"] = metrics
+    bundle.calibration["fpr_targets"] = {"fake": FAKE_FPR, "uncertain": UNCERTAIN_FPR}
+
+    # 7. Reference map: real latents (held-out) and pseudo-fake latents, embedded in 2-D with UMAP at build time.
+    real_lat = mu_val[rng.choice(len(mu_val), min(len(mu_val), cfg.umap_points), replace=False)]
+    fake_lat = np.concatenate(reference_fake_latents) if reference_fake_latents else np.zeros((0, real_lat.shape[1]))
+    fake_kinds = np.array(reference_fake_kinds, dtype="<U16")
+    if len(fake_lat) > cfg.umap_points:
+        keep = rng.choice(len(fake_lat), cfg.umap_points, replace=False)
+        fake_lat, fake_kinds = fake_lat[keep], fake_kinds[keep]
+    both = np.concatenate([real_lat, fake_lat]).astype(np.float32)
+    xy = embed_2d(both, cfg.seed)
+    bundle.reference = {
+        "real_latents": real_lat.astype(np.float32),
+        "fake_latents": fake_lat.astype(np.float32),
+        "real_xy": xy[: len(real_lat)].astype(np.float32),
+        "fake_xy": xy[len(real_lat) :].astype(np.float32),
+        "fake_kinds": fake_kinds,
+        "real_mahalanobis": mahalanobis(bundle, real_lat).astype(np.float32),
+    }
+    return metrics
+
+
+def embed_2d(latents: np.ndarray, seed: int) -> np.ndarray:
+    """UMAP when there are enough points, PCA otherwise (UMAP needs a neighbourhood to exist)."""
+    if len(latents) >= 30:
+        import umap
+
+        reducer = umap.UMAP(n_neighbors=15, min_dist=0.2, random_state=seed, n_jobs=1)
+        return reducer.fit_transform(latents)
+    centered = latents - latents.mean(axis=0)
+    _, _, vt = np.linalg.svd(centered, full_matrices=False)
+    return centered @ vt[:2].T
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Sync offset accuracy on held-out real clips with a known artificial shift
+
+
+def offset_accuracy(bundle: ModelBundle, clips: list[ClipArrays], shifts=(-10, -5, 5, 10)) -> dict[str, Any]:
+    from vaedetect.evidence import compute_evidence as _ce
+
+    hits, total, errors = 0, 0, []
+    for c in clips:
+        if c.mel is None or c.speech.sum() < 25:
+            continue
+        for s in shifts:
+            shifted = replace(c, mel=np.roll(c.mel, s * MEL_PER_VIDEO_FRAME, axis=0))
+            ev = _ce(bundle, shifted, keep_images=False)
+            if ev.sync_offset is None:
+                continue
+            total += 1
+            errors.append(abs(ev.sync_offset - s))
+            hits += int(abs(ev.sync_offset - s) <= 1)
+    return {
+        "shifts_frames": list(shifts),
+        "n": total,
+        "within_1_frame": hits / total if total else None,
+        "median_abs_error_frames": float(np.median(errors)) if errors else None,
+    }
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Entry point
+
+
+def train(data_dir: str | Path, out_dir: str | Path, *, device: str = "cpu", cfg: TrainConfig | None = None) -> Path:
+    """Run every stage and write a bundle to ``out_dir/bundle``; returns that folder."""
+    cfg = cfg or TrainConfig()
+    data_dir, out_dir = Path(data_dir), Path(out_dir)
+    work = out_dir / "work"
+    cache = out_dir / "cache"
+    work.mkdir(parents=True, exist_ok=True)
+    cache.mkdir(parents=True, exist_ok=True)
+    rank, world = _dist_setup(device)
+    torch.manual_seed(cfg.seed + rank)
+    t_start = time.time()
+
+    items = read_manifest(data_dir)
+    if cfg.max_files:
+        items = items[: cfg.max_files]
+    train_items, val_items = identity_split(items, cfg.val_fraction, cfg.seed)
+    split = {
+        "train": sorted(str(it.path.relative_to(data_dir)) for it in train_items),
+        "val": sorted(str(it.path.relative_to(data_dir)) for it in val_items),
+        "train_identities": sorted({it.identity for it in train_items}),
+        "val_identities": sorted({it.identity for it in val_items}),
+        "seed": cfg.seed,
+    }
+    (work / "split.json").write_text(json.dumps(split, indent=2))
+
+    # Ingest cache (rank 0 writes, others wait and read).
+    cached: dict[Path, Path | None] = {}
+    if _is_main():
+        for it in tqdm(items, desc="ingest", leave=False):
+            cached[it.path] = cache_clip(it, cache)
+    _barrier()
+    if not _is_main():
+        cached = {it.path: cache_clip(it, cache) for it in items}
+    train_clips = [load_cached(p) for it in train_items if (p := cached.get(it.path))]
+    val_clips = [(it, load_cached(p)) for it in val_items if (p := cached.get(it.path))]
+    log.info("clips: %d train, %d val", len(train_clips), len(val_clips))
+
+    bcfg = BundleConfig(face_vae=cfg.face_vae, audio_vae=cfg.audio_vae, sync=cfg.sync)
+    bundle = ModelBundle.new(bcfg)
+    histories: dict[str, list] = {}
+
+    # Face VAE on every real face (videos with or without sound, and photos).
+    faces = face_pool(train_clips, cfg.face_frame_stride, cfg.face_vae.image_px)
+    if len(faces) == 0:
+        raise RuntimeError("no faces found in the training data")
+
+    def sample_faces(rng: np.random.Generator) -> tuple[torch.Tensor]:
+        b = faces[rng.integers(0, len(faces), cfg.batch_size)]
+        flip = rng.random(len(b)) < 0.5
+        b = np.where(flip[:, None, None, None], b[:, :, ::-1], b)
+        return (torch.from_numpy(np.ascontiguousarray(b)).permute(0, 3, 1, 2).float().div_(255.0),)
+
+    histories["face_vae"] = fit(
+        "face_vae", bundle.face_vae, lambda m, x: m.loss(x), sample_faces, cfg.face_steps, cfg, work, device
+    )
+
+    # Audio VAE and alignment model on clips with speech.
+    speech_clips = [c for c in train_clips if c.mel is not None and c.speech.sum() >= 10]
+    if not speech_clips:
+        raise RuntimeError("no speech found in the training data")
+    mel_mean, mel_std = mel_stats(speech_clips)
+    bundle.stats["mel_mean"], bundle.stats["mel_std"] = mel_mean, mel_std
+    std_mels = [((c.mel - mel_mean) / mel_std).astype(np.float32) for c in speech_clips]
+    half = cfg.sync.n_frames // 2
+    audio_centers = [_speech_centers(c, half, need_face=False) for c in speech_clips]
+    sync_centers = [_speech_centers(c, half, need_face=True) for c in speech_clips]
+
+    def sample_audio(rng: np.random.Generator) -> tuple[torch.Tensor]:
+        ci = rng.integers(0, len(speech_clips), cfg.batch_size)
+        wins = [
+            mel_windows(std_mels[i], rng.choice(audio_centers[i], 1), cfg.sync.n_frames)[0]
+            for i in ci
+            if audio_centers[i].size
+        ]
+        return (torch.from_numpy(np.stack(wins)),)
+
+    histories["audio_vae"] = fit(
+        "audio_vae", bundle.audio_vae, lambda m, x: m.loss(x), sample_audio, cfg.audio_steps, cfg, work, device
+    )
+
+    usable = [i for i, c in enumerate(sync_centers) if c.size]
+    k_neg = cfg.sync_hard_negatives
+
+    def sample_sync(rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        vids, auds, negs = [], [], []
+        for i in rng.choice(usable, cfg.sync_batch_size):
+            c, mel = speech_clips[i], std_mels[i]
+            t = int(rng.choice(sync_centers[i]))
+            vids.append(c.mouth_crops[t - half : t + half + 1])
+            offs = rng.integers(3, cfg.sync.max_offset + 1, k_neg) * rng.choice([-1, 1], k_neg)
+            idx = np.concatenate([[t], t + offs])
+            w = mel_windows(mel, idx, cfg.sync.n_frames)
+            auds.append(w[0])
+            negs.append(w[1:])
+        v = torch.from_numpy(np.stack(vids).astype(np.float32) / 255.0)
+        if rng.random() < 0.5:
+            v = v.flip(-1)
+        return v, torch.from_numpy(np.stack(auds)), torch.from_numpy(np.stack(negs))
+
+    def sync_loss(m: nn.Module, v: torch.Tensor, a: torch.Tensor, neg: torch.Tensor):
+        ev, ea = m.embed_video(v), m.embed_audio(a)
+        en = m.embed_audio(neg.flatten(0, 1)).view(neg.shape[0], neg.shape[1], -1)
+        loss = m.info_nce(ev, ea, en)
+        with torch.no_grad():
+            acc = float(((ev * ea).sum(1, keepdim=True) > torch.einsum("nd,nkd->nk", ev, en)).all(1).float().mean())
+        return loss, {"hard_neg_acc": acc}
+
+    histories["sync"] = fit("sync", bundle.sync, sync_loss, sample_sync, cfg.sync_steps, cfg, work, device)
+
+    bundle_dir = out_dir / "bundle"
+    if _is_main():
+        for m in (bundle.face_vae, bundle.audio_vae, bundle.sync):
+            m.cpu().eval()
+        metrics = calibrate(bundle, train_clips, val_clips, cfg, work)
+        metrics["offset_accuracy"] = offset_accuracy(bundle, [c for _, c in val_clips if not c.is_image])
+        bundle.calibration["metrics"] = metrics
+        bundle.calibration["split"] = {k: split[k] for k in ("train_identities", "val_identities", "seed")}
+        bcfg.training = {
+            **{k: v for k, v in asdict(cfg).items() if k not in ("face_vae", "audio_vae", "sync")},
+            "device": device,
+            "world_size": world,
+            "seconds": round(time.time() - t_start, 1),
+            "n_train_clips": len(train_clips),
+            "n_val_clips": len(val_clips),
+            "n_train_faces": len(faces),
+            "final_losses": {k: (v[-1] if v else None) for k, v in histories.items()},
+        }
+        bcfg.data = {
+            "source": str(data_dir.name),
+            "splits_used": list(TRAIN_SPLITS),
+            "licences": _licences(data_dir),
+            "split": split,
+        }
+        bundle.config = bcfg
+        from vaedetect.hub import make_model_card
+
+        bundle.save(bundle_dir)
+        (bundle_dir / "README.md").write_text(make_model_card(bundle_dir))
+        (work / "histories.json").write_text(json.dumps(histories))
+    _barrier()
+    return bundle_dir
+
+
+def _licences(data_dir: Path) -> list[str]:
+    manifest = data_dir / "manifest.csv"
+    if not manifest.exists():
+        return []
+    with manifest.open(newline="") as fh:
+        return sorted({r["license"] for r in csv.DictReader(fh) if r["split"] in TRAIN_SPLITS and r.get("license")})
