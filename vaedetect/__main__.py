@@ -52,6 +52,27 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    import vaedetect
+    from vaedetect.evaluate import evaluate_csv
+
+    det = vaedetect.load_detector(args.checkpoint)
+    res = evaluate_csv(args.labels, det.analyze, root=args.root)
+    res["model"] = {"name": det.bundle_name, "revision": det.bundle_revision}
+    _write_json(res, args.out)
+    keys = ("n", "auc", "ap", "eer", "tpr_at_fpr_1", "tpr_at_fpr_5", "accuracy_at_threshold", "real_called_fake")
+    for k in keys:
+        v = res.get(k)
+        print(f"{k:<22} {v:.4f}" if isinstance(v, float) else f"{k:<22} {v}")
+    for kind, st in res["per_kind"].items():
+        print(f"  {kind:<26} n={st['n']:<3} mean={st['mean_score']:.3f} flagged={st['flagged_rate']:.2f}")
+    for name, st in res["per_evidence"].items():
+        auc = "n/a" if st["auc"] is None else f"{st['auc']:.3f}"
+        print(f"  evidence {name:<10} n={st['n']:<3} auc={auc}")
+    print(f"errors {len(res['errors'])}, {res['seconds_per_clip'] or 0:.2f} s/clip")
+    return 0
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     import logging
 
@@ -69,6 +90,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "inspect": cmd_inspect,
     "analyze": cmd_analyze,
+    "eval": cmd_eval,
     "train": cmd_train,
 }
 
@@ -86,6 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("path")
     sp.add_argument("--checkpoint", help="registry name, bundle folder, or org/repo[@revision] (default: bundled)")
     sp.add_argument("--json", metavar="OUT", help="write the full report as JSON")
+
+    sp = sub.add_parser("eval", help="metrics over a labeled CSV (columns path,label[,kind])")
+    sp.add_argument("labels")
+    sp.add_argument("--root", help="folder relative paths resolve against (default: the CSV's folder)")
+    sp.add_argument("--out", help="write the metrics JSON here")
+    sp.add_argument("--checkpoint", help="registry name, bundle folder, or org/repo[@revision] (default: bundled)")
 
     sp = sub.add_parser("train", help="train a bundle on real footage only (see vaedetect/train.py)")
     sp.add_argument("--data", required=True, help="data folder with manifest.csv (its dev split is never used)")

@@ -18,6 +18,7 @@ import logging
 import math
 import os
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -80,8 +81,8 @@ class TrainConfig:
         if name == "tiny":  # seconds on a CPU; for tests and smoke runs
             return cls(
                 preset="tiny",
-                face_steps=12,
-                audio_steps=12,
+                face_steps=25,
+                audio_steps=25,
                 sync_steps=12,
                 batch_size=8,
                 sync_batch_size=16,
@@ -284,8 +285,8 @@ def fit(
     if ckpt.exists():
         start, extra = load_checkpoint(ckpt, model, opt)
         history = extra.get("history", [])
-        for _ in range(start):
-            sched.step()
+        sched.last_epoch = start - 1
+        sched.step()  # lr for step ``start`` (lambda of the step count), as the uninterrupted run had it
         log.info("%s: resuming at step %d", name, start)
     wrapped: nn.Module = _LossModule(model, loss_fn)
     if dist.is_initialized():
@@ -296,7 +297,11 @@ def fit(
     bar = tqdm(range(start, steps), desc=f"train {name}", disable=not _is_main(), leave=False)
     running: dict[str, float] = {}
     for step in bar:
-        rng = np.random.default_rng([cfg.seed, rank, step, hash(name) % 2**31])
+        # Every step draws from its own seeded streams (numpy for batches, torch for VAE noise), so a resumed run
+        # takes exactly the steps an uninterrupted one would.
+        step_seed = [cfg.seed, rank, step, zlib.crc32(name.encode())]
+        rng = np.random.default_rng(step_seed)
+        torch.manual_seed(int(np.random.SeedSequence(step_seed).generate_state(1)[0]))
         batch = tuple(t.to(device) for t in sample(rng))
         loss, parts = wrapped(*batch)
         opt.zero_grad(set_to_none=True)
@@ -306,7 +311,7 @@ def fit(
         sched.step()
         parts = {"loss": loss.item(), **parts}
         running = {k: 0.9 * running.get(k, v) + 0.1 * v for k, v in parts.items()}
-        if step % 10 == 0 or step == steps - 1:
+        if steps <= 200 or step % 10 == 0 or step == steps - 1:
             history.append({"step": step, **{k: round(v, 5) for k, v in parts.items()}})
             bar.set_postfix({k: f"{v:.4f}" for k, v in running.items()})
         if _is_main() and (step + 1) % cfg.checkpoint_every == 0 and step + 1 < steps:

@@ -1,0 +1,177 @@
+"""Models, pseudo-fakes and training: a tiny configuration trains for real on synthetic clips."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from vaedetect import hub, pseudofakes
+from vaedetect.models import ModelBundle
+from vaedetect.models.sync import SyncConfig, SyncNet
+from vaedetect.models.vae import FaceVAE, FaceVAEConfig
+from vaedetect.train import Item, TrainConfig, fit, identity_split
+
+
+def _mean(vals: list[float]) -> float:
+    return float(np.mean(vals))
+
+
+def test_tiny_training_lowers_the_losses_of_every_model(tiny_bundle: Path) -> None:
+    work = tiny_bundle.parent / "work"
+    hist = json.loads((work / "histories.json").read_text())
+    for name in ("face_vae", "audio_vae", "sync"):
+        losses = [h["loss"] for h in hist[name]]
+        assert len(losses) >= 10, name
+        assert _mean(losses[-4:]) < _mean(losses[:4]), (name, losses)
+
+
+def test_bundle_has_only_safetensors_json_npz_and_a_model_card(tiny_bundle: Path) -> None:
+    names = sorted(p.name for p in tiny_bundle.iterdir())
+    assert {"config.json", "calibration.json", "reference.npz", "README.md", "face_vae.safetensors"} <= set(names)
+    assert all(Path(n).suffix in {".json", ".safetensors", ".npz", ".md"} for n in names), names
+    with np.load(tiny_bundle / "reference.npz", allow_pickle=False) as ref:
+        assert ref["real_xy"].shape[1] == 2
+        assert ref["fake_kinds"].dtype.kind == "U"
+    hub.validate_bundle_dir(tiny_bundle)
+    card = (tiny_bundle / "README.md").read_text()
+    assert "Training recipe" in card and "Data sources" in card
+
+
+def test_bundle_records_an_identity_disjoint_split_and_calibrated_heads(tiny_bundle: Path) -> None:
+    cal = json.loads((tiny_bundle / "calibration.json").read_text())
+    split = cal["split"]
+    assert not set(split["train_identities"]) & set(split["val_identities"])
+    assert "face" in cal["evidence"] and cal["heads"], cal.keys()
+    for head in cal["heads"].values():
+        assert 0 < head["thresholds"]["uncertain"] < head["thresholds"]["fake"] < 1
+
+
+def test_bundle_saves_and_reloads_bit_identically(tiny_bundle: Path, tmp_path: Path) -> None:
+    a = ModelBundle.load(tiny_bundle)
+    a.save(tmp_path / "copy")
+    for f in ("face_vae.safetensors", "audio_vae.safetensors", "sync.safetensors"):
+        ta, tb = load_file(str(tiny_bundle / f)), load_file(str(tmp_path / "copy" / f))
+        assert ta.keys() == tb.keys()
+        assert all(torch.equal(ta[k], tb[k]) for k in ta)
+    b = ModelBundle.load(tmp_path / "copy")
+    x = torch.rand(2, 3, a.config.face_vae.image_px, a.config.face_vae.image_px)
+    with torch.no_grad():
+        assert torch.equal(a.face_vae(x, sample=False)[0], b.face_vae(x, sample=False)[0])
+
+
+def test_interrupted_training_resumes_from_its_checkpoint_to_the_same_weights(tmp_path: Path) -> None:
+    cfg = TrainConfig(checkpoint_every=3, lr=1e-2)
+    data = torch.rand(64, 3, 16, 16)
+
+    def sample(rng: np.random.Generator) -> tuple[torch.Tensor]:
+        return (data[rng.integers(0, 64, 8)],)
+
+    def make() -> FaceVAE:
+        torch.manual_seed(0)
+        return FaceVAE(FaceVAEConfig(image_px=16, latent_dim=4, channels=(4, 8)))
+
+    straight = make()
+    (tmp_path / "a").mkdir()
+    fit("m", straight, lambda m, x: m.loss(x), sample, 8, cfg, tmp_path / "a", "cpu")
+
+    calls = {"n": 0}
+
+    def flaky(rng: np.random.Generator) -> tuple[torch.Tensor]:
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise KeyboardInterrupt
+        return sample(rng)
+
+    (tmp_path / "b").mkdir()
+    with pytest.raises(KeyboardInterrupt):
+        fit("m", make(), lambda m, x: m.loss(x), flaky, 8, cfg, tmp_path / "b", "cpu")
+    assert (tmp_path / "b" / "m.ckpt.safetensors").exists()
+    resumed = make()
+    fit("m", resumed, lambda m, x: m.loss(x), sample, 8, cfg, tmp_path / "b", "cpu")
+    for (k, va), vb in zip(straight.state_dict().items(), resumed.state_dict().values(), strict=True):
+        assert torch.allclose(va, vb, atol=1e-6), k
+
+
+def test_identity_split_never_puts_one_person_on_both_sides() -> None:
+    items = [Item(Path(f"{i}.mp4"), "train", f"id{i % 7}", True, "video") for i in range(40)]
+    train, val = identity_split(items, 0.25, seed=3)
+    assert train and val
+    assert not {i.identity for i in train} & {i.identity for i in val}
+
+
+def test_sync_distance_matrix_has_one_column_per_offset() -> None:
+    from vaedetect.models.sync import distance_matrix
+
+    cfg = SyncConfig(width=4, embed_dim=8, max_offset=3)
+    model = SyncNet(cfg)
+    mouths = np.random.default_rng(0).integers(0, 255, (30, 48, 48), dtype=np.uint8)
+    d = distance_matrix(model, mouths, lambda idx: np.zeros((len(idx), 20, 80), np.float32), np.arange(5, 20), 3)
+    assert d.shape == (15, 7) and np.all(d >= 0)
+
+
+# -- pseudo-fakes ---------------------------------------------------------------------------------------------
+
+
+def test_self_blend_changes_pixels_only_inside_the_face_mask() -> None:
+    import cv2
+    import faces_factory as ff
+
+    face = cv2.resize(ff.astronaut_face(), (128, 128))
+    out, mask = pseudofakes.self_blend(face, np.random.default_rng(0))
+    changed = np.abs(out.astype(int) - face.astype(int)).max(axis=2) > 2
+    assert changed.any()
+    assert np.all(mask[changed] > 0)
+    # The mask covers the inner face (around the template's nose) and leaves the crop's corners alone.
+    c = 64
+    assert mask[c - 4 : c + 4, c - 4 : c + 4].min() > 0.3
+    for y, x in ((0, 0), (0, 127), (127, 0), (127, 127)):
+        assert mask[y, x] == 0
+
+
+def test_face_mask_randomisation_is_seeded_and_varies_between_seeds() -> None:
+    a = pseudofakes.face_mask(96, np.random.default_rng(1))
+    b = pseudofakes.face_mask(96, np.random.default_rng(1))
+    c = pseudofakes.face_mask(96, np.random.default_rng(2))
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_cross_blend_takes_the_donor_inside_the_mask() -> None:
+    target = np.full((64, 64, 3), 200, np.uint8)
+    donor = np.zeros((64, 64, 3), np.uint8)
+    donor[..., 0] = 50
+    out, mask = pseudofakes.cross_blend(target, donor, np.random.default_rng(0))
+    inside, outside = mask > 0.99, mask == 0
+    assert inside.any() and outside.any()
+    assert np.array_equal(out[outside], target[outside])
+
+
+def test_audio_shift_is_exact_to_the_sample() -> None:
+    sr = 16000
+    audio = np.random.default_rng(0).standard_normal(sr).astype(np.float32)
+    delayed = pseudofakes.shift_audio(audio, 0.2, sr)
+    n = round(0.2 * sr)
+    assert np.array_equal(delayed[n:], audio[:-n]) and not delayed[:n].any()
+    advanced = pseudofakes.shift_audio(audio, -0.5, sr)
+    m = round(0.5 * sr)
+    assert np.array_equal(advanced[:-m], audio[m:]) and not advanced[-m:].any()
+    assert len(delayed) == len(advanced) == len(audio)
+
+
+def test_audio_swap_keeps_the_length_and_uses_the_other_voice() -> None:
+    a, b = np.zeros(1000, np.float32), np.arange(300, dtype=np.float32)
+    out = pseudofakes.swap_audio(a, b)
+    assert len(out) == 1000 and np.array_equal(out[:300], b) and np.array_equal(out[300:600], b)
+
+
+def test_mouth_regeneration_only_touches_the_mouth_region() -> None:
+    face = np.full((96, 96, 3), 100, np.uint8)
+    recon = np.full((96, 96, 3), 200, np.uint8)
+    out = pseudofakes.regenerate_mouth(face, recon)
+    changed = (out != face).any(axis=2)
+    ys, _ = np.nonzero(changed)
+    assert changed.any() and ys.min() > 96 * 0.55  # lower part of the face only

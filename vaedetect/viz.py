@@ -1,0 +1,485 @@
+"""Figures and images drawn from a :class:`~vaedetect.report.Report`, for the UI and for saved reports.
+
+No Gradio here, so the CLI, notebooks and tests can draw the same pictures. Every function accepts a partial report
+(a photo has no audio, a clip may have no face): missing evidence becomes a figure with a short centred sentence
+instead of an exception, because an empty axis with no explanation is the worst thing to show a journalist.
+
+All figures hold plain Python lists (never numpy arrays): plotly 7 would otherwise encode arrays as base64 typed
+arrays, which older plotly.js bundles cannot read and which make the JSON hard to inspect.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from vaedetect.report import FrameEvidence, Report
+
+__all__ = [
+    "TIER_LABELS",
+    "alignment_figure",
+    "best_frame_index",
+    "empty_figure",
+    "frame_caption",
+    "offset_sentence",
+    "side_by_side",
+    "timeline_figure",
+    "umap_figure",
+    "verdict_markdown",
+]
+
+TIER_LABELS = {"real": "Likely real", "uncertain": "Uncertain", "fake": "Likely manipulated"}
+_EVIDENCE_NAMES = {
+    "face": "Face reconstruction",
+    "latent": "Face similarity to real faces (latent map)",
+    "audio": "Voice reconstruction",
+    "sync": "Lip-sync",
+    "temporal": "Frame-to-frame consistency",
+}
+NO_SPEECH_TEXT = "No speech in this clip — lip-sync evidence not available"
+NO_FACE_MAP_TEXT = "No face was analysed — the face map is not available"
+NO_TIMELINE_TEXT = "A single photo has no timeline"
+
+# Colour-blind-safe palette (Okabe-Ito); the clip's own frames use a sequential scale on top.
+_REAL_COLOUR = "#0072B2"
+_FAKE_COLOURS = ["#D55E00", "#E69F00", "#CC79A7", "#009E73", "#F0E442", "#56B4E9"]
+_SERIES_COLOURS = {"face": "#0072B2", "sync": "#E69F00", "fused": "#000000"}
+_MAX_REFERENCE_POINTS = 1500  # per cluster: keeps the page light and SVG rendering fast
+_FONT = {"family": "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif", "size": 13}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Small helpers
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _floats(values: Iterable[Any]) -> list[float | None]:
+    """Plain floats for plotly; NaN/inf/None become None (a gap in the line) so the JSON stays strict."""
+    out: list[float | None] = []
+    for v in values:
+        if v is None:
+            out.append(None)
+            continue
+        f = float(v)
+        out.append(f if math.isfinite(f) else None)
+    return out
+
+
+def _base_layout(fig: go.Figure, title: str, height: int) -> go.Figure:
+    fig.update_layout(
+        title={"text": title, "x": 0.01, "xanchor": "left", "font": {"size": 15}},
+        template="plotly_white",
+        font=_FONT,
+        height=height,
+        margin={"l": 55, "r": 20, "t": 60, "b": 45},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0},
+        hoverlabel={"font": {"size": 13}},
+    )
+    return fig
+
+
+def empty_figure(message: str, title: str = "", height: int = 320) -> go.Figure:
+    """A blank figure that says, in the middle, why there is nothing to plot."""
+    fig = go.Figure()
+    fig.add_annotation(
+        text=message,
+        x=0.5,
+        y=0.5,
+        xref="paper",
+        yref="paper",
+        showarrow=False,
+        font={"size": 15, "color": "#555"},
+    )
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return _base_layout(fig, title, height)
+
+
+def _normalise(values: Sequence[float | None]) -> list[float | None]:
+    """Min-max to 0..1 so lip opening (pixels) and loudness (dB) can share an axis; flat input maps to 0.5."""
+    arr = np.array([np.nan if v is None else float(v) for v in values], dtype=float)
+    ok = np.isfinite(arr)
+    if not ok.any():
+        return [None] * len(values)
+    lo, hi = float(arr[ok].min()), float(arr[ok].max())
+    scaled = np.full_like(arr, 0.5) if hi - lo < 1e-12 else (arr - lo) / (hi - lo)
+    return _floats(np.where(ok, scaled, np.nan))
+
+
+def _fmt_pct(p: float) -> str:
+    pct = 100.0 * float(p)
+    if 0 < pct < 1:
+        return "<1 %"
+    if 99 < pct < 100:
+        return ">99 %"
+    return f"{pct:.0f} %"
+
+
+def offset_sentence(offset_frames: int, offset_s: float) -> str:
+    """Plain words for the SyncNet convention (positive offset: audio lags video)."""
+    n = abs(int(offset_frames))
+    frames = f"{n} frame" if n == 1 else f"{n} frames"
+    if n == 0:
+        return "audio and video are in step (offset 0 frames)"
+    verb = "lags" if offset_frames > 0 else "leads"
+    return f"audio {verb} video by {abs(float(offset_s)):.2f} s ({frames})"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Verdict
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def verdict_markdown(report: Report) -> str:
+    """The verdict panel: tier, calibrated probability, reasons, limits, missing evidence and the model used."""
+    tier = report.verdict
+    label = TIER_LABELS.get(tier, tier)
+    lines = [f"## {label}", ""]
+    prob = f"**Estimated chance of manipulation: {_fmt_pct(report.fake_probability)}**"
+    th = report.thresholds or {}
+    if "uncertain" in th and "fake" in th:
+        prob += (
+            f"  \n<small>“Uncertain” from {_fmt_pct(th['uncertain'])}, “likely manipulated” from "
+            f"{_fmt_pct(th['fake'])}. This is a calibrated estimate, not proof.</small>"
+        )
+    lines += [prob, ""]
+    if report.reasons:
+        lines += ["**Why**", *[f"- {r}" for r in report.reasons], ""]
+    if report.warnings:
+        lines += ["**Limits for this clip**", *[f"- ⚠ {w.message}" for w in report.warnings], ""]
+    if report.unavailable:
+        lines.append("**Not checked**")
+        for key, why in report.unavailable.items():
+            lines.append(f"- {_EVIDENCE_NAMES.get(key, key)}: {why}")
+        lines.append("")
+    m = report.media
+    if m.kind == "image":
+        seen = f"photo, {m.width}×{m.height}"
+    else:
+        seen = f"analysed {m.analysed_duration_s:.1f} s of {m.duration_s:.1f} s, {m.width}×{m.height}"
+        if not m.has_audio:
+            seen += ", no sound track"
+    rev = f" @ {report.model.revision[:12]}" if report.model.revision else ""
+    lines.append(f"<small>Model: {report.model.name}{rev} · {seen}</small>")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Frames
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def best_frame_index(report: Report) -> int | None:
+    """The frame to show first: the most anomalous face (highest score), else the first frame with images."""
+    candidates = [i for i, f in enumerate(report.frames) if f.crop is not None]
+    if not candidates:
+        return None
+    scored = [i for i in candidates if report.frames[i].face_score is not None]
+    if scored:
+        return max(scored, key=lambda i: float(report.frames[i].face_score))  # type: ignore[arg-type]
+    return candidates[0]
+
+
+def side_by_side(frame: FrameEvidence | None) -> tuple[np.ndarray, np.ndarray] | None:
+    """(original crop, VAE reconstruction) for an image slider; None when the frame has no face images."""
+    if frame is None or frame.crop is None or frame.reconstruction is None:
+        return None
+    return np.asarray(frame.crop, dtype=np.uint8), np.asarray(frame.reconstruction, dtype=np.uint8)
+
+
+def frame_caption(report: Report, index: int | None) -> str:
+    """One line naming the frame on screen, so the slider position has a meaning."""
+    if index is None or not (0 <= index < len(report.frames)):
+        return "No face was found in the sampled frames, so there is nothing to compare."
+    f = report.frames[index]
+    text = f"Frame at **t = {f.time_s:.1f} s**"
+    if f.face_score is not None:
+        text += f", face score z = {f.face_score:.1f}"
+    if index == best_frame_index(report) and len(report.frames) > 1:
+        text += " (the most unusual of the sampled frames)"
+    return text
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Latent map
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _subsample(xy: np.ndarray, limit: int, seed: int = 0) -> np.ndarray:
+    if len(xy) <= limit:
+        return xy
+    idx = np.random.default_rng(seed).choice(len(xy), size=limit, replace=False)
+    return xy[np.sort(idx)]
+
+
+def umap_figure(report: Report, reference: dict | None) -> go.Figure:
+    """Reference clusters (real faces; pseudo-fakes by kind) with this clip's frames on top, coloured by time."""
+    title = "Where this clip's faces sit among real and manipulated faces"
+    frames = [f for f in report.frames if f.map_xy is not None]
+    reference = reference or {}
+    real_xy = np.asarray(reference.get("real_xy", np.zeros((0, 2))), dtype=float).reshape(-1, 2)
+    fake_xy = np.asarray(reference.get("fake_xy", np.zeros((0, 2))), dtype=float).reshape(-1, 2)
+    kinds = list(reference.get("fake_kinds", ["pseudo-fake"] * len(fake_xy)))
+    if not frames and not len(real_xy) and not len(fake_xy):
+        return empty_figure(NO_FACE_MAP_TEXT, title, height=460)
+
+    fig = go.Figure()
+    if len(real_xy):
+        xy = _subsample(real_xy, _MAX_REFERENCE_POINTS)
+        fig.add_trace(
+            go.Scatter(
+                x=_floats(xy[:, 0]),
+                y=_floats(xy[:, 1]),
+                mode="markers",
+                name="real faces (reference)",
+                marker={"size": 5, "color": _REAL_COLOUR, "opacity": 0.35},
+                hoverinfo="skip",
+            )
+        )
+    if len(fake_xy):
+        kinds_arr = np.asarray(kinds[: len(fake_xy)] + ["pseudo-fake"] * (len(fake_xy) - len(kinds)), dtype=object)
+        for j, kind in enumerate(dict.fromkeys(kinds_arr.tolist())):
+            xy = _subsample(fake_xy[kinds_arr == kind], _MAX_REFERENCE_POINTS, seed=j + 1)
+            fig.add_trace(
+                go.Scatter(
+                    x=_floats(xy[:, 0]),
+                    y=_floats(xy[:, 1]),
+                    mode="markers",
+                    name=f"{kind} (manipulated reference)",
+                    marker={"size": 5, "color": _FAKE_COLOURS[j % len(_FAKE_COLOURS)], "opacity": 0.35},
+                    hoverinfo="skip",
+                )
+            )
+    if frames:
+        t = [float(f.time_s) for f in frames]
+        scores = [None if f.face_score is None else float(f.face_score) for f in frames]
+        fig.add_trace(
+            go.Scatter(
+                x=_floats(f.map_xy[0] for f in frames),  # type: ignore[index]
+                y=_floats(f.map_xy[1] for f in frames),  # type: ignore[index]
+                mode="markers",
+                name="this clip",
+                customdata=[[ti, "n/a" if s is None else f"{s:.1f}"] for ti, s in zip(t, scores, strict=True)],
+                hovertemplate="t = %{customdata[0]:.1f} s, face score z = %{customdata[1]}<extra></extra>",
+                marker={
+                    "size": 13,
+                    "color": t,
+                    "colorscale": "Viridis",
+                    "showscale": len(frames) > 1,
+                    "colorbar": {"title": {"text": "time (s)"}, "thickness": 12, "len": 0.6},
+                    "line": {"width": 1.5, "color": "white"},
+                    "symbol": "diamond",
+                },
+            )
+        )
+    else:
+        fig.add_annotation(
+            text="No face found in this clip, so it is not on the map",
+            x=0.5, y=1.02, xref="paper", yref="paper", showarrow=False,
+        )  # fmt: skip
+    fig.update_xaxes(showticklabels=False, title=None, zeroline=False)
+    fig.update_yaxes(showticklabels=False, title=None, zeroline=False, scaleanchor="x", scaleratio=1)
+    fig = _base_layout(fig, title, height=480)
+    fig.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.02, "xanchor": "left", "x": 0.0})
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Lip-speech alignment
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def alignment_figure(report: Report) -> go.Figure:
+    """Alignment confidence over time; lip opening vs loudness; distance vs audio offset with its minimum."""
+    title = "Do the lips match the speech?"
+    s = report.sync
+    if s is None or not s.curve_t:
+        return empty_figure(NO_SPEECH_TEXT, title, height=420)
+
+    fig = make_subplots(
+        rows=2,
+        cols=2,
+        specs=[[{"colspan": 2}, None], [{}, {}]],
+        column_widths=[0.66, 0.34],
+        row_heights=[0.5, 0.5],
+        vertical_spacing=0.2,
+        horizontal_spacing=0.1,
+        subplot_titles=(
+            f"Alignment confidence over time — best offset: {offset_sentence(s.offset_frames, s.offset_s)}",
+            "Mouth opening vs voice loudness (scaled 0–1)",
+            "Mismatch by audio shift",
+        ),
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=_floats(s.curve_t),
+            y=_floats(s.curve_confidence),
+            mode="lines",
+            name="alignment confidence",
+            line={"color": "#0072B2", "width": 2},
+            hovertemplate="t = %{x:.1f} s, confidence %{y:.2f}<extra></extra>",
+        ),
+        row=1,
+        col=1,
+    )
+    if s.confidence is not None and math.isfinite(float(s.confidence)):
+        fig.add_hline(
+            y=float(s.confidence),
+            line={"dash": "dash", "color": "#555", "width": 1},
+            annotation_text=f"clip average {float(s.confidence):.2f}",
+            annotation_position="top left",
+            row=1,
+            col=1,
+        )
+    if s.lip_t and (s.lip_opening or s.loudness_db):
+        corr = "" if s.lip_loudness_corr is None else f" (correlation {s.lip_loudness_corr:+.2f})"
+        if s.lip_opening:
+            fig.add_trace(
+                go.Scatter(
+                    x=_floats(s.lip_t),
+                    y=_normalise(s.lip_opening),
+                    mode="lines",
+                    name=f"mouth opening{corr}",
+                    line={"color": "#D55E00", "width": 1.5},
+                ),
+                row=2,
+                col=1,
+            )
+        if s.loudness_db:
+            fig.add_trace(
+                go.Scatter(
+                    x=_floats(s.lip_t),
+                    y=_normalise(s.loudness_db),
+                    mode="lines",
+                    name="voice loudness",
+                    line={"color": "#009E73", "width": 1.5, "dash": "dot"},
+                ),
+                row=2,
+                col=1,
+            )
+    else:
+        fig.add_annotation(text="Mouth not tracked", x=0.3, y=0.2, xref="paper", yref="paper", showarrow=False)
+    if s.offsets and s.mean_distance_by_offset:
+        dist = _floats(s.mean_distance_by_offset)
+        fig.add_trace(
+            go.Scatter(
+                x=[int(o) for o in s.offsets],
+                y=dist,
+                mode="lines+markers",
+                name="mismatch",
+                showlegend=False,
+                line={"color": "#555", "width": 1.5},
+                marker={"size": 4},
+                hovertemplate="shift %{x} frames: mismatch %{y:.2f}<extra></extra>",
+            ),
+            row=2,
+            col=2,
+        )
+        valid = [(d, o) for d, o in zip(dist, s.offsets, strict=False) if d is not None]
+        if valid:
+            dmin, omin = min(valid)
+            fig.add_trace(
+                go.Scatter(
+                    x=[int(omin)],
+                    y=[dmin],
+                    mode="markers",
+                    name="best shift",
+                    showlegend=False,
+                    marker={"size": 11, "color": "#D55E00", "symbol": "star"},
+                    hovertemplate="best: %{x} frames<extra></extra>",
+                ),
+                row=2,
+                col=2,
+            )
+    fig.update_xaxes(title_text="time (s)", row=1, col=1)
+    fig.update_yaxes(title_text="confidence", row=1, col=1)
+    fig.update_xaxes(title_text="time (s)", row=2, col=1)
+    fig.update_yaxes(range=[-0.05, 1.05], row=2, col=1)
+    fig.update_xaxes(title_text="audio shift (frames)", row=2, col=2)
+    fig.update_annotations(font={"size": 12})
+    fig = _base_layout(fig, title, height=520)
+    fig.update_layout(margin={"t": 95}, legend={"y": 1.08})
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Timeline
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def timeline_figure(report: Report) -> go.Figure:
+    """Per-second combined probability (left axis, with the verdict thresholds) and the face and lip-sync scores.
+
+    The detector reports ``fused`` as a calibrated probability but ``face``/``sync`` as z-scores against real clips
+    (0 = typical of real clips, higher = more unusual), so they get their own axis on the right rather than
+    sharing a scale they do not have.
+    """
+    title = "When does the clip look unusual?"
+    pts = report.timeline
+    if report.media.kind == "image" or not pts:
+        msg = NO_TIMELINE_TEXT if report.media.kind == "image" else "No per-second scores for this clip"
+        return empty_figure(msg, title, height=340)
+    t = [float(p.t) for p in pts]
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    series = {
+        "fused": _floats(p.fused for p in pts),
+        "face": _floats(p.face for p in pts),
+        "sync": _floats(p.sync for p in pts),
+    }
+    names = {"fused": "combined (chance of manipulation)", "face": "face score (z)", "sync": "lip-sync score (z)"}
+    has_fused = any(y is not None for y in series["fused"])
+    has_z = False
+    for key in ("face", "sync", "fused"):
+        ys = series[key]
+        if all(y is None for y in ys):
+            continue
+        is_fused = key == "fused"
+        has_z |= not is_fused
+        fmt = "%{y:.0%}" if is_fused else "z = %{y:.1f}"
+        fig.add_trace(
+            go.Scatter(
+                x=t,
+                y=ys,
+                mode="lines+markers",
+                name=names[key],
+                connectgaps=False,
+                line={
+                    "color": _SERIES_COLOURS[key],
+                    "width": 3 if is_fused else 1.5,
+                    "dash": None if is_fused else "dot",
+                },
+                marker={"size": 7 if is_fused else 4},
+                hovertemplate=f"{names[key]}: {fmt} at %{{x:.0f}} s<extra></extra>",
+            ),
+            secondary_y=not is_fused,
+        )
+    if not has_fused and not has_z:
+        return empty_figure("No per-second scores for this clip", title, height=340)
+    th = report.thresholds or {}
+    if has_fused:
+        for key, label, colour in (("uncertain", "uncertain", "#E69F00"), ("fake", "likely manipulated", "#D55E00")):
+            if key in th and 0.0 <= float(th[key]) <= 1.0:
+                fig.add_hline(
+                    y=float(th[key]),
+                    line={"dash": "dash", "color": colour, "width": 1},
+                    annotation_text=label,
+                    annotation_position="top left",
+                    annotation_font={"color": colour, "size": 11},
+                    secondary_y=False,
+                )
+        fig.update_yaxes(range=[0, 1.02], tickformat=".0%", title_text="chance of manipulation", secondary_y=False)
+    else:
+        fig.update_yaxes(visible=False, secondary_y=False)
+    if has_z:
+        fig.update_yaxes(title_text="face / lip-sync z", showgrid=False, zeroline=True, secondary_y=True)
+    fig.update_xaxes(title_text="time (s)")
+    fig = _base_layout(fig, title, height=380)
+    fig.update_layout(
+        margin={"r": 55}, legend={"orientation": "h", "yanchor": "top", "y": -0.22, "xanchor": "left", "x": 0.0}
+    )
+    return fig
