@@ -33,7 +33,9 @@ class AudioVAEConfig:
 
 def _block(cin: int, cout: int, stride: int) -> nn.Sequential:
     return nn.Sequential(
-        nn.Conv2d(cin, cout, 4 if stride == 2 else 3, stride, 1), nn.GroupNorm(min(8, cout), cout), nn.SiLU(inplace=True)
+        nn.Conv2d(cin, cout, 4 if stride == 2 else 3, stride, 1),
+        nn.GroupNorm(min(8, cout), cout),
+        nn.SiLU(inplace=True),
     )
 
 

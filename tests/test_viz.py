@@ -1,0 +1,156 @@
+"""Figures and the verdict panel draw from full and partial reports, and stay strict-JSON serialisable."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+
+from vaedetect import viz
+from vaedetect.report import ReportWarning
+
+try:  # pytest puts tests/ on sys.path (no tests/__init__.py)
+    from fakes import FakeDetector, fake_report
+except ImportError:  # pragma: no cover
+    from tests.fakes import FakeDetector, fake_report
+
+
+def _strict_json(fig: go.Figure) -> dict:
+    """What gr.Plot ships to the browser; plain lists only (no base64 typed arrays), no NaN."""
+    text = fig.to_json()
+    assert '"bdata"' not in text, "numpy arrays leaked into the figure (plotly 7 encodes them as base64)"
+    data = json.loads(text)
+    json.dumps(data, allow_nan=False)
+    return data
+
+
+def _annotation_texts(fig: go.Figure) -> str:
+    return " ".join(a.text or "" for a in fig.layout.annotations)
+
+
+@pytest.fixture(scope="module")
+def reference() -> dict:
+    return FakeDetector().reference_map()
+
+
+def test_umap_figure_has_reference_clusters_and_clip_on_top(reference):
+    report = fake_report()
+    fig = viz.umap_figure(report, reference)
+    _strict_json(fig)
+    names = [t.name for t in fig.data]
+    assert names[0] == "real faces (reference)"
+    assert {"self-blend (manipulated reference)", "cross-blend (manipulated reference)"} <= set(names)
+    assert names[-1] == "this clip"  # drawn last = on top
+    clip = fig.data[-1]
+    assert len(clip.x) == len(report.frames)
+    assert list(clip.marker.color) == [f.time_s for f in report.frames]
+    assert "face score z" in clip.hovertemplate and "t = " in clip.hovertemplate
+
+
+def test_umap_figure_without_faces_or_reference_explains_itself(reference):
+    report = fake_report(faces=False)
+    fig = viz.umap_figure(report, None)
+    _strict_json(fig)
+    assert viz.NO_FACE_MAP_TEXT in _annotation_texts(fig)
+    fig = viz.umap_figure(report, reference)  # reference but no clip points: still a map, with a note
+    assert "this clip" not in [t.name for t in fig.data]
+    assert "No face found" in _annotation_texts(fig)
+
+
+def test_umap_subsamples_large_reference():
+    big = {"real_xy": np.random.default_rng(0).normal(size=(10_000, 2)), "fake_xy": np.zeros((0, 2)), "fake_kinds": []}
+    fig = viz.umap_figure(fake_report(), big)
+    assert len(fig.data[0].x) <= 1500
+
+
+def test_alignment_figure_with_sync():
+    report = fake_report()
+    fig = viz.alignment_figure(report)
+    _strict_json(fig)
+    names = [t.name for t in fig.data]
+    assert "alignment confidence" in names
+    assert any(n.startswith("mouth opening") for n in names) and "voice loudness" in names
+    assert "mismatch" in names and "best shift" in names
+    best = next(t for t in fig.data if t.name == "best shift")
+    assert best.x[0] == report.sync.offset_frames
+    assert viz.offset_sentence(report.sync.offset_frames, report.sync.offset_s) in _annotation_texts(fig)
+    lip = next(t for t in fig.data if t.name == "voice loudness")
+    assert min(lip.y) >= 0 and max(lip.y) <= 1  # normalised companion curve
+
+
+def test_alignment_figure_without_sync_is_a_sentence():
+    for report in (fake_report(has_audio=False), fake_report(kind="image")):
+        fig = viz.alignment_figure(report)
+        _strict_json(fig)
+        assert len(fig.data) == 0
+        assert viz.NO_SPEECH_TEXT in _annotation_texts(fig)
+
+
+def test_offset_sentence_follows_syncnet_sign():
+    assert viz.offset_sentence(3, 0.12) == "audio lags video by 0.12 s (3 frames)"
+    assert viz.offset_sentence(-1, -0.04) == "audio leads video by 0.04 s (1 frame)"
+    assert "in step" in viz.offset_sentence(0, 0.0)
+
+
+def test_timeline_figure_traces_and_thresholds():
+    report = fake_report()
+    fig = viz.timeline_figure(report)
+    _strict_json(fig)
+    assert [t.name for t in fig.data] == ["face score (z)", "lip-sync score (z)", "combined (chance of manipulation)"]
+    assert [t.yaxis for t in fig.data] == ["y2", "y2", "y"]  # z-scores on their own axis, probability on the left
+    hlines = [s.y0 for s in fig.layout.shapes]
+    assert report.thresholds["uncertain"] in hlines and report.thresholds["fake"] in hlines
+
+
+def test_timeline_figure_silent_clip_and_photo():
+    fig = viz.timeline_figure(fake_report(has_audio=False))
+    assert [t.name for t in fig.data] == ["face score (z)", "combined (chance of manipulation)"]  # no sync series
+    fig = viz.timeline_figure(fake_report(kind="image"))
+    assert len(fig.data) == 0 and viz.NO_TIMELINE_TEXT in _annotation_texts(fig)
+
+
+def test_timeline_without_fused_probability_has_no_thresholds():
+    report = fake_report()
+    for p in report.timeline:
+        p.fused = None
+    fig = viz.timeline_figure(report)
+    assert not fig.layout.shapes and len(fig.data) == 2
+
+
+def test_figures_tolerate_nan():
+    report = fake_report()
+    report.sync.curve_confidence[1] = float("nan")
+    report.timeline[0].face = float("nan")
+    _strict_json(viz.alignment_figure(report))
+    _strict_json(viz.timeline_figure(report))
+
+
+def test_verdict_markdown_mentions_tier_probability_reasons_warnings_and_model():
+    report = fake_report(has_audio=False)
+    report.warnings.append(ReportWarning("heavy_compression", "The video is heavily compressed."))
+    md = viz.verdict_markdown(report)
+    assert "Uncertain" in md
+    assert "42 %" in md
+    assert "- Some frames reconstruct worse" in md
+    assert "⚠ The video is heavily compressed." in md
+    assert "Lip-sync: no speech was heard" in md
+    assert "fake-test-bundle" in md and "0123456789ab" in md
+    report.verdict, report.fake_probability = "fake", 0.996
+    assert "Likely manipulated" in viz.verdict_markdown(report) and ">99 %" in viz.verdict_markdown(report)
+    report.verdict = "real"
+    assert "Likely real" in viz.verdict_markdown(report)
+
+
+def test_side_by_side_and_best_frame():
+    report = fake_report()
+    pair = viz.side_by_side(report.frames[0])
+    assert pair is not None and pair[0].shape == pair[1].shape and pair[0].dtype == np.uint8
+    best = viz.best_frame_index(report)
+    assert report.frames[best].face_score == max(f.face_score for f in report.frames)
+    assert "most unusual" in viz.frame_caption(report, best)
+    empty = fake_report(faces=False)
+    assert viz.side_by_side(empty.frames[0]) is None and viz.side_by_side(None) is None
+    assert viz.best_frame_index(empty) is None
+    assert "No face" in viz.frame_caption(empty, None)
