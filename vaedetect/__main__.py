@@ -73,6 +73,38 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_push(args: argparse.Namespace) -> int:
+    from vaedetect import hub
+
+    def smoke(folder: Path) -> None:
+        """The bundle must load and score a clip before it is published."""
+        import tempfile
+
+        import numpy as np
+
+        import vaedetect
+
+        det = vaedetect.load_detector(str(folder))
+        with tempfile.TemporaryDirectory() as tmp:
+            from PIL import Image
+
+            img = Path(tmp) / "blank.png"
+            Image.fromarray(np.full((64, 64, 3), 128, np.uint8)).save(img)
+            det.analyze(img)
+
+    sha = hub.push_bundle(args.folder, args.repo_id, private=args.private, validate=smoke)
+    print(f"pushed {args.folder} to {args.repo_id}@{sha}")
+    return 0
+
+
+def cmd_pull(args: argparse.Namespace) -> int:
+    from vaedetect import hub
+
+    res = hub.pull_bundle(args.spec, args.out)
+    print(f"{res.name}@{res.revision} -> {args.out or res.path}")
+    return 0
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     import logging
 
@@ -91,6 +123,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "inspect": cmd_inspect,
     "analyze": cmd_analyze,
     "eval": cmd_eval,
+    "push": cmd_push,
+    "pull": cmd_pull,
     "train": cmd_train,
 }
 
@@ -114,6 +148,15 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--root", help="folder relative paths resolve against (default: the CSV's folder)")
     sp.add_argument("--out", help="write the metrics JSON here")
     sp.add_argument("--checkpoint", help="registry name, bundle folder, or org/repo[@revision] (default: bundled)")
+
+    sp = sub.add_parser("push", help="validate a bundle (files, loads, runs) and upload it to the Hub")
+    sp.add_argument("folder")
+    sp.add_argument("repo_id")
+    sp.add_argument("--private", action="store_true")
+
+    sp = sub.add_parser("pull", help="download a bundle org/repo[@revision] (safetensors/JSON/npz only)")
+    sp.add_argument("spec")
+    sp.add_argument("--out", help="copy the bundle files into this folder")
 
     sp = sub.add_parser("train", help="train a bundle on real footage only (see vaedetect/train.py)")
     sp.add_argument("--data", required=True, help="data folder with manifest.csv (its dev split is never used)")
@@ -144,6 +187,13 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_INPUT
+    except Exception as err:
+        from vaedetect.hub import BundleError
+
+        if isinstance(err, BundleError):  # a bad --checkpoint is a user error too: one line, exit 2
+            print(f"error: {err}", file=sys.stderr)
+            return EXIT_INPUT
+        raise
 
 
 if __name__ == "__main__":
