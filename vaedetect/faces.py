@@ -132,16 +132,28 @@ def aligned_face_crop(frame_rgb: np.ndarray, keypoints: np.ndarray, size_px: int
     return cv2.warpAffine(frame_rgb, m, (size_px, size_px), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REFLECT)
 
 
-def mouth_crop(frame_rgb: np.ndarray, keypoints: np.ndarray, size_px: int = MOUTH_CROP_PX) -> np.ndarray:
-    """Grayscale mouth window, fixed in the aligned-face frame so jaw motion shows as motion, not as re-centring."""
-    m = similarity_to_template(keypoints, 1).copy()  # template in unit coordinates
-    # Map the unit template window [c - side/2, c + side/2] to [0, size_px].
+def _mouth_window(size_px: int) -> np.ndarray:
+    """3x3 affine taking unit template coordinates to the ``size_px`` mouth window (the one place it is defined)."""
     scale = size_px / _MOUTH_SIDE
     offset = (_MOUTH_CENTER - _MOUTH_SIDE / 2) * scale
-    m[:, :] *= scale
-    m[:, 2] -= offset
-    crop = cv2.warpAffine(frame_rgb, m, (size_px, size_px), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REFLECT)
+    return np.array([[scale, 0, -offset[0]], [0, scale, -offset[1]], [0, 0, 1]], dtype=np.float64)
+
+
+def _gray_warp(rgb: np.ndarray, m: np.ndarray, size_px: int) -> np.ndarray:
+    crop = cv2.warpAffine(rgb, m[:2], (size_px, size_px), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REFLECT)
     return cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
+
+
+def mouth_crop(frame_rgb: np.ndarray, keypoints: np.ndarray, size_px: int = MOUTH_CROP_PX) -> np.ndarray:
+    """Grayscale mouth window, fixed in the aligned-face frame so jaw motion shows as motion, not as re-centring."""
+    to_unit = np.vstack([similarity_to_template(keypoints, 1), [0, 0, 1]])
+    return _gray_warp(frame_rgb, _mouth_window(size_px) @ to_unit, size_px)
+
+
+def mouth_crop_from_aligned(face: np.ndarray, size_px: int = MOUTH_CROP_PX) -> np.ndarray:
+    """The same mouth window cut from an already aligned face crop (used on pseudo-fakes, which edit crops)."""
+    to_unit = np.diag([1.0 / face.shape[0], 1.0 / face.shape[0], 1.0])
+    return _gray_warp(face, _mouth_window(size_px) @ to_unit, size_px)
 
 
 def lip_opening(lm: np.ndarray) -> float:

@@ -36,6 +36,7 @@ from vaedetect import pseudofakes
 from vaedetect.audio import MEL_PER_VIDEO_FRAME, mel_windows
 from vaedetect.errors import InputError
 from vaedetect.evidence import ClipArrays, RawEvidence, compute_evidence
+from vaedetect.faces import mouth_crop_from_aligned
 from vaedetect.models import BundleConfig, ModelBundle
 from vaedetect.models.sync import SyncConfig
 from vaedetect.models.vae import AudioVAEConfig, FaceVAEConfig
@@ -395,19 +396,6 @@ def _sub(c: ClipArrays, s: slice) -> ClipArrays:
     )
 
 
-def _mouth_from_face(face: np.ndarray, mouth_px: int) -> np.ndarray:
-    """Mouth crop cut from an aligned face crop (same template window as faces.mouth_crop)."""
-    import cv2
-
-    from vaedetect.faces import _MOUTH_CENTER, _MOUTH_SIDE
-
-    s = face.shape[0]
-    x0, y0 = (_MOUTH_CENTER - _MOUTH_SIDE / 2) * s
-    side = _MOUTH_SIDE * s
-    m = np.array([[mouth_px / side, 0, -x0 * mouth_px / side], [0, mouth_px / side, -y0 * mouth_px / side]])
-    return cv2.cvtColor(cv2.warpAffine(face, m, (mouth_px, mouth_px), flags=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY)
-
-
 def make_pseudofake(
     kind: str, seg: ClipArrays, donor: ClipArrays, bundle: ModelBundle, rng: np.random.Generator
 ) -> ClipArrays | None:
@@ -448,7 +436,7 @@ def make_pseudofake(
             faces[i] = pseudofakes.regenerate_mouth(faces[i], recon[j])
         else:
             raise ValueError(kind)
-        mouths[i] = _mouth_from_face(faces[i], mouths.shape[1])
+        mouths[i] = mouth_crop_from_aligned(faces[i], mouths.shape[1])
     return replace(seg, face_crops=faces, mouth_crops=mouths)
 
 
