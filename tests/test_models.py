@@ -24,7 +24,7 @@ def _mean(vals: list[float]) -> float:
 def test_tiny_training_lowers_the_losses_of_every_model(tiny_bundle: Path) -> None:
     work = tiny_bundle.parent / "work"
     hist = json.loads((work / "histories.json").read_text())
-    for name in ("face_vae", "audio_vae", "sync"):
+    for name in ("face_vae", "audio_vae", "sync", "blend"):
         losses = [h["loss"] for h in hist[name]]
         assert len(losses) >= 10, name
         assert _mean(losses[-4:]) < _mean(losses[:4]), (name, losses)
@@ -54,7 +54,7 @@ def test_bundle_records_an_identity_disjoint_split_and_calibrated_heads(tiny_bun
 def test_bundle_saves_and_reloads_bit_identically(tiny_bundle: Path, tmp_path: Path) -> None:
     a = ModelBundle.load(tiny_bundle)
     a.save(tmp_path / "copy")
-    for f in ("face_vae.safetensors", "audio_vae.safetensors", "sync.safetensors"):
+    for f in ("face_vae.safetensors", "audio_vae.safetensors", "sync.safetensors", "blend.safetensors"):
         ta, tb = load_file(str(tiny_bundle / f)), load_file(str(tmp_path / "copy" / f))
         assert ta.keys() == tb.keys()
         assert all(torch.equal(ta[k], tb[k]) for k in ta)
@@ -175,3 +175,86 @@ def test_mouth_regeneration_only_touches_the_mouth_region() -> None:
     changed = (out != face).any(axis=2)
     ys, _ = np.nonzero(changed)
     assert changed.any() and ys.min() > 96 * 0.55  # lower part of the face only
+
+
+def test_fusion_is_a_product_of_nonnegative_experts(tiny_bundle: Path) -> None:
+    cal = json.loads((tiny_bundle / "calibration.json").read_text())
+    experts = cal["experts"]
+    assert experts and all(e["weight"] >= 0 for e in experts.values())
+    assert {"face", "blend"} <= set(experts)
+    assert experts["face"]["fitted_against"] == ["self-blend", "cross-blend", "vae-regen"]
+    for head in cal["heads"].values():
+        assert head["weights"] == [experts[f]["weight"] for f in head["features"]]
+        assert head["bias"] == pytest.approx(sum(experts[f]["bias"] for f in head["features"]))
+
+
+def test_bundle_without_a_blend_model_still_loads_and_scores(tiny_bundle: Path, tmp_path: Path) -> None:
+    from vaedetect.evidence import ClipArrays, compute_evidence
+
+    old = tmp_path / "old"
+    ModelBundle.load(tiny_bundle).save(old)
+    (old / "blend.safetensors").unlink()
+    cfg = json.loads((old / "config.json").read_text())
+    del cfg["blend"]
+    (old / "config.json").write_text(json.dumps(cfg))
+    bundle = ModelBundle.load(old)
+    assert bundle.blend is None and bundle.config.blend is None
+    px = bundle.config.face_crop_px
+    arr = ClipArrays(
+        face_crops=np.full((10, px, px, 3), 128, np.uint8),
+        present=np.ones(10, bool),
+        mouth_crops=np.zeros((10, 48, 48), np.uint8),
+        mel=None,
+        speech=np.zeros(10, bool),
+    )
+    ev = compute_evidence(bundle, arr, keep_images=False)
+    assert ev.face is not None and ev.blend is None
+
+
+def test_blend_classifier_learns_to_separate_self_blends_from_real_faces() -> None:
+    from vaedetect.models.blend import BlendConfig, BlendNet
+    from tests.faces_factory import opening_curve, talking_face_frames
+
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    faces = talking_face_frames(opening_curve(24), size_px=48)
+    net = BlendNet(BlendConfig(image_px=48, channels=(8, 16, 16)))
+    opt = torch.optim.Adam(net.parameters(), lr=3e-3)
+
+    def batch(seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        r = np.random.default_rng(seed)
+        imgs = faces[r.integers(0, len(faces), 16)].copy()
+        y = (np.arange(16) % 2).astype(np.float32)
+        for i in np.flatnonzero(y):
+            imgs[i], _ = pseudofakes.self_blend(imgs[i], r)
+        return torch.from_numpy(imgs).permute(0, 3, 1, 2).float() / 255, torch.from_numpy(y)
+
+    net.train()
+    for step in range(60):
+        x, y = batch(step)
+        loss, _ = net.loss(x, y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    net.eval()
+    with torch.no_grad():
+        x, y = batch(10_000 + int(rng.integers(1000)))
+        logits = net(x)
+    assert logits[y == 1].mean() > logits[y == 0].mean()
+
+
+def test_smoothed_speech_keeps_its_energy_and_loses_fine_detail() -> None:
+    rng = np.random.default_rng(0)
+    mel = rng.normal(-4, 2, size=(200, 80)).astype(np.float32)
+    out = pseudofakes.smooth_mel(mel, rng)
+    assert out.shape == mel.shape and out.dtype == mel.dtype
+    assert abs(out.mean() - mel.mean()) < 0.05
+    assert np.abs(np.diff(out, axis=0)).mean() < 0.6 * np.abs(np.diff(mel, axis=0)).mean()
+
+
+def test_degrade_keeps_the_crop_shape_and_changes_only_quality() -> None:
+    face = np.random.default_rng(1).integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    outs = [pseudofakes.degrade(face, np.random.default_rng(s)) for s in range(20)]
+    assert all(o.shape == face.shape and o.dtype == np.uint8 for o in outs)
+    assert any(not np.array_equal(o, face) for o in outs)
+    assert all(np.abs(o.astype(int) - face).mean() < 80 for o in outs)

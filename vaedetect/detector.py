@@ -309,6 +309,8 @@ class Detector:
                     zs["latent"] = float(
                         (raw.frame_latent[m].mean() - norms["latent"]["mean"]) / norms["latent"]["std"]
                     )
+                if "blend" in norms and raw.frame_blend is not None:
+                    zs["blend"] = float((raw.frame_blend[m].mean() - norms["blend"]["mean"]) / norms["blend"]["std"])
             sync = None
             if raw.sync_centers is not None and "sync" in norms:
                 ms = (raw.sync_centers >= lo) & (raw.sync_centers < hi)
@@ -323,7 +325,7 @@ class Detector:
         warnings = self._warnings(clip)
         z = normalize(raw, self.bundle.calibration)
         head = select_head(self.heads, z)
-        unavailable = _unavailable(clip, z)
+        unavailable = _unavailable(clip, z, set(self.bundle.calibration.get("evidence", {})))
         codes = [w.code for w in warnings]
         if head is None:
             probability, unc, fake = 0.5, 0.0, 1.01
@@ -366,13 +368,15 @@ class Detector:
         )
 
 
-def _unavailable(clip: Clip, z: dict[str, float | None]) -> dict[str, str]:
+def _unavailable(clip: Clip, z: dict[str, float | None], calibrated: set[str]) -> dict[str, str]:
     why: dict[str, str] = {}
     no_face = not clip.faces.present.any()
     for k in EVIDENCE:
         if z[k] is not None:
             continue
-        if k in ("face", "latent"):
+        if k not in calibrated:
+            why[k] = "this model bundle does not provide it"
+        elif k in ("face", "latent", "blend"):
             why[k] = "no face found"
         elif k == "temporal":
             why[k] = (

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from vaedetect.errors import InputError
+from vaedetect.scoring import EVIDENCE
 
 
 def roc_curve(y: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -126,7 +127,7 @@ def evaluate_csv(
         }
     out["per_kind"] = per_kind
     per_evidence = {}
-    for name in ("face", "latent", "temporal", "audio", "sync"):
+    for name in EVIDENCE:
         pairs = [(r["label"] == "fake", r["scores"][name]) for r in scored if r["scores"].get(name) is not None]
         if pairs:
             ye, se = zip(*pairs, strict=True)

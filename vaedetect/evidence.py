@@ -53,9 +53,11 @@ class RawEvidence:
     temporal: float | None = None
     audio: float | None = None
     sync: float | None = None
+    blend: float | None = None
     frame_idx: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
     frame_scores: np.ndarray = field(default_factory=lambda: np.zeros(0))
     frame_latent: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    frame_blend: np.ndarray | None = None
     latents: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
     recon: np.ndarray | None = None
     zmap: np.ndarray | None = None
@@ -91,6 +93,16 @@ def run_face_vae(bundle: ModelBundle, crops: np.ndarray) -> tuple[np.ndarray, np
         d = bundle.config.face_vae.latent_dim
         return np.zeros((0, px, px, 3), np.uint8), np.zeros((0, px, px), np.float32), np.zeros((0, d), np.float32)
     return np.concatenate(recs), np.concatenate(errs), np.concatenate(mus)
+
+
+@torch.no_grad()
+def run_blend(bundle: ModelBundle, crops: np.ndarray) -> np.ndarray | None:
+    """Blend-classifier logits (N,) for aligned face crops; None when the bundle has no blend model."""
+    if bundle.blend is None:
+        return None
+    px = bundle.config.blend.image_px
+    out = [bundle.blend(_to_input(crops[s : s + BATCH], px)).numpy() for s in range(0, len(crops), BATCH)]
+    return np.concatenate(out) if out else np.zeros(0, np.float32)
 
 
 def face_region(px: int) -> np.ndarray:
@@ -148,6 +160,10 @@ def face_evidence(bundle: ModelBundle, arr: ClipArrays, ev: RawEvidence, *, keep
     ev.latents = mu[:k]
     ev.face = float(np.mean(ev.frame_scores))
     ev.latent = float(np.mean(ev.frame_latent))
+    blend = run_blend(bundle, arr.face_crops[sel])
+    if blend is not None:
+        ev.frame_blend = blend
+        ev.blend = float(np.mean(blend))
     if has_next.sum() >= 3:
         step = np.linalg.norm(mu[k:] - mu[:k][has_next], axis=1) / np.sqrt(mu.shape[1])
         ev.temporal = float(np.mean(step))

@@ -5,6 +5,8 @@
 - Cross-identity blends: another person's aligned face blended in with colour transfer (a crude face swap).
 - VAE regenerations: the model's own reconstruction of the mouth pasted back (texture of a generator).
 - Audio shifts and swaps: speech moved by 0.2-1 s, or taken from another clip.
+- Over-smoothed speech: the log-mel spectrogram blurred in time and frequency, the signature vocoders and
+  text-to-speech models leave (they regress to the mean and lose fine harmonic and transient detail).
 
 All functions work on aligned face crops (the template in :mod:`vaedetect.faces`), so one face-region mask in
 template coordinates fits every crop.
@@ -17,7 +19,7 @@ import numpy as np
 
 from vaedetect.faces import FACE_TEMPLATE
 
-KINDS = ("self-blend", "cross-blend", "vae-regen", "audio-shift", "audio-swap")
+KINDS = ("self-blend", "cross-blend", "vae-regen", "audio-shift", "audio-swap", "audio-smooth")
 
 
 def face_mask(size_px: int, rng: np.random.Generator | None = None, *, blur: bool = True) -> np.ndarray:
@@ -112,8 +114,14 @@ def mouth_mask(size_px: int) -> np.ndarray:
     width = float(np.linalg.norm(t[4] - t[3]))
     mask = np.zeros((size_px, size_px), dtype=np.float32)
     cv2.ellipse(
-        mask, (round(mouth[0]), round(mouth[1] + 0.1 * width)), (round(0.85 * width), round(0.55 * width)),
-        0, 0, 360, 1.0, -1,
+        mask,
+        (round(mouth[0]), round(mouth[1] + 0.1 * width)),
+        (round(0.85 * width), round(0.55 * width)),
+        0,
+        0,
+        360,
+        1.0,
+        -1,
     )
     k = max(3, (size_px // 16) | 1)
     return cv2.GaussianBlur(mask, (k, k), 0)
@@ -124,6 +132,23 @@ def regenerate_mouth(face: np.ndarray, reconstruction: np.ndarray) -> np.ndarray
     if reconstruction.shape != face.shape:
         reconstruction = cv2.resize(reconstruction, face.shape[1::-1], interpolation=cv2.INTER_CUBIC)
     return blend(face, reconstruction, mouth_mask(face.shape[0]), 1.0)
+
+
+def degrade(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Random JPEG re-compression and down/up-scaling, applied to real and fake training faces alike, so the blend
+    classifier cannot use image quality as a shortcut and survives the compression of real uploads."""
+    out = img
+    if rng.random() < 0.3:
+        s = out.shape[0]
+        small = max(16, int(s * rng.uniform(0.4, 0.8)))
+        out = cv2.resize(
+            cv2.resize(out, (small, small), interpolation=cv2.INTER_AREA), (s, s), interpolation=cv2.INTER_LINEAR
+        )
+    if rng.random() < 0.5:
+        ok, buf = cv2.imencode(".jpg", out[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(40, 96))])
+        if ok:
+            out = cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1]
+    return np.ascontiguousarray(out)
 
 
 def shift_audio(audio: np.ndarray, shift_s: float, sample_rate: int) -> np.ndarray:
@@ -146,3 +171,14 @@ def swap_audio(audio: np.ndarray, other: np.ndarray) -> np.ndarray:
         return np.zeros_like(audio)
     reps = int(np.ceil(len(audio) / len(other)))
     return np.tile(other, reps)[: len(audio)].astype(audio.dtype)
+
+
+def smooth_mel(mel: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Log-mel (T, n_mels) blurred over 30-90 ms and 1-3 mel bands: synthetic speech's lost detail, same energy."""
+    t = int(rng.integers(1, 5)) * 2 + 1  # 3..9 mel frames of 10 ms
+    f = int(rng.integers(1, 3)) * 2 + 1  # 3..5 bands
+    sigma_t, sigma_f = t / 3.0, f / 4.0
+    out = cv2.GaussianBlur(
+        mel.astype(np.float32), (f, t), sigmaX=sigma_f, sigmaY=sigma_t, borderType=cv2.BORDER_REFLECT
+    )
+    return out.astype(mel.dtype)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 VERDICTS = ("real", "uncertain", "fake")
-EVIDENCE = ("face", "latent", "audio", "sync", "temporal")
+EVIDENCE = ("face", "latent", "audio", "sync", "temporal", "blend")
 SCHEMA_VERSION = 1
 
 

@@ -16,9 +16,9 @@ import numpy as np
 
 from vaedetect.evidence import RawEvidence
 
-EVIDENCE = ("face", "latent", "temporal", "audio", "sync")
+EVIDENCE = ("face", "latent", "temporal", "audio", "sync", "blend")
 # +1: larger raw value is more anomalous; -1: smaller is (sync: offset 0 should clearly win).
-DIRECTION = {"face": 1.0, "latent": 1.0, "temporal": 1.0, "audio": 1.0, "sync": -1.0}
+DIRECTION = {"face": 1.0, "latent": 1.0, "temporal": 1.0, "audio": 1.0, "sync": -1.0, "blend": 1.0}
 REASON_Z = 2.0
 # Warnings that make a verdict less certain: the uncertain band widens instead of the detector guessing.
 WIDENING = {"low_resolution", "heavy_compression", "short_clip", "multiple_faces", "partial_face"}
@@ -129,13 +129,17 @@ def reasons_for(
 ) -> list[str]:
     """Plain-language sentences, strongest evidence first."""
     items: list[tuple[float, str]] = []
-    fz, lz, tz, az, sz = (z.get(k) for k in EVIDENCE)
+    fz, lz, tz, az, sz, bz = (z.get(k) for k in EVIDENCE)
     if fz is not None:
         if fz >= REASON_Z:
             where = f", most in the {region} region" if region else ""
             items.append((fz, f"The face reconstructs {fz:.1f}σ worse than the real faces the model learned{where}."))
         elif fz <= 1.0:
             items.append((-1, f"The face reconstructs like real faces do ({fz:+.1f}σ)."))
+    if bz is not None and bz >= REASON_Z:
+        items.append(
+            (bz, f"The face shows blending traces (a seam or colour step inside the face), {bz:.1f}σ above real faces.")
+        )
     if lz is not None and lz >= REASON_Z:
         items.append((lz, f"The face lies far from real faces in the model's latent space ({lz:.1f}σ)."))
     if tz is not None and tz >= REASON_Z:

@@ -38,18 +38,30 @@ from vaedetect.errors import InputError
 from vaedetect.evidence import ClipArrays, RawEvidence, compute_evidence
 from vaedetect.faces import mouth_crop_from_aligned
 from vaedetect.models import BundleConfig, ModelBundle
+from vaedetect.models.blend import BlendConfig
 from vaedetect.models.sync import SyncConfig
 from vaedetect.models.vae import AudioVAEConfig, FaceVAEConfig
-from vaedetect.scoring import EVIDENCE, Head, normalize
+from vaedetect.scoring import EVIDENCE, Head, normalize, select_head
 
 log = logging.getLogger("vaedetect.train")
 
 TRAIN_SPLITS = ("train", "train_silent", "stills")
 HEAD_FEATURES = {
-    "full": ("face", "latent", "temporal", "audio", "sync"),
-    "face": ("face", "latent", "temporal"),
-    "photo": ("face", "latent"),
+    "full": ("face", "latent", "temporal", "blend", "audio", "sync"),
+    "face": ("face", "latent", "temporal", "blend"),
+    "photo": ("face", "latent", "blend"),
     "audio": ("audio",),
+}
+FACE_KINDS = ("self-blend", "cross-blend", "vae-regen")
+AUDIO_KINDS = ("audio-shift", "audio-swap", "audio-smooth")
+# Which pseudo-fakes each expert is fitted against: the manipulations it can see at all.
+EXPERT_KINDS = {
+    "face": FACE_KINDS,
+    "latent": FACE_KINDS,
+    "temporal": FACE_KINDS,
+    "blend": FACE_KINDS,
+    "sync": ("audio-shift", "audio-swap"),
+    "audio": ("audio-smooth",),
 }
 FAKE_FPR = 0.05
 UNCERTAIN_FPR = 0.20
@@ -62,11 +74,13 @@ class TrainConfig:
     val_fraction: float = 0.25
     face_steps: int = 1500
     audio_steps: int = 1000
-    sync_steps: int = 1500
+    sync_steps: int = 2000
+    blend_steps: int = 2000
     batch_size: int = 32
     sync_batch_size: int = 64
     lr: float = 1e-3
-    sync_hard_negatives: int = 3
+    sync_hard_negatives: int = 5
+    sync_min_negative_offset: int = 2  # offsets of 2+ frames are negatives, so offset estimates resolve to +-1 frame
     checkpoint_every: int = 250
     face_frame_stride: int = 2
     segment_s: float = 3.0
@@ -75,6 +89,7 @@ class TrainConfig:
     face_vae: FaceVAEConfig = field(default_factory=FaceVAEConfig)
     audio_vae: AudioVAEConfig = field(default_factory=AudioVAEConfig)
     sync: SyncConfig = field(default_factory=SyncConfig)
+    blend: BlendConfig = field(default_factory=BlendConfig)
     max_files: int | None = None
 
     @classmethod
@@ -85,6 +100,7 @@ class TrainConfig:
                 face_steps=25,
                 audio_steps=25,
                 sync_steps=12,
+                blend_steps=12,
                 batch_size=8,
                 sync_batch_size=16,
                 checkpoint_every=5,
@@ -93,6 +109,7 @@ class TrainConfig:
                 face_vae=FaceVAEConfig(image_px=32, latent_dim=16, channels=(8, 8, 16)),
                 audio_vae=AudioVAEConfig(hidden=64, latent_dim=8),
                 sync=SyncConfig(width=8, embed_dim=16, max_offset=6),
+                blend=BlendConfig(image_px=32, channels=(8, 16)),
             )
         if name == "default":
             return cls()
@@ -400,9 +417,11 @@ def make_pseudofake(
     kind: str, seg: ClipArrays, donor: ClipArrays, bundle: ModelBundle, rng: np.random.Generator
 ) -> ClipArrays | None:
     """Apply one pseudo-fake kind to a real segment (the same perturbation on every frame, like a real forgery)."""
-    if kind in ("audio-shift", "audio-swap"):
+    if kind in AUDIO_KINDS:
         if seg.mel is None or seg.is_image:
             return None
+        if kind == "audio-smooth":
+            return replace(seg, mel=pseudofakes.smooth_mel(seg.mel, rng))
         if kind == "audio-shift":
             shift = int(rng.choice([-1, 1]) * rng.integers(5, 26))  # 0.2-1.0 s at 25 fps
             mel = np.roll(seg.mel, shift * MEL_PER_VIDEO_FRAME, axis=0)
@@ -502,8 +521,6 @@ def calibrate(
     samples: list[tuple[RawEvidence, int, str, str]] = []  # (evidence, label, kind, identity)
     video_val = [(it, c) for it, c in val_clips if not c.is_image]
     image_val = [(it, c) for it, c in val_clips if c.is_image and c.present.any()]
-    face_kinds = ("self-blend", "cross-blend", "vae-regen")
-    audio_kinds = ("audio-shift", "audio-swap")
     jobs = []
     for k, (it, c) in enumerate(video_val):
         for s in _segments(c, cfg.segment_s, cfg.max_segments_per_clip):
@@ -513,14 +530,14 @@ def calibrate(
     reference_fake_latents, reference_fake_kinds = [], []
     for it, seg, donor in tqdm(jobs, desc="calibrate", leave=False):
         samples.append((compute_evidence(bundle, seg, keep_images=False), 0, "real", it.identity))
-        kinds = face_kinds + (audio_kinds if seg.mel is not None and seg.speech.sum() >= 8 else ())
+        kinds = FACE_KINDS + (AUDIO_KINDS if seg.mel is not None and seg.speech.sum() >= 8 else ())
         for kind in kinds:
             fake = make_pseudofake(kind, seg, donor, bundle, rng)
             if fake is None:
                 continue
             ev = compute_evidence(bundle, fake, keep_images=False)
             samples.append((ev, 1, kind, it.identity))
-            if kind in face_kinds and ev.latents.size:
+            if kind in FACE_KINDS and ev.latents.size:
                 reference_fake_latents.append(ev.latents[:: max(1, len(ev.latents) // 4)])
                 reference_fake_kinds += [kind] * len(reference_fake_latents[-1])
 
@@ -533,37 +550,43 @@ def calibrate(
     bundle.calibration = {"evidence": evidence_norm}
     zs = [(normalize(ev, bundle.calibration), y, kind, ident) for ev, y, kind, ident in samples]
 
-    # 5. Teacher over all evidence, students distilled from it on the same samples.
-    heads: dict[str, Head] = {}
-    teacher = HEAD_FEATURES["full"]
-    rows = [(_impute(z, teacher), y) for z, y, _, _ in zs]
-    rows = [(x, y) for x, y in rows if x is not None]
-    teacher_w, teacher_b = None, 0.0
-    if len({y for _, y in rows}) == 2:
-        x = np.stack([r[0] for r in rows])
-        y = np.array([r[1] for r in rows], dtype=np.float64)
-        teacher_w, teacher_b = _fit_logistic(x, y)
-    for name, feats in HEAD_FEATURES.items():
-        data = [(z, y) for z, y, _, _ in zs if _impute(z, feats) is not None]
-        if len({y for _, y in data}) < 2:
+    # 5. Product of experts. Each evidence is one expert: a 1-D logistic model of its z-score, fitted on the real
+    # segments against the pseudo-fakes it can see at all (sync against shifted/swapped audio, the face experts against
+    # blended or regenerated faces). Its log-odds is that evidence's likelihood ratio; under PoE the fused log-odds is
+    # their sum, so experts that saw different manipulations do not wash each other out (a joint logistic model fitted
+    # on the pooled pseudo-fakes does: a sync fake looks real to the face experts and vice versa). The face-only and
+    # audio-only students are the same experts restricted to what a photo or a faceless clip offers, which under the
+    # PoE's independence assumption is exactly the teacher with the missing experts marginalised out. Weights are kept
+    # >= 0: being *more* real-looking than real footage is never evidence of manipulation.
+    experts: dict[str, tuple[float, float]] = {}
+    for name, kinds in EXPERT_KINDS.items():
+        data = [(z[name], y) for z, y, kind, _ in zs if z.get(name) is not None and (y == 0 or kind in kinds)]
+        ys = np.array([y for _, y in data], dtype=np.float64)
+        if len(set(ys.tolist())) < 2:
             continue
-        x = np.stack([_impute(z, feats) for z, _ in data])
-        y = np.array([yy for _, yy in data], dtype=np.float64)
-        if name == "full" or teacher_w is None:
-            w, b = (teacher_w, teacher_b) if name == "full" and teacher_w is not None else _fit_logistic(x, y)
-        else:
-            # Distillation target: the teacher's probability where the teacher can see the sample, else the label.
-            soft = []
-            for z, yy in data:
-                xt = _impute(z, teacher)
-                soft.append(1 / (1 + np.exp(-(xt @ teacher_w + teacher_b))) if xt is not None else yy)
-            w, b = _fit_logistic(x, np.asarray(soft, dtype=np.float64), soft=True)
-        p_real = np.array([1 / (1 + np.exp(-(xx @ w + b))) for xx, yy in zip(x, y, strict=True) if yy == 0])
+        w, b = _fit_logistic(np.array([[v] for v, _ in data], dtype=np.float64), ys)
+        experts[name] = (max(float(w[0]), 0.0), float(b) if w[0] > 0 else 0.0)
+    heads: dict[str, Head] = {}
+    for name, feats in HEAD_FEATURES.items():
+        feats = tuple(f for f in feats if f in experts)
+        if feats:
+            w = np.array([experts[f][0] for f in feats])
+            heads[name] = Head(name, feats, w, float(sum(experts[f][1] for f in feats)), 0.0, 1.0)
+    # Thresholds: each head on the real samples it will actually score (a photo's single frame is noisier than a
+    # 3-second segment's average, so photos get their own quantiles), falling back to all samples it can see.
+    reals = [z for z, y, _, _ in zs if y == 0]
+    for head in heads.values():
+        mine = [z for z in reals if select_head(heads, z) is head]
+        if len(mine) < 20:
+            mine = [z for z in reals if _impute(z, head.features) is not None]
+        p_real = np.array([head.probability(z) for z in mine])
         fake_thr = float(np.quantile(p_real, 1 - FAKE_FPR)) if p_real.size else 0.9
         unc_thr = float(np.quantile(p_real, 1 - UNCERTAIN_FPR)) if p_real.size else 0.5
         fake_thr = min(max(fake_thr, 0.5), 0.99)
-        unc_thr = min(unc_thr, fake_thr - 0.05)
-        heads[name] = Head(name, feats, np.asarray(w), float(b), unc_thr, fake_thr)
+        head.fake, head.uncertain = fake_thr, min(unc_thr, fake_thr - 0.05)
+    experts_json = {
+        k: {"weight": w, "bias": b, "fitted_against": list(EXPERT_KINDS[k])} for k, (w, b) in experts.items()
+    }
 
     # 6. Measured metrics of each head on its calibration samples (in-sample: reported as such).
     from vaedetect.evaluate import binary_metrics
@@ -594,6 +617,7 @@ def calibrate(
     metrics["per_evidence_auc"] = per_evidence
 
     bundle.calibration["heads"] = {n: h.to_json() for n, h in heads.items()}
+    bundle.calibration["experts"] = experts_json
     bundle.calibration["metrics"] = metrics
     bundle.calibration["fpr_targets"] = {"fake": FAKE_FPR, "uncertain": UNCERTAIN_FPR}
 
@@ -697,7 +721,7 @@ def train(data_dir: str | Path, out_dir: str | Path, *, device: str = "cpu", cfg
     val_clips = [(it, load_cached(p)) for it in val_items if (p := cached.get(it.path))]
     log.info("clips: %d train, %d val", len(train_clips), len(val_clips))
 
-    bcfg = BundleConfig(face_vae=cfg.face_vae, audio_vae=cfg.audio_vae, sync=cfg.sync)
+    bcfg = BundleConfig(face_vae=cfg.face_vae, audio_vae=cfg.audio_vae, sync=cfg.sync, blend=cfg.blend)
     bundle = ModelBundle.new(bcfg)
     histories: dict[str, list] = {}
 
@@ -714,6 +738,28 @@ def train(data_dir: str | Path, out_dir: str | Path, *, device: str = "cpu", cfg
 
     histories["face_vae"] = fit(
         "face_vae", bundle.face_vae, lambda m, x: m.loss(x), sample_faces, cfg.face_steps, cfg, work, device
+    )
+
+    # Blend classifier: real faces against self-blended and cross-blended copies made on the fly (SBI).
+    blend_faces = face_pool(train_clips, cfg.face_frame_stride, cfg.blend.image_px)
+
+    def sample_blend(rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        b = blend_faces[rng.integers(0, len(blend_faces), cfg.batch_size)].copy()
+        y = (np.arange(len(b)) % 2).astype(np.float32)
+        for i in np.flatnonzero(y):
+            if rng.random() < 0.7:
+                b[i], _ = pseudofakes.self_blend(b[i], rng)
+            else:
+                donor = blend_faces[rng.integers(0, len(blend_faces))]
+                b[i], _ = pseudofakes.cross_blend(b[i], donor, rng)
+        b = np.stack([pseudofakes.degrade(img, rng) for img in b])  # same for both classes: not a cue
+        flip = rng.random(len(b)) < 0.5
+        b = np.where(flip[:, None, None, None], b[:, :, ::-1], b)
+        x = torch.from_numpy(np.ascontiguousarray(b)).permute(0, 3, 1, 2).float().div_(255.0)
+        return x, torch.from_numpy(y)
+
+    histories["blend"] = fit(
+        "blend", bundle.blend, lambda m, x, y: m.loss(x, y), sample_blend, cfg.blend_steps, cfg, work, device
     )
 
     # Audio VAE and alignment model on clips with speech.
@@ -749,7 +795,9 @@ def train(data_dir: str | Path, out_dir: str | Path, *, device: str = "cpu", cfg
             c, mel = speech_clips[i], std_mels[i]
             t = int(rng.choice(sync_centers[i]))
             vids.append(c.mouth_crops[t - half : t + half + 1])
-            offs = rng.integers(3, cfg.sync.max_offset + 1, k_neg) * rng.choice([-1, 1], k_neg)
+            offs = rng.integers(cfg.sync_min_negative_offset, cfg.sync.max_offset + 1, k_neg) * rng.choice(
+                [-1, 1], k_neg
+            )
             idx = np.concatenate([[t], t + offs])
             w = mel_windows(mel, idx, cfg.sync.n_frames)
             auds.append(w[0])
@@ -771,14 +819,14 @@ def train(data_dir: str | Path, out_dir: str | Path, *, device: str = "cpu", cfg
 
     bundle_dir = out_dir / "bundle"
     if _is_main():
-        for m in (bundle.face_vae, bundle.audio_vae, bundle.sync):
+        for m in (bundle.face_vae, bundle.audio_vae, bundle.sync, bundle.blend):
             m.cpu().eval()
         metrics = calibrate(bundle, train_clips, val_clips, cfg, work)
         metrics["offset_accuracy"] = offset_accuracy(bundle, [c for _, c in val_clips if not c.is_image])
         bundle.calibration["metrics"] = metrics
         bundle.calibration["split"] = {k: split[k] for k in ("train_identities", "val_identities", "seed")}
         bcfg.training = {
-            **{k: v for k, v in asdict(cfg).items() if k not in ("face_vae", "audio_vae", "sync")},
+            **{k: v for k, v in asdict(cfg).items() if k not in ("face_vae", "audio_vae", "sync", "blend")},
             "device": device,
             "world_size": world,
             "seconds": round(time.time() - t_start, 1),

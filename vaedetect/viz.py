@@ -40,6 +40,7 @@ _EVIDENCE_NAMES = {
     "audio": "Voice reconstruction",
     "sync": "Lip-sync",
     "temporal": "Frame-to-frame consistency",
+    "blend": "Blending traces (face-swap seams)",
 }
 NO_SPEECH_TEXT = "No speech in this clip — lip-sync evidence not available"
 NO_FACE_MAP_TEXT = "No face was analysed — the face map is not available"

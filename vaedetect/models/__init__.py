@@ -3,7 +3,7 @@
 A bundle on disk (see architecture.md) is safetensors + JSON + npz only:
 
     config.json          architectures and preprocessing constants
-    face_vae.safetensors, audio_vae.safetensors, sync.safetensors
+    face_vae.safetensors, audio_vae.safetensors, sync.safetensors, blend.safetensors (optional: older bundles lack it)
     stats.safetensors    real-data statistics: mel mean/std, per-pixel error mean/std, latent Gaussian
     calibration.json     evidence normalisation, fusion heads, thresholds with their measured FPR, metrics
     reference.npz        reference latents (real and pseudo-fake) with their 2-D map coordinates
@@ -24,6 +24,7 @@ from safetensors.numpy import save_file as save_numpy
 from safetensors.torch import load_file as load_torch
 from safetensors.torch import save_file as save_torch
 
+from vaedetect.models.blend import BlendConfig, BlendNet
 from vaedetect.models.sync import SyncConfig, SyncNet
 from vaedetect.models.vae import AudioVAE, AudioVAEConfig, FaceVAE, FaceVAEConfig
 
@@ -31,6 +32,8 @@ BUNDLE_VERSION = 1
 __all__ = [
     "AudioVAE",
     "AudioVAEConfig",
+    "BlendConfig",
+    "BlendNet",
     "FaceVAE",
     "FaceVAEConfig",
     "ModelBundle",
@@ -45,6 +48,7 @@ class BundleConfig:
     face_vae: FaceVAEConfig = field(default_factory=FaceVAEConfig)
     audio_vae: AudioVAEConfig = field(default_factory=AudioVAEConfig)
     sync: SyncConfig = field(default_factory=SyncConfig)
+    blend: BlendConfig | None = field(default_factory=BlendConfig)
     face_crop_px: int = 128
     mouth_crop_px: int = 48
     analysis_fps: int = 25
@@ -55,8 +59,9 @@ class BundleConfig:
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
-        for k in ("face_vae", "audio_vae", "sync"):
-            d[k] = {kk: list(vv) if isinstance(vv, tuple) else vv for kk, vv in d[k].items()}
+        for k in ("face_vae", "audio_vae", "sync", "blend"):
+            if d[k] is not None:
+                d[k] = {kk: list(vv) if isinstance(vv, tuple) else vv for kk, vv in d[k].items()}
         return d
 
     @classmethod
@@ -65,11 +70,15 @@ class BundleConfig:
         fv = dict(d.pop("face_vae", {}))
         if "channels" in fv:
             fv["channels"] = tuple(fv["channels"])
+        bl = d.pop("blend", None)
+        if bl is not None and "channels" in bl:
+            bl = {**bl, "channels": tuple(bl["channels"])}
         known = set(cls.__dataclass_fields__)
         return cls(
             face_vae=FaceVAEConfig(**fv),
             audio_vae=AudioVAEConfig(**d.pop("audio_vae", {})),
             sync=SyncConfig(**d.pop("sync", {})),
+            blend=BlendConfig(**bl) if bl is not None else None,
             **{k: v for k, v in d.items() if k in known},
         )
 
@@ -85,6 +94,7 @@ class ModelBundle:
         "face_vae": "face_vae.safetensors",
         "audio_vae": "audio_vae.safetensors",
         "sync": "sync.safetensors",
+        "blend": "blend.safetensors",
     }
 
     def __init__(
@@ -96,8 +106,10 @@ class ModelBundle:
         stats: dict[str, np.ndarray],
         calibration: dict[str, Any],
         reference: dict[str, np.ndarray],
+        blend: BlendNet | None = None,
     ) -> None:
         self.config = config
+        self.blend = blend.eval() if blend is not None else None
         self.face_vae = face_vae.eval()
         self.audio_vae = audio_vae.eval()
         self.sync = sync.eval()
@@ -116,6 +128,7 @@ class ModelBundle:
             stats={},
             calibration={},
             reference={},
+            blend=BlendNet(config.blend) if config.blend is not None else None,
         )
 
     @classmethod
@@ -127,19 +140,34 @@ class ModelBundle:
             "audio_vae": AudioVAE(config.audio_vae),
             "sync": SyncNet(config.sync),
         }
+        if config.blend is not None and (folder / cls.WEIGHT_FILES["blend"]).exists():
+            models["blend"] = BlendNet(config.blend)
+        else:
+            config.blend = None
         for key, module in models.items():
             module.load_state_dict(load_torch(str(folder / cls.WEIGHT_FILES[key])))
         stats = load_numpy(str(folder / "stats.safetensors"))
         calibration = json.loads((folder / "calibration.json").read_text())
         with np.load(folder / "reference.npz", allow_pickle=False) as ref:
             reference = {k: ref[k] for k in ref.files}
-        return cls(config, models["face_vae"], models["audio_vae"], models["sync"], stats, calibration, reference)
+        return cls(
+            config,
+            models["face_vae"],
+            models["audio_vae"],
+            models["sync"],
+            stats,
+            calibration,
+            reference,
+            blend=models.get("blend"),
+        )
 
     def save(self, folder: str | Path, model_card: str | None = None) -> Path:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "config.json").write_text(json.dumps(self.config.to_json(), indent=2))
         for key, fname in self.WEIGHT_FILES.items():
+            if getattr(self, key) is None:
+                continue
             save_torch(_state_numpy(getattr(self, key)), str(folder / fname), metadata={"format": "pt"})
         save_numpy({k: np.ascontiguousarray(v) for k, v in self.stats.items()}, str(folder / "stats.safetensors"))
         (folder / "calibration.json").write_text(json.dumps(self.calibration, indent=2, allow_nan=False))
