@@ -97,6 +97,29 @@ def test_interrupted_training_resumes_from_its_checkpoint_to_the_same_weights(tm
         assert torch.allclose(va, vb, atol=1e-6), k
 
 
+def test_training_loop_runs_under_torchrun_ddp_and_ranks_agree(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(repo), "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    out = subprocess.run(
+        [*cmd, str(repo / "tests" / "ddp_worker.py"), str(tmp_path)], env=env, capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert (tmp_path / "rank0.txt").read_text() == "2 6" and (tmp_path / "rank1.txt").read_text() == "2 6"
+    a, b = load_file(str(tmp_path / "rank0.safetensors")), load_file(str(tmp_path / "rank1.safetensors"))
+    assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+    # Only rank 0 writes the stage result, and it is what the ranks trained.
+    final = load_file(str(tmp_path / "m.safetensors"))
+    assert all(torch.equal(final[k], a[k]) for k in a)
+    init = FaceVAE(FaceVAEConfig(image_px=16, latent_dim=4, channels=(4, 8)))
+    assert any(not torch.equal(v, a[k]) for k, v in init.state_dict().items() if v.is_floating_point())
+
+
 def test_identity_split_never_puts_one_person_on_both_sides() -> None:
     items = [Item(Path(f"{i}.mp4"), "train", f"id{i % 7}", True, "video") for i in range(40)]
     train, val = identity_split(items, 0.25, seed=3)
@@ -212,8 +235,9 @@ def test_bundle_without_a_blend_model_still_loads_and_scores(tiny_bundle: Path, 
 
 
 def test_blend_classifier_learns_to_separate_self_blends_from_real_faces() -> None:
+    from faces_factory import opening_curve, talking_face_frames
+
     from vaedetect.models.blend import BlendConfig, BlendNet
-    from tests.faces_factory import opening_curve, talking_face_frames
 
     torch.manual_seed(0)
     rng = np.random.default_rng(0)

@@ -70,6 +70,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
         auc = "n/a" if st["auc"] is None else f"{st['auc']:.3f}"
         print(f"  evidence {name:<10} n={st['n']:<3} auc={auc}")
     print(f"errors {len(res['errors'])}, {res['seconds_per_clip'] or 0:.2f} s/clip")
+    if args.record_in:
+        from vaedetect.evaluate import record_in_bundle
+
+        record_in_bundle(args.record_in, res, name=args.record_as or Path(args.labels).stem)
+        print(f"recorded in {args.record_in}/calibration.json and its model card")
     return 0
 
 
@@ -148,6 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--root", help="folder relative paths resolve against (default: the CSV's folder)")
     sp.add_argument("--out", help="write the metrics JSON here")
     sp.add_argument("--checkpoint", help="registry name, bundle folder, or org/repo[@revision] (default: bundled)")
+    sp.add_argument("--record-in", metavar="BUNDLE_DIR", help="store the summary in this bundle folder's model card")
+    sp.add_argument("--record-as", help="name of the evaluation in the card (default: the CSV's file name)")
 
     sp = sub.add_parser("push", help="validate a bundle (files, loads, runs) and upload it to the Hub")
     sp.add_argument("folder")

@@ -369,25 +369,26 @@ class Detector:
 
 
 def _unavailable(clip: Clip, z: dict[str, float | None], calibrated: set[str]) -> dict[str, str]:
+    """Why each missing evidence is missing: the input's reason first, the bundle's only when the input had it."""
     why: dict[str, str] = {}
     no_face = not clip.faces.present.any()
     for k in EVIDENCE:
         if z[k] is not None:
             continue
-        if k not in calibrated:
-            why[k] = "this model bundle does not provide it"
-        elif k in ("face", "latent", "blend"):
+        if k in ("face", "latent", "blend", "temporal") and no_face:
             why[k] = "no face found"
-        elif k == "temporal":
-            why[k] = (
-                "a photo has no motion" if clip.is_image else ("no face found" if no_face else "too few face frames")
-            )
-        elif clip.is_image:
+        elif k == "temporal" and clip.is_image:
+            why[k] = "a photo has no motion"
+        elif k in ("audio", "sync") and clip.is_image:
             why[k] = "a photo has no sound"
-        elif not clip.info.has_audio:
+        elif k in ("audio", "sync") and not clip.info.has_audio:
             why[k] = "no sound track"
-        elif not clip.speech.has_speech:
+        elif k in ("audio", "sync") and not clip.speech.has_speech:
             why[k] = "no speech detected"
+        elif k not in calibrated:
+            why[k] = "this model bundle does not provide it"
+        elif k == "temporal":
+            why[k] = "too few face frames"
         elif k == "sync":
             why[k] = "too little speech with a visible mouth"
         else:

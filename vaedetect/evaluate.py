@@ -137,3 +137,34 @@ def evaluate_csv(
     out["seconds_per_clip"] = float(np.mean(seconds)) if seconds else None
     out["rows"] = scored
     return out
+
+
+SUMMARY_KEYS = (
+    "n", "auc", "ap", "eer", "tpr_at_fpr_1", "tpr_at_fpr_5", "accuracy_at_threshold", "real_called_fake",
+    "seconds_per_clip",
+)  # fmt: skip
+
+
+def record_in_bundle(folder: str | Path, result: dict[str, Any], name: str) -> None:
+    """Put an evaluation's summary (no per-file rows) into ``calibration.json`` and rewrite the model card.
+
+    Measured numbers belong with the weights they were measured on, so a published bundle carries them.
+    """
+    import json
+
+    from vaedetect.hub import make_model_card
+
+    folder = Path(folder)
+    cal_path = folder / "calibration.json"
+    cal = json.loads(cal_path.read_text())
+    summary: dict[str, Any] = {k: result.get(k) for k in SUMMARY_KEYS}
+    summary["errors"] = len(result.get("errors", []))
+    summary["per_kind"] = {
+        k: {kk: v[kk] for kk in ("n", "mean_score", "flagged_rate", "detection_rate")}
+        for k, v in result.get("per_kind", {}).items()
+    }
+    summary["per_evidence_auc"] = {k: v.get("auc") for k, v in result.get("per_evidence", {}).items()}
+    summary["per_evidence_n"] = {k: v.get("n") for k, v in result.get("per_evidence", {}).items()}
+    cal.setdefault("metrics", {})[f"eval_{name}"] = summary
+    cal_path.write_text(json.dumps(cal, indent=2, allow_nan=False))
+    (folder / "README.md").write_text(make_model_card(folder))

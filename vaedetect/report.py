@@ -119,7 +119,10 @@ class Report:
         return [w.code for w in self.warnings]
 
     def to_dict(self) -> dict[str, Any]:
-        return _jsonable(asdict(self, dict_factory=_drop_arrays))
+        d = _jsonable(asdict(self, dict_factory=_drop_arrays))
+        if d.get("sync"):  # the contract's nested form of the per-time curve (architecture.md), next to the flat one
+            d["sync"]["curve"] = {"t": d["sync"]["curve_t"], "confidence": d["sync"]["curve_confidence"]}
+        return d
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
@@ -133,7 +136,11 @@ class Report:
     def from_dict(cls, data: dict[str, Any]) -> Report:
         data = dict(data)
         data["warnings"] = [ReportWarning(**w) for w in data["warnings"]]
-        data["sync"] = SyncResult(**data["sync"]) if data.get("sync") else None
+        if data.get("sync"):
+            sync = {k: v for k, v in data["sync"].items() if k != "curve"}
+            data["sync"] = SyncResult(**sync)
+        else:
+            data["sync"] = None
         data["timeline"] = [TimelinePoint(**p) for p in data["timeline"]]
         frames = []
         for f in data["frames"]:

@@ -1,0 +1,212 @@
+"""Detector, scoring, Report and the analyze/eval CLIs, on synthetic media with a tiny bundle trained for real."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import vaedetect
+from vaedetect.detector import Detector
+from vaedetect.evaluate import evaluate_csv, record_in_bundle
+from vaedetect.report import EVIDENCE, Report
+from vaedetect.scoring import Head, select_head, thresholds_with_warnings, verdict_for
+
+REPO = Path(__file__).resolve().parents[1]
+CONTRACT_KEYS = {
+    "n", "auc", "ap", "eer", "tpr_at_fpr_1", "tpr_at_fpr_5", "accuracy_at_threshold", "real_called_fake",
+    "per_kind", "errors", "seconds_per_clip",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def detector(tiny_bundle: Path) -> Detector:
+    return vaedetect.load_detector(str(tiny_bundle))
+
+
+@pytest.fixture(scope="module")
+def talking_report(detector: Detector, talking_clip: Path) -> Report:
+    return detector.analyze(talking_clip)
+
+
+# -- scoring logic --------------------------------------------------------------------------------------------------
+
+
+def test_verdict_tiers_at_the_threshold_edges() -> None:
+    assert verdict_for(0.2999, 0.3, 0.7) == "real"
+    assert verdict_for(0.3, 0.3, 0.7) == "uncertain"
+    assert verdict_for(0.6999, 0.3, 0.7) == "uncertain"
+    assert verdict_for(0.7, 0.3, 0.7) == "fake"
+
+
+def test_warnings_widen_the_uncertain_band_and_unrelated_codes_do_not() -> None:
+    head = Head("h", ("face",), np.array([1.0]), 0.0, 0.4, 0.8)
+    assert thresholds_with_warnings(head, []) == (0.4, 0.8)
+    assert thresholds_with_warnings(head, ["no_speech", "truncated"]) == (0.4, 0.8)
+    unc1, fake1 = thresholds_with_warnings(head, ["heavy_compression"])
+    unc2, fake2 = thresholds_with_warnings(head, ["heavy_compression", "low_resolution"])
+    assert unc2 < unc1 < 0.4 and 0.8 < fake1 < fake2 < 1.0
+
+
+def test_the_head_with_the_most_available_evidence_is_chosen() -> None:
+    heads = {
+        "full": Head("full", ("face", "sync"), np.ones(2), 0.0, 0.4, 0.8),
+        "photo": Head("photo", ("face",), np.ones(1), 0.0, 0.4, 0.8),
+        "audio": Head("audio", ("audio",), np.ones(1), 0.0, 0.4, 0.8),
+    }
+    assert select_head(heads, {"face": 1.0, "sync": 0.5, "audio": None}).name == "full"
+    assert select_head(heads, {"face": 1.0, "sync": None, "audio": None}).name == "photo"
+    assert select_head(heads, {"face": None, "sync": None, "audio": 2.0}).name == "audio"
+    assert select_head(heads, {"face": None, "sync": None, "audio": None}) is None
+
+
+def test_a_head_adds_each_experts_evidence_in_log_odds() -> None:
+    head = Head("h", ("face", "sync"), np.array([0.5, 2.0]), -1.0, 0.4, 0.8)
+    p = head.probability({"face": 2.0, "sync": 1.0})
+    assert p == pytest.approx(1 / (1 + np.exp(-(0.5 * 2 + 2 * 1 - 1))))
+    assert head.probability({"face": 2.0, "sync": 3.0}) > p  # more anomalous evidence, higher probability
+
+
+# -- the Report on real analyses ------------------------------------------------------------------------------------
+
+
+def test_report_of_a_talking_clip_has_every_part_and_round_trips_through_json(talking_report: Report) -> None:
+    r = talking_report
+    assert r.verdict in ("real", "uncertain", "fake") and 0.0 <= r.fake_probability <= 1.0
+    assert r.reasons and all(isinstance(s, str) and s for s in r.reasons)
+    assert set(r.scores) == set(EVIDENCE) and r.scores["face"] is not None and r.scores["blend"] is not None
+    assert r.thresholds["uncertain"] < r.thresholds["fake"]
+    assert r.media.kind == "video" and r.media.has_audio and r.media.face_coverage > 0.9
+    assert {"ingest", "models", "scoring"} <= set(r.timings)
+    assert len(r.timeline) == 3 and [p.t for p in r.timeline] == sorted(p.t for p in r.timeline)
+    shown = [f for f in r.frames if f.crop is not None]
+    assert shown and all(f.heatmap.shape == f.crop.shape == f.reconstruction.shape for f in shown)
+    assert all(f.map_xy is not None and np.isfinite(f.map_xy).all() for f in r.frames)
+    assert r.model.name and r.schema_version == 1
+
+    text = r.to_json()
+    data = json.loads(text)
+    assert not {"crop", "reconstruction", "heatmap"} & set(data["frames"][0])  # arrays stay out of the JSON
+    again = Report.from_json(text)
+    assert again.to_dict() == data
+
+
+def test_sync_json_carries_the_contract_curve(talking_report: Report) -> None:
+    data = talking_report.to_dict()
+    if data["sync"] is None:
+        assert talking_report.unavailable.get("sync")
+        return
+    s = data["sync"]
+    assert {"offset_frames", "confidence", "curve"} <= set(s)
+    assert len(s["curve"]["t"]) == len(s["curve"]["confidence"]) > 0
+
+
+def test_frame_map_positions_come_from_the_nearest_reference_points(detector: Detector) -> None:
+    ref = detector.bundle.reference
+    xy = detector._place(ref["real_latents"][:3])
+    assert np.allclose(xy, ref["real_xy"][:3], atol=1e-3)  # a reference point lands on itself
+
+
+def test_clip_without_a_face_warns_and_says_why_face_evidence_is_missing(
+    detector: Detector, no_face_clip: Path
+) -> None:
+    r = detector.analyze(no_face_clip)
+    assert "no_face" in r.warning_codes()
+    for k in ("face", "latent", "blend"):
+        assert r.scores[k] is None and r.unavailable[k] == "no face found"
+    assert not r.frames
+
+
+def test_silent_clip_warns_no_speech_and_is_scored_on_the_face(detector: Detector, silent_face_clip: Path) -> None:
+    r = detector.analyze(silent_face_clip)
+    assert "no_speech" in r.warning_codes()
+    assert r.scores["sync"] is None and r.unavailable["sync"] == "no sound track"
+    assert r.scores["face"] is not None and r.sync is None
+
+
+def test_two_faces_raise_the_multiple_faces_warning(detector: Detector, two_face_clip: Path) -> None:
+    r = detector.analyze(two_face_clip)
+    assert "multiple_faces" in r.warning_codes()
+
+
+def test_photo_is_scored_with_the_evidence_a_photo_has(detector: Detector, face_photo: Path) -> None:
+    r = detector.analyze(face_photo)
+    assert r.media.kind == "image"
+    assert r.scores["face"] is not None and r.scores["blend"] is not None
+    assert r.unavailable["temporal"] == "a photo has no motion"
+    assert r.unavailable["sync"] == r.unavailable["audio"] == "a photo has no sound"
+    assert r.timeline == [] and len(r.frames) == 1
+
+
+# -- eval and analyze CLIs ------------------------------------------------------------------------------------------
+
+
+def _labels(tmp_path: Path, talking_clip: Path, face_photo: Path, silent_face_clip: Path) -> Path:
+    bad = tmp_path / "corrupt.mp4"
+    bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 4)
+    rows = [
+        (str(talking_clip), "real", "real"),
+        (str(silent_face_clip), "real", "real"),
+        ("photo_link.png", "fake", "synthetic"),
+        ("corrupt.mp4", "fake", "synthetic"),
+    ]
+    (tmp_path / "photo_link.png").write_bytes(face_photo.read_bytes())
+    path = tmp_path / "labels.csv"
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["path", "label", "kind", "ignored"])
+        w.writerows([(*r, "x") for r in rows])
+    return path
+
+
+def test_eval_reports_every_contract_key_and_records_a_corrupt_row(
+    detector: Detector, tmp_path: Path, talking_clip: Path, face_photo: Path, silent_face_clip: Path
+) -> None:
+    labels = _labels(tmp_path, talking_clip, face_photo, silent_face_clip)
+    res = evaluate_csv(labels, detector.analyze, progress=False)
+    assert set(res) >= CONTRACT_KEYS
+    assert res["n"] == 4 and res["n_scored"] == 3
+    assert [e["path"] for e in res["errors"]] == [str(tmp_path / "corrupt.mp4")]
+    assert res["errors"][0]["message"]
+    assert set(res["per_kind"]) == {"real", "synthetic"} and res["per_kind"]["real"]["n"] == 2
+    assert res["auc"] is not None and 0.0 <= res["auc"] <= 1.0
+    assert 0.0 <= res["real_called_fake"] <= 1.0 and res["seconds_per_clip"] > 0
+    json.dumps(res, allow_nan=False)
+
+    bundle = tmp_path / "bundle"
+    detector.bundle.save(bundle)
+    record_in_bundle(bundle, res, name="synthetic")
+    cal = json.loads((bundle / "calibration.json").read_text())
+    assert cal["metrics"]["eval_synthetic"]["n"] == 4 and cal["metrics"]["eval_synthetic"]["errors"] == 1
+    assert "eval_synthetic.auc" in (bundle / "README.md").read_text()
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "vaedetect", *args], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_analyze_cli_exits_2_with_one_line_on_a_corrupt_file(tmp_path: Path, tiny_bundle: Path) -> None:
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"not a video at all" * 100)
+    out = _cli("analyze", str(bad), "--checkpoint", str(tiny_bundle))
+    assert out.returncode == 2
+    lines = [ln for ln in out.stderr.splitlines() if ln.strip() and not ln.startswith(("W0000", "INFO", "WARNING"))]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in out.stderr
+
+
+def test_analyze_cli_prints_a_verdict_and_writes_the_json_report(
+    tmp_path: Path, tiny_bundle: Path, face_photo: Path
+) -> None:
+    out_json = tmp_path / "r.json"
+    out = _cli("analyze", str(face_photo), "--checkpoint", str(tiny_bundle), "--json", str(out_json))
+    assert out.returncode == 0, out.stderr[-1000:]
+    assert out.stdout.split()[0] in ("REAL", "UNCERTAIN", "FAKE")
+    rep = Report.from_json(out_json.read_text())
+    assert rep.media.kind == "image"
