@@ -186,6 +186,15 @@ def test_eval_reports_every_contract_key_and_records_a_corrupt_row(
     assert "eval_synthetic.auc" in (bundle / "README.md").read_text()
 
 
+def test_eval_split_filter_keeps_only_that_split(tmp_path: Path) -> None:
+    from vaedetect.evaluate import read_labels
+
+    (tmp_path / "m.csv").write_text("path,split,label,kind\na.mp4,train,real,real\nb.mp4,dev,fake,x\nc.png,dev,real,real\n")
+    rows = read_labels(tmp_path / "m.csv", split="dev")
+    assert [Path(r["path"]).name for r in rows] == ["b.mp4", "c.png"] and rows[0]["kind"] == "x"
+    assert len(read_labels(tmp_path / "m.csv")) == 3
+
+
 def _cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "vaedetect", *args], cwd=REPO, capture_output=True, text=True, timeout=300

@@ -207,8 +207,13 @@ def test_fusion_is_a_product_of_nonnegative_experts(tiny_bundle: Path) -> None:
     assert {"face", "blend"} <= set(experts)
     assert experts["face"]["fitted_against"] == ["self-blend", "cross-blend", "vae-regen"]
     for head in cal["heads"].values():
-        assert head["weights"] == [experts[f]["weight"] for f in head["features"]]
-        assert head["bias"] == pytest.approx(sum(experts[f]["bias"] for f in head["features"]))
+        # One positive Platt scale on the summed expert log-odds: the head's weights are the experts', scaled.
+        ew = np.array([experts[f]["weight"] for f in head["features"]])
+        hw = np.array(head["weights"])
+        assert (hw >= 0).all() and hw.shape == ew.shape
+        if ew.any():
+            scale = hw[ew > 0][0] / ew[ew > 0][0]
+            assert scale > 0 and np.allclose(hw, scale * ew)
 
 
 def test_bundle_without_a_blend_model_still_loads_and_scores(tiny_bundle: Path, tmp_path: Path) -> None:

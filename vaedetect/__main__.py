@@ -57,7 +57,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from vaedetect.evaluate import evaluate_csv
 
     det = vaedetect.load_detector(args.checkpoint)
-    res = evaluate_csv(args.labels, det.analyze, root=args.root)
+    res = evaluate_csv(args.labels, det.analyze, root=args.root, split=args.split)
     res["model"] = {"name": det.bundle_name, "revision": det.bundle_revision}
     _write_json(res, args.out)
     keys = ("n", "auc", "ap", "eer", "tpr_at_fpr_1", "tpr_at_fpr_5", "accuracy_at_threshold", "real_called_fake")
@@ -117,9 +117,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     cfg = TrainConfig.from_preset(args.preset)
-    overrides = {k: getattr(args, k) for k in ("face_steps", "audio_steps", "sync_steps", "max_files", "seed")}
+    keys = ("face_steps", "audio_steps", "sync_steps", "blend_steps", "max_files", "seed")
+    overrides = {k: getattr(args, k) for k in keys}
     cfg = replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
-    bundle = train(args.data, args.out, device=args.device, cfg=cfg)
+    bundle = train(args.data, args.out, device=args.device or ("cuda" if _cuda() else "cpu"), cfg=cfg)
     print(bundle)
     return 0
 
@@ -153,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--root", help="folder relative paths resolve against (default: the CSV's folder)")
     sp.add_argument("--out", help="write the metrics JSON here")
     sp.add_argument("--checkpoint", help="registry name, bundle folder, or org/repo[@revision] (default: bundled)")
+    sp.add_argument("--split", help="only rows whose 'split' column equals this (e.g. dev rows of manifest.csv)")
     sp.add_argument("--record-in", metavar="BUNDLE_DIR", help="store the summary in this bundle folder's model card")
     sp.add_argument("--record-as", help="name of the evaluation in the card (default: the CSV's file name)")
 
@@ -168,11 +170,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("train", help="train a bundle on real footage only (see vaedetect/train.py)")
     sp.add_argument("--data", required=True, help="data folder with manifest.csv (its dev split is never used)")
     sp.add_argument("--out", required=True, help="run folder; the bundle is written to OUT/bundle")
-    sp.add_argument("--device", default="cuda" if _cuda() else "cpu")
+    sp.add_argument("--device", help="cpu, cuda, cuda:N (default: cuda when available)")
     sp.add_argument("--preset", default="default", choices=["default", "tiny"])
     sp.add_argument("--face-steps", type=int)
     sp.add_argument("--audio-steps", type=int)
     sp.add_argument("--sync-steps", type=int)
+    sp.add_argument("--blend-steps", type=int)
     sp.add_argument("--max-files", type=int)
     sp.add_argument("--seed", type=int)
     return p

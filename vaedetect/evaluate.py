@@ -48,16 +48,23 @@ def binary_metrics(y: np.ndarray, s: np.ndarray) -> dict[str, float | None]:
     return {"auc": auc, "ap": ap, "eer": eer, "tpr_at_fpr_1": tpr_at(0.01), "tpr_at_fpr_5": tpr_at(0.05)}
 
 
-def read_labels(csv_path: Path, root: Path | None = None) -> list[dict[str, str]]:
-    """Rows with ``path`` resolved against ``root`` (default: the CSV's folder) and ``label`` in {real, fake}."""
+def read_labels(csv_path: Path, root: Path | None = None, split: str | None = None) -> list[dict[str, str]]:
+    """Rows with ``path`` resolved against ``root`` (default: the CSV's folder) and ``label`` in {real, fake}.
+
+    With ``split``, only rows whose ``split`` column equals it (so a data manifest can be evaluated in place).
+    """
     root = root or csv_path.parent
     rows = []
     with csv_path.open(newline="") as fh:
         reader = csv.DictReader(fh)
         missing = {"path", "label"} - set(reader.fieldnames or [])
+        if split is not None and "split" not in (reader.fieldnames or []):
+            missing.add("split")
         if missing:
             raise InputError(f"{csv_path.name} needs the columns path,label (missing: {', '.join(sorted(missing))}).")
         for row in reader:
+            if split is not None and row["split"] != split:
+                continue
             label = (row.get("label") or "").strip().lower()
             if label not in ("real", "fake"):
                 raise InputError(f"{csv_path.name}: label must be 'real' or 'fake', got {row.get('label')!r}.")
@@ -73,11 +80,12 @@ def evaluate_csv(
     analyze: Callable[[str], Any],
     root: str | Path | None = None,
     progress: bool = True,
+    split: str | None = None,
 ) -> dict[str, Any]:
     """Score every row with ``analyze(path) -> Report``; a failing row goes to ``errors`` and the run continues."""
     from tqdm.auto import tqdm
 
-    rows = read_labels(Path(csv_path), Path(root) if root else None)
+    rows = read_labels(Path(csv_path), Path(root) if root else None, split)
     scored: list[dict[str, Any]] = []
     errors: list[dict[str, str]] = []
     seconds: list[float] = []

@@ -569,9 +569,22 @@ def calibrate(
     heads: dict[str, Head] = {}
     for name, feats in HEAD_FEATURES.items():
         feats = tuple(f for f in feats if f in experts)
-        if feats:
-            w = np.array([experts[f][0] for f in feats])
-            heads[name] = Head(name, feats, w, float(sum(experts[f][1] for f in feats)), 0.0, 1.0)
+        if not feats:
+            continue
+        w = np.array([experts[f][0] for f in feats])
+        b = float(sum(experts[f][1] for f in feats))
+        # Platt step: one scale and offset on the summed log-odds, fitted on real segments against the pseudo-fakes
+        # this head can see, so fake_probability is calibrated (independent experts overcount correlated evidence).
+        # Monotone, so rankings (and AUC) are the PoE's own.
+        visible = {k for f in feats for k in EXPERT_KINDS[f]}
+        rows = [(float(w @ x), y) for z, y, kind, _ in zs if (x := _impute(z, feats)) is not None
+                and (y == 0 or kind in visible)]  # fmt: skip
+        ys = np.array([y for _, y in rows], dtype=np.float64)
+        if len(set(ys.tolist())) == 2 and np.ptp([s for s, _ in rows]) > 0:
+            a, c = _fit_logistic(np.array([[s] for s, _ in rows]), ys, l2=1e-4)
+            if a[0] > 0:
+                w, b = w * float(a[0]), float(c)
+        heads[name] = Head(name, feats, w, b, 0.0, 1.0)
     # Thresholds: each head on the real samples it will actually score (a photo's single frame is noisier than a
     # 3-second segment's average, so photos get their own quantiles), falling back to all samples it can see.
     reals = [z for z, y, _, _ in zs if y == 0]
