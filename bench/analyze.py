@@ -32,10 +32,11 @@ def make_720p(src: Path, seconds: float, out: Path) -> Path:
     """A ``seconds``-long 1280x720 25 fps clip with its audio, looping ``src`` as needed."""
     import imageio_ffmpeg
 
+    video = "scale=-2:480,pad=1280:720:(ow-iw)/2:(oh-ih)/2,setsar=1"  # a 720p frame with a ~300 px face
     cmd = [
-        imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-stream_loop", "-1", "-i", str(src),
-        "-t", f"{seconds}", "-vf", "scale=-2:480,pad=1280:720:(ow-iw)/2:(oh-ih)/2,setsar=1", "-r", "25", "-c:v", "libx264", "-preset", "veryfast",
-        "-crf", "20", "-pix_fmt", "yuv420p", "-c:a", "aac", "-ar", "44100", str(out),
+        imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-stream_loop", "-1", "-i", str(src), "-t", f"{seconds}",
+        "-vf", video, "-r", "25", "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p",
+        "-c:a", "aac", "-ar", "44100", str(out),
     ]  # fmt: skip
     subprocess.run(cmd, check=True)
     return out

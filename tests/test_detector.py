@@ -65,6 +65,18 @@ def test_the_head_with_the_most_available_evidence_is_chosen() -> None:
     assert select_head(heads, {"face": None, "sync": None, "audio": None}) is None
 
 
+def test_a_head_without_any_weight_is_not_used() -> None:
+    from vaedetect.scoring import load_heads
+
+    cal = {
+        "heads": {
+            "audio": Head("audio", ("audio",), np.zeros(1), 0.0, 0.45, 0.5).to_json(),
+            "photo": Head("photo", ("face",), np.ones(1), 0.0, 0.4, 0.8).to_json(),
+        }
+    }
+    assert set(load_heads(cal)) == {"photo"}
+
+
 def test_a_head_adds_each_experts_evidence_in_log_odds() -> None:
     head = Head("h", ("face", "sync"), np.array([0.5, 2.0]), -1.0, 0.4, 0.8)
     p = head.probability({"face": 2.0, "sync": 1.0})
@@ -189,7 +201,8 @@ def test_eval_reports_every_contract_key_and_records_a_corrupt_row(
 def test_eval_split_filter_keeps_only_that_split(tmp_path: Path) -> None:
     from vaedetect.evaluate import read_labels
 
-    (tmp_path / "m.csv").write_text("path,split,label,kind\na.mp4,train,real,real\nb.mp4,dev,fake,x\nc.png,dev,real,real\n")
+    rows = ["path,split,label,kind", "a.mp4,train,real,real", "b.mp4,dev,fake,x", "c.png,dev,real,real"]
+    (tmp_path / "m.csv").write_text("\n".join(rows) + "\n")
     rows = read_labels(tmp_path / "m.csv", split="dev")
     assert [Path(r["path"]).name for r in rows] == ["b.mp4", "c.png"] and rows[0]["kind"] == "x"
     assert len(read_labels(tmp_path / "m.csv")) == 3

@@ -287,3 +287,32 @@ def test_degrade_keeps_the_crop_shape_and_changes_only_quality() -> None:
     assert all(o.shape == face.shape and o.dtype == np.uint8 for o in outs)
     assert any(not np.array_equal(o, face) for o in outs)
     assert all(np.abs(o.astype(int) - face).mean() < 80 for o in outs)
+
+
+def test_mouth_window_jitter_moves_every_frame_the_same_way() -> None:
+    rng = np.random.default_rng(0)
+    base = np.zeros((48, 48), np.uint8)
+    base[20:28, 10:38] = 200  # a "mouth" bar
+    window = np.stack([base] * 5)
+    out = pseudofakes.jitter_window(window, rng)
+    assert out.shape == (5, 48, 48) and out.dtype == np.float32 and 0 <= out.min() <= out.max() <= 1
+    assert not np.allclose(out[0], window[0] / 255.0)  # the crop moved / changed contrast
+    # Identical input frames stay identical up to the shared noise: no motion is invented between frames.
+    assert np.abs(out - out[:1]).max() < 1e-6
+
+
+def test_clip_mel_norm_removes_the_recordings_mean_spectrum(tiny_bundle: Path) -> None:
+    from dataclasses import replace
+
+    from vaedetect.evidence import sync_mel
+
+    bundle = ModelBundle.load(tiny_bundle)
+    rng = np.random.default_rng(0)
+    mel = rng.normal(-5, 1, size=(400, 80)).astype(np.float32)
+    speech = np.ones(100, bool)
+    colour = np.linspace(-3, 3, 80, dtype=np.float32)  # a microphone's tilt
+    bundle.config.sync = replace(bundle.config.sync, clip_mel_norm=True)
+    a, b = sync_mel(bundle, mel, speech), sync_mel(bundle, mel + colour, speech)
+    assert np.allclose(a, b, atol=1e-4) and np.abs(a.mean(axis=0)).max() < 1e-4
+    bundle.config.sync = replace(bundle.config.sync, clip_mel_norm=False)
+    assert not np.allclose(sync_mel(bundle, mel, speech), sync_mel(bundle, mel + colour, speech))

@@ -1,8 +1,8 @@
 """vaedetect: explainable deepfake detection for short clips.
 
-    import vaedetect
-    report = vaedetect.load_detector().analyze("clip.mp4")
-    print(report.verdict, report.fake_probability, report.reasons)
+import vaedetect
+report = vaedetect.load_detector().analyze("clip.mp4")
+print(report.verdict, report.fake_probability, report.reasons)
 """
 
 from __future__ import annotations

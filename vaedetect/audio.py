@@ -60,11 +60,7 @@ def log_mel(audio: np.ndarray, n_video_frames: int | None = None) -> np.ndarray:
     With ``n_video_frames`` the output has exactly ``4 * n_video_frames`` frames (padding with silence), so video and
     audio indices line up even when the audio track is slightly shorter or longer than the picture.
     """
-    n = (
-        n_video_frames * MEL_PER_VIDEO_FRAME
-        if n_video_frames is not None
-        else int(np.ceil(len(audio) / HOP_LENGTH))
-    )
+    n = n_video_frames * MEL_PER_VIDEO_FRAME if n_video_frames is not None else int(np.ceil(len(audio) / HOP_LENGTH))
     if n <= 0:
         return np.zeros((0, N_MELS), dtype=np.float32)
     window = np.zeros(N_FFT, dtype=np.float32)

@@ -330,7 +330,11 @@ class Detector:
         if head is None:
             probability, unc, fake = 0.5, 0.0, 1.01
             verdict = "uncertain"
-            reasons = ["There was nothing the models could examine (no face and no speech), so no verdict is given."]
+            what = "no face" if not clip.faces.present.any() else "no usable evidence"
+            reasons = [
+                f"There was nothing this model can score ({what}; lip-sync needs a visible face and speech), "
+                "so no verdict is given."
+            ]
         else:
             probability = head.probability(z)
             unc, fake = thresholds_with_warnings(head, codes)

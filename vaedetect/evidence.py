@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import torch
 
-from vaedetect.audio import mel_windows
+from vaedetect.audio import MEL_PER_VIDEO_FRAME, mel_windows
 from vaedetect.models import ModelBundle
 from vaedetect.models.sync import distance_matrix
 from vaedetect.pseudofakes import face_mask
@@ -179,6 +179,17 @@ def standardize_mel(bundle: ModelBundle, mel: np.ndarray) -> np.ndarray:
     return ((mel - mean) / std).astype(np.float32)
 
 
+def sync_mel(bundle: ModelBundle, mel: np.ndarray, speech: np.ndarray) -> np.ndarray:
+    """Mel as the alignment model sees it: standardised, then (if the bundle says so) the clip's mean spectrum over
+    its speech removed. Training and inference both call this."""
+    out = standardize_mel(bundle, mel)
+    if bundle.config.sync.clip_mel_norm:
+        sp = np.repeat(speech, MEL_PER_VIDEO_FRAME)[: len(out)]
+        ref = out[sp] if sp.sum() >= 20 else out
+        out = out - ref.mean(axis=0, keepdims=True)
+    return out.astype(np.float32)
+
+
 @torch.no_grad()
 def audio_evidence(bundle: ModelBundle, arr: ClipArrays, ev: RawEvidence) -> None:
     if arr.mel is None or arr.speech.sum() < MIN_SYNC_WINDOWS:
@@ -209,7 +220,7 @@ def sync_evidence(bundle: ModelBundle, arr: ClipArrays, ev: RawEvidence) -> None
     centers = centers[(centers >= half) & (centers < arr.n_frames - half)][::SYNC_STRIDE]
     if centers.size < MIN_SYNC_WINDOWS:
         return
-    mel = standardize_mel(bundle, arr.mel)
+    mel = sync_mel(bundle, arr.mel, arr.speech)
 
     def windows(idx: np.ndarray) -> np.ndarray:
         return mel_windows(mel, idx, cfg.n_frames)

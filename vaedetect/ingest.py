@@ -89,9 +89,7 @@ class Clip:
             "faces_per_frame_histogram": {str(k): int(v) for k, v in enumerate(counts) if v},
             "main_track_frames": faces.main_track_len,
             "main_track_s": round(faces.main_track_len / media.ANALYSIS_FPS, 3),
-            "median_face_px": (
-                round(float(np.nanmedian(faces.face_size_px)), 1) if faces.present.any() else None
-            ),
+            "median_face_px": (round(float(np.nanmedian(faces.face_size_px)), 1) if faces.present.any() else None),
             "lip_loudness_corr": None if corr is None else round(corr, 4),
             "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
         }

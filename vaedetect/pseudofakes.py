@@ -182,3 +182,22 @@ def smooth_mel(mel: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         mel.astype(np.float32), (f, t), sigmaX=sigma_f, sigmaY=sigma_t, borderType=cv2.BORDER_REFLECT
     )
     return out.astype(mel.dtype)
+
+
+def jitter_window(mouths: np.ndarray, rng: np.random.Generator, strength: float = 1.0) -> np.ndarray:
+    """Training augmentation for the alignment model: one random shift/scale/rotation and contrast change applied to
+    every frame of a mouth window (T, H, W) uint8 -> float32 in [0, 1]. The same for all frames, so the motion
+    between frames (the signal) is kept while the speaker's exact crop and lighting (what overfits) vary."""
+    _, h, w = mouths.shape
+    out = mouths.astype(np.float32) / 255.0
+    if strength <= 0:
+        return out
+    m = cv2.getRotationMatrix2D(
+        (w / 2 + rng.uniform(-3, 3) * strength, h / 2 + rng.uniform(-3, 3) * strength),
+        rng.uniform(-6, 6) * strength,
+        1.0 + rng.uniform(-0.08, 0.08) * strength,
+    )
+    gain, bias = rng.uniform(0.7, 1.3), rng.uniform(-0.1, 0.1)
+    noise = rng.normal(0, 0.02 * strength, size=(1, h, w)).astype(np.float32)
+    out = np.stack([cv2.warpAffine(f, m, (w, h), borderMode=cv2.BORDER_REFLECT) for f in out])
+    return np.clip(out * gain + bias + noise, 0.0, 1.0).astype(np.float32)

@@ -76,7 +76,10 @@ def normalize(raw: RawEvidence, calibration: dict[str, Any]) -> dict[str, float 
 
 
 def load_heads(calibration: dict[str, Any]) -> dict[str, Head]:
-    return {name: Head.from_json(name, d) for name, d in calibration.get("heads", {}).items()}
+    """Fusion heads; one whose weights are all zero cannot tell anything apart and is left out (no verdict beats a
+    constant one)."""
+    heads = {name: Head.from_json(name, d) for name, d in calibration.get("heads", {}).items()}
+    return {name: h for name, h in heads.items() if np.any(h.weights > 0)}
 
 
 def select_head(heads: dict[str, Head], z: dict[str, float | None]) -> Head | None:

@@ -80,6 +80,7 @@ class TrainConfig:
     sync_batch_size: int = 64
     lr: float = 1e-3
     sync_hard_negatives: int = 5
+    sync_augment: bool = True  # mouth-window jitter and mel frequency masks: generalise beyond training speakers
     sync_min_negative_offset: int = 2  # offsets of 2+ frames are negatives, so offset estimates resolve to +-1 frame
     checkpoint_every: int = 250
     face_frame_stride: int = 2
@@ -88,7 +89,7 @@ class TrainConfig:
     umap_points: int = 1500
     face_vae: FaceVAEConfig = field(default_factory=FaceVAEConfig)
     audio_vae: AudioVAEConfig = field(default_factory=AudioVAEConfig)
-    sync: SyncConfig = field(default_factory=SyncConfig)
+    sync: SyncConfig = field(default_factory=lambda: SyncConfig(clip_mel_norm=True))
     blend: BlendConfig = field(default_factory=BlendConfig)
     max_files: int | None = None
 
@@ -108,7 +109,7 @@ class TrainConfig:
                 umap_points=60,
                 face_vae=FaceVAEConfig(image_px=32, latent_dim=16, channels=(8, 8, 16)),
                 audio_vae=AudioVAEConfig(hidden=64, latent_dim=8),
-                sync=SyncConfig(width=8, embed_dim=16, max_offset=6),
+                sync=SyncConfig(width=8, embed_dim=16, max_offset=6, clip_mel_norm=True),
                 blend=BlendConfig(image_px=32, channels=(8, 16)),
             )
         if name == "default":
@@ -168,8 +169,12 @@ def identity_split(items: list[Item], val_fraction: float, seed: int) -> tuple[l
 
 
 def _cache_key(path: Path) -> str:
+    """File identity plus the ingest settings that shape the crops, so a changed pipeline is never read stale."""
+    from vaedetect.faces import FaceConfig
+
     st = path.stat()
-    h = hashlib.sha1(f"{path.resolve()}:{st.st_size}:{st.st_mtime_ns}:v1".encode()).hexdigest()[:16]
+    version = f"v2:{FaceConfig()}"
+    h = hashlib.sha1(f"{path.resolve()}:{st.st_size}:{st.st_mtime_ns}:{version}".encode()).hexdigest()[:16]
     return f"{path.stem}-{h}"
 
 
@@ -584,7 +589,8 @@ def calibrate(
             a, c = _fit_logistic(np.array([[s] for s, _ in rows]), ys, l2=1e-4)
             if a[0] > 0:
                 w, b = w * float(a[0]), float(c)
-        heads[name] = Head(name, feats, w, b, 0.0, 1.0)
+        if np.any(w > 0):  # an all-zero head would give every input the same score
+            heads[name] = Head(name, feats, w, b, 0.0, 1.0)
     # Thresholds: each head on the real samples it will actually score (a photo's single frame is noisier than a
     # 3-second segment's average, so photos get their own quantiles), falling back to all samples it can see.
     reals = [z for z, y, _, _ in zs if y == 0]
@@ -801,13 +807,17 @@ def train(data_dir: str | Path, out_dir: str | Path, *, device: str = "cpu", cfg
 
     usable = [i for i, c in enumerate(sync_centers) if c.size]
     k_neg = cfg.sync_hard_negatives
+    from vaedetect.evidence import sync_mel
+
+    sync_mels = [sync_mel(bundle, c.mel, c.speech) for c in speech_clips]
 
     def sample_sync(rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         vids, auds, negs = [], [], []
         for i in rng.choice(usable, cfg.sync_batch_size):
-            c, mel = speech_clips[i], std_mels[i]
+            c, mel = speech_clips[i], sync_mels[i]
             t = int(rng.choice(sync_centers[i]))
-            vids.append(c.mouth_crops[t - half : t + half + 1])
+            window = c.mouth_crops[t - half : t + half + 1]
+            vids.append(pseudofakes.jitter_window(window, rng, 1.0 if cfg.sync_augment else 0.0))
             offs = rng.integers(cfg.sync_min_negative_offset, cfg.sync.max_offset + 1, k_neg) * rng.choice(
                 [-1, 1], k_neg
             )
@@ -815,10 +825,16 @@ def train(data_dir: str | Path, out_dir: str | Path, *, device: str = "cpu", cfg
             w = mel_windows(mel, idx, cfg.sync.n_frames)
             auds.append(w[0])
             negs.append(w[1:])
-        v = torch.from_numpy(np.stack(vids).astype(np.float32) / 255.0)
+        v = torch.from_numpy(np.stack(vids))
         if rng.random() < 0.5:
             v = v.flip(-1)
-        return v, torch.from_numpy(np.stack(auds)), torch.from_numpy(np.stack(negs))
+        a, n = np.stack(auds), np.stack(negs)
+        if cfg.sync_augment:  # frequency masking (SpecAugment), the same band for positive and negatives
+            for j in np.flatnonzero(rng.random(len(a)) < 0.5):
+                f0, width = int(rng.integers(0, a.shape[-1] - 10)), int(rng.integers(2, 10))
+                a[j, :, f0 : f0 + width] = 0.0
+                n[j, :, :, f0 : f0 + width] = 0.0
+        return v, torch.from_numpy(a), torch.from_numpy(n)
 
     def sync_loss(m: nn.Module, v: torch.Tensor, a: torch.Tensor, neg: torch.Tensor):
         ev, ea = m.embed_video(v), m.embed_audio(a)

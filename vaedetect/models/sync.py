@@ -26,6 +26,10 @@ class SyncConfig:
     width: int = 16
     temperature: float = 0.07
     max_offset: int = 15
+    # Subtract each clip's mean log-mel spectrum (over its speech) before the audio encoder: removes the microphone
+    # and room colouring that otherwise lets the encoder learn the recording instead of the speech (off for older
+    # bundles, which were trained without it).
+    clip_mel_norm: bool = False
 
 
 def _conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
