@@ -316,3 +316,12 @@ def test_clip_mel_norm_removes_the_recordings_mean_spectrum(tiny_bundle: Path) -
     assert np.allclose(a, b, atol=1e-4) and np.abs(a.mean(axis=0)).max() < 1e-4
     bundle.config.sync = replace(bundle.config.sync, clip_mel_norm=False)
     assert not np.allclose(sync_mel(bundle, mel, speech), sync_mel(bundle, mel + colour, speech))
+
+
+def test_frame_edge_keeps_the_centre_and_mirrors_outside_it() -> None:
+    img = np.random.default_rng(0).integers(0, 255, (128, 128, 3), dtype=np.uint8)
+    changed = [pseudofakes.frame_edge(img, np.random.default_rng(s)) for s in range(10)]
+    assert all(c.shape == img.shape and c.dtype == np.uint8 for c in changed)
+    for c in changed:  # the middle of the face (inside every possible rectangle) is untouched
+        assert np.array_equal(c[24:104, 24:104], img[24:104, 24:104])
+    assert any(not np.array_equal(c, img) for c in changed)

@@ -137,7 +137,7 @@ def regenerate_mouth(face: np.ndarray, reconstruction: np.ndarray) -> np.ndarray
 def degrade(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Random JPEG re-compression and down/up-scaling, applied to real and fake training faces alike, so the blend
     classifier cannot use image quality as a shortcut and survives the compression of real uploads."""
-    out = img
+    out = frame_edge(img, rng) if rng.random() < 0.3 else img
     if rng.random() < 0.3:
         s = out.shape[0]
         small = max(16, int(s * rng.uniform(0.4, 0.8)))
@@ -149,6 +149,19 @@ def degrade(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         if ok:
             out = cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1]
     return np.ascontiguousarray(out)
+
+
+def frame_edge(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """An aligned crop as if the face had been tightly cropped in the source: outside a random inner rectangle the
+    pixels are the mirror image the aligner pads with (``BORDER_REFLECT``). Photos that are just a face (dataset
+    crops, avatars) look like this; applied to real and fake training faces alike, the mirror seam is not a cue."""
+    s = img.shape[0]
+    x0, y0 = (int(rng.uniform(0, 0.18) * s) for _ in range(2))
+    x1, y1 = (s - int(rng.uniform(0, 0.18) * s) for _ in range(2))
+    if x1 - x0 < s // 2 or y1 - y0 < s // 2:
+        return img
+    inner = img[y0:y1, x0:x1]
+    return cv2.copyMakeBorder(inner, y0, s - y1, x0, s - x1, cv2.BORDER_REFLECT)
 
 
 def shift_audio(audio: np.ndarray, shift_s: float, sample_rate: int) -> np.ndarray:

@@ -535,6 +535,13 @@ def calibrate(
     reference_fake_latents, reference_fake_kinds = [], []
     for it, seg, donor in tqdm(jobs, desc="calibrate", leave=False):
         samples.append((compute_evidence(bundle, seg, keep_images=False), 0, "real", it.identity))
+        if seg.is_image:
+            # The same real photo tightly cropped and low-resolution, as dataset face crops arrive: thresholds must
+            # hold for those too, and this is how we measure real inputs of that quality without any fake.
+            edge = replace(seg, face_crops=np.stack([pseudofakes.frame_edge(f, rng) for f in seg.face_crops]))
+            small = replace(edge, face_crops=np.stack([pseudofakes.degrade(f, rng) for f in edge.face_crops]))
+            for variant in (edge, small):
+                samples.append((compute_evidence(bundle, variant, keep_images=False), 0, "real-variant", it.identity))
         kinds = FACE_KINDS + (AUDIO_KINDS if seg.mel is not None and seg.speech.sum() >= 8 else ())
         for kind in kinds:
             fake = make_pseudofake(kind, seg, donor, bundle, rng)
