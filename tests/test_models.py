@@ -216,7 +216,10 @@ def test_fusion_is_a_product_of_nonnegative_experts(tiny_bundle: Path) -> None:
             assert scale > 0 and np.allclose(hw, scale * ew)
 
 
-def test_bundle_without_a_blend_model_still_loads_and_scores(tiny_bundle: Path, tmp_path: Path) -> None:
+def test_bundle_without_a_blend_model_still_loads_and_scores(
+    tiny_bundle: Path, tmp_path: Path, face_photo: Path
+) -> None:
+    from vaedetect.detector import Detector
     from vaedetect.evidence import ClipArrays, compute_evidence
 
     old = tmp_path / "old"
@@ -237,6 +240,9 @@ def test_bundle_without_a_blend_model_still_loads_and_scores(tiny_bundle: Path, 
     )
     ev = compute_evidence(bundle, arr, keep_images=False)
     assert ev.face is not None and ev.blend is None
+    report = Detector(bundle).analyze(face_photo)
+    assert report.scores["blend"] is None and "blend" not in report.unavailable  # not offered, so not "missing"
+    assert report.scores["face"] is not None
 
 
 def test_blend_classifier_learns_to_separate_self_blends_from_real_faces() -> None:

@@ -326,6 +326,8 @@ class Detector:
         z = normalize(raw, self.bundle.calibration)
         head = select_head(self.heads, z)
         unavailable = _unavailable(clip, z, set(self.bundle.calibration.get("evidence", {})))
+        if self.bundle.blend is None:  # an older bundle without the blend model: nothing the user could get here
+            unavailable.pop("blend", None)
         codes = [w.code for w in warnings]
         if head is None:
             probability, unc, fake = 0.5, 0.0, 1.01
