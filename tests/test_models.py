@@ -331,3 +331,19 @@ def test_frame_edge_keeps_the_centre_and_mirrors_outside_it() -> None:
     for c in changed:  # the middle of the face (inside every possible rectangle) is untouched
         assert np.array_equal(c[24:104, 24:104], img[24:104, 24:104])
     assert any(not np.array_equal(c, img) for c in changed)
+
+
+def test_recalibration_keeps_the_weights_and_redoes_the_calibration(
+    tiny_bundle: Path, synthetic_data_dir: Path, tmp_path: Path
+) -> None:
+    from vaedetect.train import recalibrate
+
+    out = recalibrate(tiny_bundle, synthetic_data_dir, tmp_path / "re")
+    for f in ("face_vae.safetensors", "sync.safetensors", "blend.safetensors"):
+        a, b = load_file(str(tiny_bundle / f)), load_file(str(out / f))
+        assert all(torch.equal(a[k], b[k]) for k in a)
+    old = json.loads((tiny_bundle / "calibration.json").read_text())
+    new = json.loads((out / "calibration.json").read_text())
+    assert new["split"] == old["split"] and new["heads"] and "experts" in new
+    assert json.loads((out / "config.json").read_text())["training"]["recalibrated"]
+    hub.validate_bundle_dir(out)

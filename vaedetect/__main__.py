@@ -125,6 +125,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_recalibrate(args: argparse.Namespace) -> int:
+    import logging
+
+    from vaedetect.train import recalibrate
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    print(recalibrate(args.bundle, args.data, args.out))
+    return 0
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "inspect": cmd_inspect,
     "analyze": cmd_analyze,
@@ -132,6 +142,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "push": cmd_push,
     "pull": cmd_pull,
     "train": cmd_train,
+    "recalibrate": cmd_recalibrate,
 }
 
 
@@ -166,6 +177,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("pull", help="download a bundle org/repo[@revision] (safetensors/JSON/npz only)")
     sp.add_argument("spec")
     sp.add_argument("--out", help="copy the bundle files into this folder")
+
+    sp = sub.add_parser("recalibrate", help="keep a bundle's weights, redo its calibration with this code")
+    sp.add_argument("bundle", help="bundle folder")
+    sp.add_argument("--data", required=True, help="data folder with manifest.csv (its dev split is never used)")
+    sp.add_argument("--out", required=True, help="run folder; the bundle is written to OUT/bundle")
 
     sp = sub.add_parser("train", help="train a bundle on real footage only (see vaedetect/train.py)")
     sp.add_argument("--data", required=True, help="data folder with manifest.csv (its dev split is never used)")

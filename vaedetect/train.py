@@ -887,6 +887,42 @@ def train(data_dir: str | Path, out_dir: str | Path, *, device: str = "cpu", cfg
     return bundle_dir
 
 
+def recalibrate(bundle_dir: str | Path, data_dir: str | Path, out_dir: str | Path, *, seed: int | None = None) -> Path:
+    """Keep a bundle's weights, redo its calibration (statistics, fusion, thresholds, reference map) with this code.
+
+    For when the ingest pipeline or the fusion changed after the models were trained: thresholds must be measured on
+    crops made the way the detector now makes them. Uses the bundle's recorded split seed, so held-out identities
+    stay held out. Writes ``out_dir/bundle``.
+    """
+    from vaedetect.hub import make_model_card
+
+    data_dir, out_dir = Path(data_dir), Path(out_dir)
+    bundle = ModelBundle.load(bundle_dir)
+    old_split = bundle.calibration.get("split", {})
+    cfg = replace(TrainConfig(), seed=old_split.get("seed", 0) if seed is None else seed)
+    cache = out_dir / "cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    items = read_manifest(data_dir)
+    train_items, val_items = identity_split(items, cfg.val_fraction, cfg.seed)
+    if old_split.get("val_identities") and sorted({it.identity for it in val_items}) != old_split["val_identities"]:
+        raise RuntimeError("the data no longer gives the bundle's recorded split; refusing to calibrate on seen people")
+    cached = {it.path: cache_clip(it, cache) for it in tqdm(items, desc="ingest", leave=False)}
+    train_clips = [load_cached(p) for it in train_items if (p := cached.get(it.path))]
+    val_clips = [(it, load_cached(p)) for it in val_items if (p := cached.get(it.path))]
+    metrics = calibrate(bundle, train_clips, val_clips, cfg, out_dir)
+    metrics["offset_accuracy"] = offset_accuracy(bundle, [c for _, c in val_clips if not c.is_image])
+    bundle.calibration["metrics"] = metrics
+    bundle.calibration["split"] = old_split or {
+        "train_identities": sorted({it.identity for it in train_items}),
+        "val_identities": sorted({it.identity for it in val_items}),
+        "seed": cfg.seed,
+    }
+    bundle.config.training = {**bundle.config.training, "recalibrated": time.strftime("%Y-%m-%d")}
+    folder = bundle.save(out_dir / "bundle")
+    (folder / "README.md").write_text(make_model_card(folder))
+    return folder
+
+
 def _licences(data_dir: Path) -> list[str]:
     manifest = data_dir / "manifest.csv"
     if not manifest.exists():
