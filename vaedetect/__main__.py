@@ -54,14 +54,13 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     import vaedetect
-    from vaedetect.evaluate import evaluate_csv
+    from vaedetect.evaluate import SUMMARY_KEYS, evaluate_csv
 
     det = vaedetect.load_detector(args.checkpoint)
     res = evaluate_csv(args.labels, det.analyze, root=args.root, split=args.split)
     res["model"] = {"name": det.bundle_name, "revision": det.bundle_revision}
     _write_json(res, args.out)
-    keys = ("n", "auc", "ap", "eer", "tpr_at_fpr_1", "tpr_at_fpr_5", "accuracy_at_threshold", "real_called_fake")
-    for k in keys:
+    for k in SUMMARY_KEYS[:-1]:  # seconds_per_clip is printed with the errors below
         v = res.get(k)
         print(f"{k:<22} {v:.4f}" if isinstance(v, float) else f"{k:<22} {v}")
     for kind, st in res["per_kind"].items():

@@ -101,6 +101,8 @@ class Detector:
         xy = [ref.get("real_xy"), ref.get("fake_xy")]
         have = [i for i in range(2) if lat[i] is not None and len(lat[i])]
         self._ref_latents = np.concatenate([lat[i] for i in have]) if have else None
+        # Evidence this bundle has a model for (older bundles have no blend model: not "missing", just not offered).
+        self._offered = tuple(k for k in EVIDENCE if k != "blend" or bundle.blend is not None)
         self._ref_xy = np.concatenate([xy[i] for i in have]) if have else None
 
     # -- public ----------------------------------------------------------------------------------------------
@@ -325,9 +327,7 @@ class Detector:
         warnings = self._warnings(clip)
         z = normalize(raw, self.bundle.calibration)
         head = select_head(self.heads, z)
-        unavailable = _unavailable(clip, z, set(self.bundle.calibration.get("evidence", {})))
-        if self.bundle.blend is None:  # an older bundle without the blend model: nothing the user could get here
-            unavailable.pop("blend", None)
+        unavailable = _unavailable(clip, z, set(self.bundle.calibration.get("evidence", {})), self._offered)
         codes = [w.code for w in warnings]
         if head is None:
             probability, unc, fake = 0.5, 0.0, 1.01
@@ -374,11 +374,13 @@ class Detector:
         )
 
 
-def _unavailable(clip: Clip, z: dict[str, float | None], calibrated: set[str]) -> dict[str, str]:
-    """Why each missing evidence is missing: the input's reason first, the bundle's only when the input had it."""
+def _unavailable(
+    clip: Clip, z: dict[str, float | None], calibrated: set[str], offered: tuple[str, ...] = EVIDENCE
+) -> dict[str, str]:
+    """Why each offered evidence is missing: the input's reason first, the bundle's only when the input had it."""
     why: dict[str, str] = {}
     no_face = not clip.faces.present.any()
-    for k in EVIDENCE:
+    for k in offered:
         if z[k] is not None:
             continue
         if k in ("face", "latent", "blend", "temporal") and no_face:

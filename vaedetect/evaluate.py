@@ -13,6 +13,11 @@ import numpy as np
 from vaedetect.errors import InputError
 from vaedetect.scoring import EVIDENCE
 
+SUMMARY_KEYS = (
+    "n", "auc", "ap", "eer", "tpr_at_fpr_1", "tpr_at_fpr_5", "accuracy_at_threshold", "real_called_fake",
+    "seconds_per_clip",
+)  # fmt: skip
+
 
 def roc_curve(y: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """FPR and TPR at every distinct threshold (ties handled as one step)."""
@@ -145,12 +150,6 @@ def evaluate_csv(
     out["seconds_per_clip"] = float(np.mean(seconds)) if seconds else None
     out["rows"] = scored
     return out
-
-
-SUMMARY_KEYS = (
-    "n", "auc", "ap", "eer", "tpr_at_fpr_1", "tpr_at_fpr_5", "accuracy_at_threshold", "real_called_fake",
-    "seconds_per_clip",
-)  # fmt: skip
 
 
 def record_in_bundle(folder: str | Path, result: dict[str, Any], name: str) -> None:

@@ -69,9 +69,6 @@ class RawEvidence:
     audio_window_err: np.ndarray | None = None
     audio_centers: np.ndarray | None = None
 
-    def vector(self, names: tuple[str, ...]) -> list[float | None]:
-        return [getattr(self, n) for n in names]
-
 
 def _to_input(crops: np.ndarray, px: int) -> torch.Tensor:
     if crops.shape[1] != px:

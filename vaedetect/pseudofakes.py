@@ -179,11 +179,12 @@ def shift_audio(audio: np.ndarray, shift_s: float, sample_rate: int) -> np.ndarr
 
 
 def swap_audio(audio: np.ndarray, other: np.ndarray) -> np.ndarray:
-    """Another clip's audio, tiled or cut to this clip's length (a voice that belongs to different lips)."""
+    """Another clip's audio (waveform, or mel/speech frames along axis 0), tiled or cut to this clip's length: a voice
+    that belongs to different lips."""
     if len(other) == 0:
         return np.zeros_like(audio)
     reps = int(np.ceil(len(audio) / len(other)))
-    return np.tile(other, reps)[: len(audio)].astype(audio.dtype)
+    return np.tile(other, (reps,) + (1,) * (other.ndim - 1))[: len(audio)].astype(audio.dtype)
 
 
 def smooth_mel(mel: np.ndarray, rng: np.random.Generator) -> np.ndarray:

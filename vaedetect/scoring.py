@@ -41,6 +41,11 @@ class Head:
         logit = float(self.weights @ np.clip(x, -10, 10) + self.bias)
         return float(1.0 / (1.0 + np.exp(-logit)))
 
+    @property
+    def informative(self) -> bool:
+        """A head with no positive weight gives every input the same score: it cannot tell anything apart."""
+        return bool(np.any(self.weights > 0))
+
     def to_json(self) -> dict[str, Any]:
         return {
             "features": list(self.features),
@@ -76,10 +81,9 @@ def normalize(raw: RawEvidence, calibration: dict[str, Any]) -> dict[str, float 
 
 
 def load_heads(calibration: dict[str, Any]) -> dict[str, Head]:
-    """Fusion heads; one whose weights are all zero cannot tell anything apart and is left out (no verdict beats a
-    constant one)."""
+    """Fusion heads; an uninformative one is left out (no verdict beats a constant one)."""
     heads = {name: Head.from_json(name, d) for name, d in calibration.get("heads", {}).items()}
-    return {name: h for name, h in heads.items() if np.any(h.weights > 0)}
+    return {name: h for name, h in heads.items() if h.informative}
 
 
 def select_head(heads: dict[str, Head], z: dict[str, float | None]) -> Head | None:

@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 from vaedetect import pseudofakes
 from vaedetect.audio import MEL_PER_VIDEO_FRAME, mel_windows
 from vaedetect.errors import InputError
-from vaedetect.evidence import ClipArrays, RawEvidence, compute_evidence
+from vaedetect.evidence import ClipArrays, RawEvidence, compute_evidence, sync_mel
 from vaedetect.faces import mouth_crop_from_aligned
 from vaedetect.models import BundleConfig, ModelBundle
 from vaedetect.models.blend import BlendConfig
@@ -434,9 +434,8 @@ def make_pseudofake(
         else:
             if donor.mel is None:
                 return None
-            reps = int(np.ceil(len(seg.mel) / max(len(donor.mel), 1)))
-            mel = np.tile(donor.mel, (reps, 1))[: len(seg.mel)]
-            speech = np.tile(donor.speech, reps)[: seg.n_frames]
+            mel = pseudofakes.swap_audio(seg.mel, donor.mel)
+            speech = pseudofakes.swap_audio(seg.speech, donor.speech)
         return replace(seg, mel=mel, speech=speech)
     faces = seg.face_crops.copy()
     mouths = seg.mouth_crops.copy()
@@ -596,8 +595,9 @@ def calibrate(
             a, c = _fit_logistic(np.array([[s] for s, _ in rows]), ys, l2=1e-4)
             if a[0] > 0:
                 w, b = w * float(a[0]), float(c)
-        if np.any(w > 0):  # an all-zero head would give every input the same score
-            heads[name] = Head(name, feats, w, b, 0.0, 1.0)
+        head = Head(name, feats, w, b, 0.0, 1.0)
+        if head.informative:
+            heads[name] = head
     # Thresholds: each head on the real samples it will actually score (a photo's single frame is noisier than a
     # 3-second segment's average, so photos get their own quantiles), falling back to all samples it can see.
     reals = [z for z, y, _, _ in zs if y == 0]
@@ -717,7 +717,6 @@ def train(data_dir: str | Path, out_dir: str | Path, *, device: str = "cpu", cfg
     work = out_dir / "work"
     cache = out_dir / "cache"
     work.mkdir(parents=True, exist_ok=True)
-    cache.mkdir(parents=True, exist_ok=True)
     rank, world = _dist_setup(device)
     torch.manual_seed(cfg.seed + rank)
     t_start = time.time()
@@ -725,27 +724,13 @@ def train(data_dir: str | Path, out_dir: str | Path, *, device: str = "cpu", cfg
     items = read_manifest(data_dir)
     if cfg.max_files:
         items = items[: cfg.max_files]
-    train_items, val_items = identity_split(items, cfg.val_fraction, cfg.seed)
+    train_items, val_items, train_clips, val_clips = _split_and_load(items, cfg.val_fraction, cfg.seed, cache)
     split = {
         "train": sorted(str(it.path.relative_to(data_dir)) for it in train_items),
         "val": sorted(str(it.path.relative_to(data_dir)) for it in val_items),
-        "train_identities": sorted({it.identity for it in train_items}),
-        "val_identities": sorted({it.identity for it in val_items}),
-        "seed": cfg.seed,
+        **_split_identities(train_items, val_items, cfg.seed),
     }
     (work / "split.json").write_text(json.dumps(split, indent=2))
-
-    # Ingest cache (rank 0 writes, others wait and read).
-    cached: dict[Path, Path | None] = {}
-    if _is_main():
-        for it in tqdm(items, desc="ingest", leave=False):
-            cached[it.path] = cache_clip(it, cache)
-    _barrier()
-    if not _is_main():
-        cached = {it.path: cache_clip(it, cache) for it in items}
-    train_clips = [load_cached(p) for it in train_items if (p := cached.get(it.path))]
-    val_clips = [(it, load_cached(p)) for it in val_items if (p := cached.get(it.path))]
-    log.info("clips: %d train, %d val", len(train_clips), len(val_clips))
 
     bcfg = BundleConfig(face_vae=cfg.face_vae, audio_vae=cfg.audio_vae, sync=cfg.sync, blend=cfg.blend)
     bundle = ModelBundle.new(bcfg)
@@ -814,8 +799,6 @@ def train(data_dir: str | Path, out_dir: str | Path, *, device: str = "cpu", cfg
 
     usable = [i for i, c in enumerate(sync_centers) if c.size]
     k_neg = cfg.sync_hard_negatives
-    from vaedetect.evidence import sync_mel
-
     sync_mels = [sync_mel(bundle, c.mel, c.speech) for c in speech_clips]
 
     def sample_sync(rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -857,10 +840,8 @@ def train(data_dir: str | Path, out_dir: str | Path, *, device: str = "cpu", cfg
     if _is_main():
         for m in (bundle.face_vae, bundle.audio_vae, bundle.sync, bundle.blend):
             m.cpu().eval()
-        metrics = calibrate(bundle, train_clips, val_clips, cfg, work)
-        metrics["offset_accuracy"] = offset_accuracy(bundle, [c for _, c in val_clips if not c.is_image])
-        bundle.calibration["metrics"] = metrics
-        bundle.calibration["split"] = {k: split[k] for k in ("train_identities", "val_identities", "seed")}
+        split_ids = _split_identities(train_items, val_items, cfg.seed)
+        _calibrate_and_measure(bundle, train_clips, val_clips, cfg, work, split_ids)
         bcfg.training = {
             **{k: v for k, v in asdict(cfg).items() if k not in ("face_vae", "audio_vae", "sync", "blend")},
             "device": device,
@@ -896,31 +877,63 @@ def recalibrate(bundle_dir: str | Path, data_dir: str | Path, out_dir: str | Pat
     """
     from vaedetect.hub import make_model_card
 
-    data_dir, out_dir = Path(data_dir), Path(out_dir)
+    out_dir = Path(out_dir)
     bundle = ModelBundle.load(bundle_dir)
     old_split = bundle.calibration.get("split", {})
     cfg = replace(TrainConfig(), seed=old_split.get("seed", 0) if seed is None else seed)
-    cache = out_dir / "cache"
-    cache.mkdir(parents=True, exist_ok=True)
-    items = read_manifest(data_dir)
-    train_items, val_items = identity_split(items, cfg.val_fraction, cfg.seed)
-    if old_split.get("val_identities") and sorted({it.identity for it in val_items}) != old_split["val_identities"]:
+    train_items, val_items, train_clips, val_clips = _split_and_load(
+        read_manifest(Path(data_dir)), cfg.val_fraction, cfg.seed, out_dir / "cache"
+    )
+    split = _split_identities(train_items, val_items, cfg.seed)
+    if old_split.get("val_identities") and split["val_identities"] != old_split["val_identities"]:
         raise RuntimeError("the data no longer gives the bundle's recorded split; refusing to calibrate on seen people")
-    cached = {it.path: cache_clip(it, cache) for it in tqdm(items, desc="ingest", leave=False)}
-    train_clips = [load_cached(p) for it in train_items if (p := cached.get(it.path))]
-    val_clips = [(it, load_cached(p)) for it in val_items if (p := cached.get(it.path))]
-    metrics = calibrate(bundle, train_clips, val_clips, cfg, out_dir)
-    metrics["offset_accuracy"] = offset_accuracy(bundle, [c for _, c in val_clips if not c.is_image])
-    bundle.calibration["metrics"] = metrics
-    bundle.calibration["split"] = old_split or {
-        "train_identities": sorted({it.identity for it in train_items}),
-        "val_identities": sorted({it.identity for it in val_items}),
-        "seed": cfg.seed,
-    }
+    _calibrate_and_measure(bundle, train_clips, val_clips, cfg, out_dir, old_split or split)
     bundle.config.training = {**bundle.config.training, "recalibrated": time.strftime("%Y-%m-%d")}
     folder = bundle.save(out_dir / "bundle")
     (folder / "README.md").write_text(make_model_card(folder))
     return folder
+
+
+def _split_identities(train_items: list[Item], val_items: list[Item], seed: int) -> dict[str, Any]:
+    return {
+        "train_identities": sorted({it.identity for it in train_items}),
+        "val_identities": sorted({it.identity for it in val_items}),
+        "seed": seed,
+    }
+
+
+def _split_and_load(
+    items: list[Item], val_fraction: float, seed: int, cache: Path
+) -> tuple[list[Item], list[Item], list[ClipArrays], list[tuple[Item, ClipArrays]]]:
+    """Identity split, then every file ingested once into ``cache`` (rank 0 writes, other ranks wait and read)."""
+    train_items, val_items = identity_split(items, val_fraction, seed)
+    cache.mkdir(parents=True, exist_ok=True)
+    cached: dict[Path, Path | None] = {}
+    if _is_main():
+        cached = {it.path: cache_clip(it, cache) for it in tqdm(items, desc="ingest", leave=False)}
+    _barrier()
+    if not _is_main():
+        cached = {it.path: cache_clip(it, cache) for it in items}
+    train_clips = [load_cached(p) for it in train_items if (p := cached.get(it.path))]
+    val_clips = [(it, load_cached(p)) for it in val_items if (p := cached.get(it.path))]
+    log.info("clips: %d train, %d val", len(train_clips), len(val_clips))
+    return train_items, val_items, train_clips, val_clips
+
+
+def _calibrate_and_measure(
+    bundle: ModelBundle,
+    train_clips: list[ClipArrays],
+    val_clips: list[tuple[Item, ClipArrays]],
+    cfg: TrainConfig,
+    work: Path,
+    split: dict[str, Any],
+) -> dict[str, Any]:
+    """Calibration plus the held-out offset accuracy, recorded in the bundle with the split they were measured on."""
+    metrics = calibrate(bundle, train_clips, val_clips, cfg, work)
+    metrics["offset_accuracy"] = offset_accuracy(bundle, [c for _, c in val_clips if not c.is_image])
+    bundle.calibration["metrics"] = metrics
+    bundle.calibration["split"] = split
+    return metrics
 
 
 def _licences(data_dir: Path) -> list[str]:
