@@ -239,6 +239,7 @@ class FakeDetector:
             lip_opening=[float(x) for x in opening],
             loudness_db=[float(x) for x in loud],
             lip_loudness_corr=float(np.corrcoef(opening, loud)[0, 1]) if len(lip_t) > 2 else None,
+            lipvoice_corr_by_offset=[None, *(float(0.6 - 0.03 * abs(o - offset)) for o in offsets[1:])],
         )
 
 

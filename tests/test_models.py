@@ -336,14 +336,29 @@ def test_frame_edge_keeps_the_centre_and_mirrors_outside_it() -> None:
 def test_recalibration_keeps_the_weights_and_redoes_the_calibration(
     tiny_bundle: Path, synthetic_data_dir: Path, tmp_path: Path
 ) -> None:
+    import shutil
+
     from vaedetect.train import recalibrate
 
-    out = recalibrate(tiny_bundle, synthetic_data_dir, tmp_path / "re")
+    src = Path(shutil.copytree(tiny_bundle, tmp_path / "src"))
+    config = json.loads((src / "config.json").read_text())
+    (src / "config.json").write_text(json.dumps({**config, "limits": ["trained on four synthetic clips"]}))
+    out = recalibrate(src, synthetic_data_dir, tmp_path / "re")
     for f in ("face_vae.safetensors", "sync.safetensors", "blend.safetensors"):
-        a, b = load_file(str(tiny_bundle / f)), load_file(str(out / f))
+        a, b = load_file(str(src / f)), load_file(str(out / f))
         assert all(torch.equal(a[k], b[k]) for k in a)
     old = json.loads((tiny_bundle / "calibration.json").read_text())
     new = json.loads((out / "calibration.json").read_text())
     assert new["split"] == old["split"] and new["heads"] and "experts" in new
-    assert json.loads((out / "config.json").read_text())["training"]["recalibrated"]
+    config = json.loads((out / "config.json").read_text())
+    assert config["training"]["recalibrated"]
+    assert config["limits"] == ["trained on four synthetic clips"]  # hand-written caveats survive
+    assert "trained on four synthetic clips" in (out / "README.md").read_text()
     hub.validate_bundle_dir(out)
+
+
+def test_training_fits_the_lip_from_voice_cue_and_reports_shift_recovery(tiny_bundle: Path) -> None:
+    bundle = ModelBundle.load(tiny_bundle)
+    assert bundle.lipvoice is not None  # the synthetic clips talk: a drawn mouth opens with a tone's loudness
+    acc = bundle.calibration["metrics"]["offset_accuracy"]
+    assert {"within_1_frame", "within_1_frame_relative", "within_1_frame_model_only", "n"} <= acc.keys()

@@ -72,12 +72,34 @@ def test_alignment_figure_with_sync():
     names = [t.name for t in fig.data]
     assert "alignment confidence" in names
     assert any(n.startswith("mouth opening") for n in names) and "voice loudness" in names
-    assert "mismatch" in names and "best shift" in names
+    assert "mismatch: alignment model" in names and "best shift" in names
+    assert "mismatch: voice-predicted vs seen mouth" in names
     best = next(t for t in fig.data if t.name == "best shift")
     assert best.x[0] == report.sync.offset_frames
     assert viz.offset_sentence(report.sync.offset_frames, report.sync.offset_s) in _annotation_texts(fig)
     lip = next(t for t in fig.data if t.name == "voice loudness")
     assert min(lip.y) >= 0 and max(lip.y) <= 1  # normalised companion curve
+
+
+def test_alignment_star_marks_the_reported_offset_even_off_the_models_minimum():
+    report = fake_report()
+    s = report.sync
+    other = next(o for o in s.offsets if abs(o - s.offset_frames) > 3)
+    s.offset_frames = other  # both cues together chose a shift the model alone did not
+    fig = viz.alignment_figure(report)
+    best = next(t for t in fig.data if t.name == "best shift")
+    assert best.x[0] == other and best.y[0] == s.mean_distance_by_offset[s.offsets.index(other)]
+    flipped = next(t for t in fig.data if t.name == "mismatch: voice-predicted vs seen mouth")
+    assert flipped.y[0] is None  # an offset the correlation could not reach is left out, not drawn as 0
+    ys = [y for y in flipped.y if y is not None]
+    assert min(ys) >= min(s.mean_distance_by_offset) and max(ys) <= max(s.mean_distance_by_offset)
+
+
+def test_alignment_figure_for_a_bundle_without_lip_from_voice_has_no_dashed_curve():
+    report = fake_report()
+    report.sync.lipvoice_corr_by_offset = []
+    names = [t.name for t in viz.alignment_figure(report).data]
+    assert "mismatch: voice-predicted vs seen mouth" not in names and "best shift" in names
 
 
 def test_alignment_figure_without_sync_is_a_sentence():

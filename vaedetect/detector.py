@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -142,28 +141,10 @@ class Detector:
     # -- pipeline pieces --------------------------------------------------------------------------------------
     def _arrays(self, clip: Clip) -> tuple[ClipArrays, int]:
         """Model inputs, starting where speech starts (leading silence is a benchmark shortcut we refuse to use)."""
-        f = clip.faces
-        arr = ClipArrays(
-            face_crops=f.face_crops,
-            present=f.present,
-            mouth_crops=f.mouth_crops,
-            mel=clip.mel,
-            speech=clip.speech.speech,
-            is_image=clip.is_image,
-            fps=float(media.ANALYSIS_FPS),
-        )
+        arr = ClipArrays.from_clip(clip)
         skip = leading_silence_frames(clip.speech) if clip.mel is not None else 0
         if skip and arr.present[skip:].sum() >= 5:
-            from vaedetect.audio import MEL_PER_VIDEO_FRAME
-
-            arr = replace(
-                arr,
-                face_crops=arr.face_crops[skip:],
-                present=arr.present[skip:],
-                mouth_crops=arr.mouth_crops[skip:],
-                mel=arr.mel[skip * MEL_PER_VIDEO_FRAME :],
-                speech=arr.speech[skip:],
-            )
+            arr = arr.skip_frames(skip)
         else:
             skip = 0
         return arr, skip
@@ -289,6 +270,11 @@ class Detector:
             lip_opening=[float(v) if np.isfinite(v) else None for v in lip],
             loudness_db=[float(max(v, -90.0)) for v in clip.speech.loudness_db],
             lip_loudness_corr=corr,
+            lipvoice_corr_by_offset=(
+                [float(v) if np.isfinite(v) else None for v in raw.lipvoice_corr]
+                if raw.lipvoice_corr is not None
+                else []
+            ),
         )
 
     def _timeline(

@@ -30,7 +30,9 @@ class ReportWarning:
 class SyncResult:
     """Lip-speech alignment: the best audio offset and how confident the alignment model is over time.
 
-    ``offset_frames`` follows the SyncNet convention: positive means the audio lags the video.
+    ``offset_frames`` follows the SyncNet convention: positive means the audio lags the video. It is where the
+    alignment model's mismatch (``mean_distance_by_offset``, lower is better) and the lip-from-voice correlation
+    (``lipvoice_corr_by_offset``, higher is better; empty for bundles without it) agree best.
     """
 
     offset_frames: int
@@ -44,6 +46,7 @@ class SyncResult:
     lip_opening: list[float] = field(default_factory=list)
     loudness_db: list[float] = field(default_factory=list)
     lip_loudness_corr: float | None = None
+    lipvoice_corr_by_offset: list[float | None] = field(default_factory=list)
 
 
 @dataclass

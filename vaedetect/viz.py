@@ -18,7 +18,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from vaedetect.report import FrameEvidence, Report
+from vaedetect.report import FrameEvidence, Report, SyncResult
 
 __all__ = [
     "TIER_LABELS",
@@ -295,6 +295,31 @@ def umap_figure(report: Report, reference: dict | None) -> go.Figure:
 # ---------------------------------------------------------------------------------------------------------------
 
 
+def _lipvoice_trace(fig: go.Figure, s: SyncResult, dist: list[float | None]) -> None:
+    """Lip-from-voice correlation on the mismatch panel, flipped and scaled to the mismatch range so that both
+    curves read "lower is a better match"; the hover shows the correlation itself."""
+    corr = s.lipvoice_corr_by_offset
+    finite = [d for d in dist if d is not None]
+    if not corr or not finite or len(corr) != len(s.offsets):
+        return
+    lo, hi = min(finite), max(finite)
+    scaled = [None if v is None else hi - v * (hi - lo) for v in _normalise(corr)]
+    fig.add_trace(
+        go.Scatter(
+            x=[int(o) for o in s.offsets],
+            y=scaled,
+            customdata=[float("nan") if c is None else c for c in corr],
+            mode="lines",
+            name="mismatch: voice-predicted vs seen mouth",
+            showlegend=True,
+            line={"color": "#CC79A7", "width": 1.5, "dash": "dash"},
+            hovertemplate="shift %{x} frames: voice-predicted vs seen mouth r = %{customdata:.2f}<extra></extra>",
+        ),
+        row=2,
+        col=2,
+    )
+
+
 def alignment_figure(report: Report) -> go.Figure:
     """Alignment confidence over time; lip opening vs loudness; distance vs audio offset with its minimum."""
     title = "Do the lips match the speech?"
@@ -372,8 +397,8 @@ def alignment_figure(report: Report) -> go.Figure:
                 x=[int(o) for o in s.offsets],
                 y=dist,
                 mode="lines+markers",
-                name="mismatch",
-                showlegend=False,
+                name="mismatch: alignment model",
+                showlegend=True,
                 line={"color": "#555", "width": 1.5},
                 marker={"size": 4},
                 hovertemplate="shift %{x} frames: mismatch %{y:.2f}<extra></extra>",
@@ -381,13 +406,13 @@ def alignment_figure(report: Report) -> go.Figure:
             row=2,
             col=2,
         )
-        valid = [(d, o) for d, o in zip(dist, s.offsets, strict=False) if d is not None]
-        if valid:
-            dmin, omin = min(valid)
+        _lipvoice_trace(fig, s, dist)
+        best = [d for d, o in zip(dist, s.offsets, strict=False) if o == s.offset_frames and d is not None]
+        if best:
             fig.add_trace(
                 go.Scatter(
-                    x=[int(omin)],
-                    y=[dmin],
+                    x=[int(s.offset_frames)],
+                    y=best,
                     mode="markers",
                     name="best shift",
                     showlegend=False,

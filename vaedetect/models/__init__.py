@@ -4,7 +4,8 @@ A bundle on disk (see architecture.md) is safetensors + JSON + npz only:
 
     config.json          architectures and preprocessing constants
     face_vae.safetensors, audio_vae.safetensors, sync.safetensors, blend.safetensors (optional: older bundles lack it)
-    stats.safetensors    real-data statistics: mel mean/std, per-pixel error mean/std, latent Gaussian
+    stats.safetensors    real-data statistics: mel mean/std, per-pixel error mean/std, latent Gaussian,
+                         lip-from-voice regression (optional: older bundles lack it)
     calibration.json     evidence normalisation, fusion heads, thresholds with their measured FPR, metrics
     reference.npz        reference latents (real and pseudo-fake) with their 2-D map coordinates
     README.md            model card
@@ -25,6 +26,7 @@ from safetensors.torch import load_file as load_torch
 from safetensors.torch import save_file as save_torch
 
 from vaedetect.models.blend import BlendConfig, BlendNet
+from vaedetect.models.lipvoice import LipVoice
 from vaedetect.models.sync import SyncConfig, SyncNet
 from vaedetect.models.vae import AudioVAE, AudioVAEConfig, FaceVAE, FaceVAEConfig
 
@@ -56,6 +58,8 @@ class BundleConfig:
     bundle_version: int = BUNDLE_VERSION
     training: dict[str, Any] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)
+    # Known limitations in plain words, shown on the model card; kept through recalibration.
+    limits: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -116,6 +120,11 @@ class ModelBundle:
         self.stats = stats
         self.calibration = calibration
         self.reference = reference
+
+    @property
+    def lipvoice(self) -> LipVoice | None:
+        """The lip-from-voice offset cue, read from ``stats`` (None in bundles made before it existed)."""
+        return LipVoice.from_stats(self.stats)
 
     @classmethod
     def new(cls, config: BundleConfig | None = None) -> ModelBundle:
