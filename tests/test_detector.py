@@ -208,6 +208,42 @@ def test_eval_split_filter_keeps_only_that_split(tmp_path: Path) -> None:
     assert len(read_labels(tmp_path / "m.csv")) == 3
 
 
+def test_auc_interval_brackets_the_estimate_and_is_reproducible() -> None:
+    from vaedetect.evaluate import binary_metrics, bootstrap_auc_ci
+
+    rng = np.random.default_rng(0)
+    y = np.r_[np.zeros(30), np.ones(30)].astype(int)
+    s = np.r_[rng.normal(0, 1, 30), rng.normal(1, 1, 30)]
+    lo, hi = bootstrap_auc_ci(y, s)
+    assert lo < binary_metrics(y, s)["auc"] < hi and lo >= 0.0 and hi <= 1.0
+    assert bootstrap_auc_ci(y, s) == (lo, hi)
+    assert bootstrap_auc_ci(np.ones(5, int), np.arange(5.0)) is None  # one class: no AUC, no interval
+
+
+def test_resampling_whole_identities_widens_the_interval_of_clustered_rows() -> None:
+    from vaedetect.evaluate import bootstrap_auc_ci
+
+    # Eleven crops of one real person and a few fake people, each person scoring alike: a dev set in miniature.
+    y = np.r_[np.zeros(11), np.zeros(3), np.ones(12)].astype(int)
+    s = np.r_[np.full(11, 0.52), [0.40, 0.45, 0.60], np.repeat([0.48, 0.55, 0.58, 0.70], 3)]
+    people = ["a"] * 11 + ["b", "c", "d"] + [p for p in "efgh" for _ in range(3)]
+    rows_lo, rows_hi = bootstrap_auc_ci(y, s)
+    ids_lo, ids_hi = bootstrap_auc_ci(y, s, people)
+    assert ids_hi - ids_lo > rows_hi - rows_lo
+
+
+def test_eval_resamples_identities_when_the_labels_name_them(tmp_path: Path) -> None:
+    class _Fixed:
+        def __init__(self, p: float) -> None:
+            self.fake_probability, self.verdict, self.scores, self.warnings = p, "uncertain", {}, []
+
+    rows = ["path,label,identity"] + [f"r{i}.mp4,real,anna" for i in range(4)] + ["f0.mp4,fake,bo", "f1.mp4,fake,cy"]
+    (tmp_path / "l.csv").write_text("\n".join(rows) + "\n")
+    score = {"r": 0.3, "f": 0.7}
+    res = evaluate_csv(tmp_path / "l.csv", lambda p: _Fixed(score[Path(p).name[0]]), progress=False)
+    assert res["auc_ci95_resampled"] == "3 identities" and res["auc_ci95"] == [1.0, 1.0]
+
+
 def _cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "vaedetect", *args], cwd=REPO, capture_output=True, text=True, timeout=300

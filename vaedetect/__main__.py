@@ -63,6 +63,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     for k in SUMMARY_KEYS[:-1]:  # seconds_per_clip is printed with the errors below
         v = res.get(k)
         print(f"{k:<22} {v:.4f}" if isinstance(v, float) else f"{k:<22} {v}")
+        if k == "auc" and res.get("auc_ci95"):
+            lo, hi = res["auc_ci95"]
+            print(f"  95% interval         {lo:.3f}-{hi:.3f} (bootstrap over {res['auc_ci95_resampled']})")
     for kind, st in res["per_kind"].items():
         print(f"  {kind:<26} n={st['n']:<3} mean={st['mean_score']:.3f} flagged={st['flagged_rate']:.2f}")
     for name, st in res["per_evidence"].items():
