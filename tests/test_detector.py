@@ -155,6 +155,32 @@ def test_photo_is_scored_with_the_evidence_a_photo_has(detector: Detector, face_
     assert r.timeline == [] and len(r.frames) == 1
 
 
+def test_a_clear_audio_offset_is_stated_even_when_the_sync_score_is_unremarkable() -> None:
+    from vaedetect.evidence import RawEvidence
+    from vaedetect.scoring import reasons_for
+
+    z = dict.fromkeys(EVIDENCE) | {"sync": 0.8}
+    out = reasons_for(z, RawEvidence(sync_offset=11), "fake", 25.0, None)
+    assert any("out of step: the lips lead the speech by 0.44 s" in r for r in out)
+    assert not any("in step, as in real footage" in r for r in out)
+    small = reasons_for(z, RawEvidence(sync_offset=3), "uncertain", 25.0, None)
+    assert not any("step" in r for r in small)  # a few frames off with a typical score: say nothing either way
+    assert any("in step" in r for r in reasons_for(z, RawEvidence(sync_offset=0), "real", 25.0, None))
+
+
+def test_an_offset_the_two_cues_disagree_on_is_not_claimed() -> None:
+    from vaedetect.evidence import RawEvidence
+    from vaedetect.scoring import reasons_for
+
+    z = dict.fromkeys(EVIDENCE) | {"sync": 0.8}
+    agree = RawEvidence(sync_offset=11, sync_offset_model=10, lipvoice_offset=11)
+    assert any("out of step" in r for r in reasons_for(z, agree, "fake", 25.0, None))
+    split = RawEvidence(sync_offset=10, sync_offset_model=11, lipvoice_offset=0)
+    out = reasons_for(z, split, "uncertain", 25.0, None)
+    assert not any("out of step" in r or "in step" in r for r in out)
+    assert any("disagree" in r and "+0.44 s" in r and "+0.00 s" in r for r in out)
+
+
 # -- eval and analyze CLIs ------------------------------------------------------------------------------------------
 
 

@@ -95,6 +95,13 @@ def test_alignment_star_marks_the_reported_offset_even_off_the_models_minimum():
     assert min(ys) >= min(s.mean_distance_by_offset) and max(ys) <= max(s.mean_distance_by_offset)
 
 
+def test_alignment_figure_claims_no_offset_when_the_two_cues_disagree():
+    report = fake_report()
+    report.sync.offset_cues_agree = False
+    texts = _annotation_texts(viz.alignment_figure(report))
+    assert "the two cues disagree on the offset" in texts and "best offset" not in texts
+
+
 def test_alignment_figure_for_a_bundle_without_lip_from_voice_has_no_dashed_curve():
     report = fake_report()
     report.sync.lipvoice_corr_by_offset = []

@@ -35,6 +35,7 @@ from vaedetect.scoring import (
     Head,
     load_heads,
     normalize,
+    offset_cues_agree,
     reasons_for,
     select_head,
     thresholds_with_warnings,
@@ -270,6 +271,7 @@ class Detector:
             lip_opening=[float(v) if np.isfinite(v) else None for v in lip],
             loudness_db=[float(max(v, -90.0)) for v in clip.speech.loudness_db],
             lip_loudness_corr=corr,
+            offset_cues_agree=offset_cues_agree(raw),
             lipvoice_corr_by_offset=(
                 [float(v) if np.isfinite(v) else None for v in raw.lipvoice_corr]
                 if raw.lipvoice_corr is not None

@@ -104,6 +104,7 @@ class RawEvidence:
     sync_mean_dist: np.ndarray | None = None
     sync_offset_model: int | None = None  # the alignment model's own arg-min, before lip-from-voice joins in
     lipvoice_corr: np.ndarray | None = None  # lip-from-voice correlation by offset
+    lipvoice_offset: int | None = None  # lip-from-voice's own arg-max
     audio_window_err: np.ndarray | None = None
     audio_centers: np.ndarray | None = None
 
@@ -275,6 +276,7 @@ def sync_evidence(bundle: ModelBundle, arr: ClipArrays, ev: RawEvidence) -> None
         corr = lipvoice.curve(arr.lip, arr.mel, arr.speech, arr.present, cfg.max_offset)
         ev.lipvoice_corr = corr
         if np.isfinite(corr).sum() > len(corr) // 2:
+            ev.lipvoice_offset = int(offsets[int(np.nanargmax(corr))])
             ev.sync_offset = int(offsets[int(np.argmax(fuse_offset_curves(mean_dist, corr)))])
     ev.sync_confidence = float(np.median(mean_dist) - mean_dist.min())
     ev.sync = float(np.median(mean_dist) - mean_dist[zero])

@@ -47,6 +47,8 @@ class SyncResult:
     loudness_db: list[float] = field(default_factory=list)
     lip_loudness_corr: float | None = None
     lipvoice_corr_by_offset: list[float | None] = field(default_factory=list)
+    # False when the two cues put the offset in different places: the UI then claims no offset. None: one cue only.
+    offset_cues_agree: bool | None = None
 
 
 @dataclass

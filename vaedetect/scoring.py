@@ -20,6 +20,10 @@ EVIDENCE = ("face", "latent", "temporal", "audio", "sync", "blend")
 # +1: larger raw value is more anomalous; -1: smaller is (sync: offset 0 should clearly win).
 DIRECTION = {"face": 1.0, "latent": 1.0, "temporal": 1.0, "audio": 1.0, "sync": -1.0, "blend": 1.0}
 REASON_Z = 2.0
+# An estimated audio offset this large (0.2 s at 25 fps) is stated on its own: held-out real clips miss by at most a
+# few frames (a speaker's own lip-to-sound lag), and broadcast tolerance for A/V skew is well under 0.2 s.
+CLEAR_OFFSET_FRAMES = 5
+AGREE_FRAMES = 2  # the two offset cues agree when their own best offsets are this close
 # Warnings that make a verdict less certain: the uncertain band widens instead of the detector guessing.
 WIDENING = {"low_resolution", "heavy_compression", "short_clip", "multiple_faces", "partial_face"}
 WIDEN_FRACTION = 0.25
@@ -131,6 +135,15 @@ def worst_region(zmap: np.ndarray) -> str:
     return best
 
 
+def offset_cues_agree(raw: RawEvidence) -> bool | None:
+    """Whether the alignment model's and lip-from-voice's own best offsets are within ``AGREE_FRAMES``; None when
+    there is only one cue (no lip-from-voice in the bundle, or too little mouth motion to correlate)."""
+    m, v = raw.sync_offset_model, raw.lipvoice_offset
+    if m is None or v is None:
+        return None
+    return abs(m - v) <= AGREE_FRAMES
+
+
 def reasons_for(
     z: dict[str, float | None], raw: RawEvidence, verdict: str, fps: float, region: str | None
 ) -> list[str]:
@@ -155,13 +168,29 @@ def reasons_for(
         items.append((az, f"The voice reconstructs {az:.1f}σ worse than real speech the model learned."))
     if raw.sync_offset is not None:
         off = raw.sync_offset
-        secs = abs(off) / fps
-        if abs(off) >= 2 and (sz or 0) >= 1.0:
+        # An offset is only claimed when the alignment model and lip-from-voice each find it on their own (a bundle
+        # without lip-from-voice has one cue, which then stands alone).
+        m, v = raw.sync_offset_model, raw.lipvoice_offset
+        agree = offset_cues_agree(raw) is not False
+        poorly = (sz or 0.0, f"Mouth movements match the speech poorly ({sz or 0:.1f}σ below real clips).")
+        if abs(off) >= 2 and not agree:
+            items.append(
+                (
+                    0.0,
+                    f"The two lip-sync cues disagree about the audio offset (alignment model: {(m or 0) / fps:+.2f} s,"
+                    f" mouth opening vs voice: {(v or 0) / fps:+.2f} s), so no offset is claimed.",
+                )
+            )
+            if sz is not None and sz >= REASON_Z:
+                items.append(poorly)
+        elif abs(off) >= CLEAR_OFFSET_FRAMES or (abs(off) >= 2 and (sz or 0) >= 1.0):
             lead = "the lips lead the speech" if off > 0 else "the speech leads the lips"
-            items.append((max(sz or 0, 2.0), f"Lip movements and speech are out of step: {lead} by {secs:.2f} s."))
+            items.append(
+                (max(sz or 0, 2.0), f"Lip movements and speech are out of step: {lead} by {abs(off) / fps:.2f} s.")
+            )
         elif sz is not None and sz >= REASON_Z:
-            items.append((sz, f"Mouth movements match the speech poorly ({sz:.1f}σ below real clips)."))
-        elif sz is not None and sz <= 1.0:
+            items.append(poorly)
+        elif sz is not None and sz <= 1.0 and abs(off) <= 1:
             items.append((-1, "Lip movements and speech are in step, as in real footage."))
     items.sort(key=lambda t: -t[0])
     out = [s for _, s in items]

@@ -336,7 +336,12 @@ def alignment_figure(report: Report) -> go.Figure:
         vertical_spacing=0.2,
         horizontal_spacing=0.1,
         subplot_titles=(
-            f"Alignment confidence over time — best offset: {offset_sentence(s.offset_frames, s.offset_s)}",
+            "Alignment confidence over time — "
+            + (
+                "the two cues disagree on the offset"
+                if s.offset_cues_agree is False
+                else f"best offset: {offset_sentence(s.offset_frames, s.offset_s)}"
+            ),
             "Mouth opening vs voice loudness (scaled 0–1)",
             "Mismatch by audio shift",
         ),
