@@ -95,7 +95,9 @@ several independent kinds of evidence:
    ourselves (by blending faces, or regenerating them) sit elsewhere. The map shows where this clip's faces land.
 3. **Voice.** The same redrawing idea applied to the sound of the speech.
 4. **Lip-sync.** A model trained on real speakers checks whether the mouth movements fit the voice, and how far the
-   sound would have to be shifted to fit best. Dubbed or lip-synced fakes often fit poorly.
+   sound would have to be shifted to fit best. A second, simpler cue predicts how wide the mouth should open from
+   how the voice sounds and compares it with what the mouth does; an offset is only claimed when both cues agree.
+   Dubbed or lip-synced fakes often fit poorly.
 5. **Smoothness over time.** Real faces change smoothly from frame to frame; many fakes flicker.
 
 ## What the verdict means
@@ -503,8 +505,9 @@ def build_app(detector: Any, examples_dir: str | None = None) -> gr.Blocks:
             alignment_plot.render()
             _caption(
                 "Top: how sure the lip-sync model is that mouth and voice belong together, over time. Bottom left: "
-                "mouth opening and loudness should rise and fall together. Bottom right: the lowest point is the "
-                "audio shift that fits best; real clips fit best near 0."
+                "mouth opening and loudness should rise and fall together. Bottom right: how badly mouth and voice "
+                "fit at each audio shift, by the lip-sync model (solid) and by the mouth opening predicted from the "
+                "voice (dashed); the star is where both together fit best, and real clips fit best near 0."
             )
 
         with gr.Tab("How it works / limits"):
