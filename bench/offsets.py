@@ -1,6 +1,6 @@
 """Audio-offset accuracy on real clips with a known artificial shift, decoded end to end (not from the training cache).
 
-    .venv/bin/python bench/offsets.py [--checkpoint X] [--landmark-every 1 2] [--max-clips 30] [--cv]
+    .venv/bin/python bench/offsets.py [--checkpoint X] [--landmark-every 1 2] [--max-clips 30] [--cv] [--window-s 3]
 
 Takes the validation clips the bundle records (identity-disjoint from training) that have speech, shifts their audio
 by -10, -5, +5 and +10 frames, and reports how often the estimated offset is within one frame of the shift:
@@ -8,6 +8,9 @@ by -10, -5, +5 and +10 frames, and reports how often the estimated offset is wit
 "finds the shift" from "this recording or speaker is not at exactly 0"), ``model`` is the alignment model alone
 without the lip-from-voice cue. With several ``--landmark-every`` values it shows what interpolating landmarks between
 FaceMesh frames (a speed option in :class:`vaedetect.faces.FaceConfig`) costs.
+
+``--window-s S`` scores non-overlapping S-second pieces of those clips instead of whole clips: short clips carry
+less speech, and this shows what that costs.
 
 ``--cv`` also refits lip-from-voice leaving one identity out at a time over *all* real clips with speech (training
 ones included) and scores the left-out clips with it alone: a larger, less lucky sample than the validation clips.
@@ -43,6 +46,33 @@ def _ingest_all(paths: list[Path], every: int) -> tuple[list, float]:
         except InputError:
             continue
     return arrays, (time.perf_counter() - t0) / max(len(arrays), 1)
+
+
+def _windows(arrays: list, seconds: float | None) -> list:
+    """Non-overlapping pieces of ``seconds`` (whole clips when None); audio cut to match the video frames."""
+    if not seconds:
+        return arrays
+    from dataclasses import replace
+
+    n = round(seconds * 25)
+    out = []
+    for a in arrays:
+        if a.mel is None:
+            continue
+        for st in range(0, a.n_frames - n + 1, n):
+            piece = a.skip_frames(st)
+            out.append(
+                replace(
+                    piece,
+                    face_crops=piece.face_crops[:n],
+                    present=piece.present[:n],
+                    mouth_crops=piece.mouth_crops[:n],
+                    mel=piece.mel[: n * 4],
+                    speech=piece.speech[:n],
+                    lip=piece.lip[:n] if piece.lip is not None else None,
+                )
+            )
+    return out
 
 
 def _lipvoice_offset(model, a, shift: int, max_offset: int) -> int:
@@ -81,6 +111,7 @@ def main() -> None:
     ap.add_argument("--landmark-every", type=int, nargs="+", default=[2])
     ap.add_argument("--max-clips", type=int, default=30)
     ap.add_argument("--cv", action="store_true", help="also cross-validate lip-from-voice over all speech clips")
+    ap.add_argument("--window-s", type=float, help="score non-overlapping pieces of this many seconds")
     args = ap.parse_args()
 
     import vaedetect
@@ -99,6 +130,7 @@ def main() -> None:
     nan = float("nan")
     for every in args.landmark_every:
         arrays, per_clip = _ingest_all(paths, every)
+        arrays = _windows(arrays, args.window_s)
         acc = offset_accuracy(det.bundle, arrays, SHIFTS)
         sync = [e.sync for a in arrays if (e := compute_evidence(det.bundle, a, keep_images=False)).sync is not None]
         rates = [acc[k] or nan for k in ("within_1_frame", "within_1_frame_relative", "within_1_frame_model_only")]
