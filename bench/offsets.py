@@ -52,27 +52,8 @@ def _windows(arrays: list, seconds: float | None) -> list:
     """Non-overlapping pieces of ``seconds`` (whole clips when None); audio cut to match the video frames."""
     if not seconds:
         return arrays
-    from dataclasses import replace
-
     n = round(seconds * 25)
-    out = []
-    for a in arrays:
-        if a.mel is None:
-            continue
-        for st in range(0, a.n_frames - n + 1, n):
-            piece = a.skip_frames(st)
-            out.append(
-                replace(
-                    piece,
-                    face_crops=piece.face_crops[:n],
-                    present=piece.present[:n],
-                    mouth_crops=piece.mouth_crops[:n],
-                    mel=piece.mel[: n * 4],
-                    speech=piece.speech[:n],
-                    lip=piece.lip[:n] if piece.lip is not None else None,
-                )
-            )
-    return out
+    return [a.frames(st, st + n) for a in arrays if a.mel is not None for st in range(0, a.n_frames - n + 1, n)]
 
 
 def _lipvoice_offset(model, a, shift: int, max_offset: int) -> int:

@@ -102,3 +102,21 @@ def test_detector_reports_the_audio_offset_of_a_clip_whose_sound_was_shifted(tin
         report = det.analyze(clip)
         assert report.sync is not None
         assert abs(report.sync.offset_frames - shift) <= 1, (shift, report.sync.offset_frames)
+
+
+def test_a_piece_of_a_clip_keeps_its_audio_aligned_with_its_frames() -> None:
+    from vaedetect.evidence import ClipArrays
+
+    t = 20
+    arr = ClipArrays(
+        face_crops=np.zeros((t, 4, 4, 3), np.uint8),
+        present=np.ones(t, bool),
+        mouth_crops=np.zeros((t, 2, 2), np.uint8),
+        mel=np.repeat(np.arange(t, dtype=np.float32), MEL_PER_VIDEO_FRAME)[:, None],  # mel row says its video frame
+        speech=np.arange(t) % 2 == 0,
+        lip=np.arange(t, dtype=np.float32),
+    )
+    piece = arr.frames(5, 12)
+    assert piece.n_frames == 7 and piece.lip.tolist() == list(range(5, 12))
+    assert piece.mel.shape[0] == 7 * MEL_PER_VIDEO_FRAME and piece.mel[0, 0] == 5 and piece.mel[-1, 0] == 11
+    assert arr.frames(15).n_frames == 5 and arr.frames(15).mel[0, 0] == 15

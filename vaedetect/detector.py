@@ -145,7 +145,7 @@ class Detector:
         arr = ClipArrays.from_clip(clip)
         skip = leading_silence_frames(clip.speech) if clip.mel is not None else 0
         if skip and arr.present[skip:].sum() >= 5:
-            arr = arr.skip_frames(skip)
+            arr = arr.frames(skip)
         else:
             skip = 0
         return arr, skip
