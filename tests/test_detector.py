@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -283,6 +284,18 @@ def test_analyze_cli_exits_2_with_one_line_on_a_corrupt_file(tmp_path: Path, tin
     assert out.returncode == 2
     lines = [ln for ln in out.stderr.splitlines() if ln.strip() and not ln.startswith(("W0000", "INFO", "WARNING"))]
     assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in out.stderr
+
+
+def test_analyze_cli_keeps_mediapipes_native_warnings_off_the_terminal(tiny_bundle: Path, talking_clip: Path) -> None:
+    quiet = _cli("analyze", str(talking_clip), "--checkpoint", str(tiny_bundle))
+    assert quiet.returncode == 0 and quiet.stdout.split()[0] in ("REAL", "UNCERTAIN", "FAKE")
+    assert "W0000" not in quiet.stderr and "faces:" in quiet.stderr  # native noise gone, our progress kept
+    env = {**os.environ, "VAEDETECT_NATIVE_LOGS": "1"}
+    loud = subprocess.run(
+        [sys.executable, "-m", "vaedetect", "analyze", str(talking_clip), "--checkpoint", str(tiny_bundle)],
+        cwd=REPO, capture_output=True, text=True, timeout=300, env=env,
+    )  # fmt: skip
+    assert loud.returncode == 0 and "W0000" in loud.stderr  # the warnings exist: the quiet run really removed them
 
 
 def test_analyze_cli_prints_a_verdict_and_writes_the_json_report(

@@ -7,15 +7,50 @@ line on stderr, so scripts can tell "bad file" from "bug".
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
 from vaedetect.errors import InputError
 
 EXIT_INPUT = 2
+
+
+@contextlib.contextmanager
+def _native_stderr_quieted() -> Iterator[None]:
+    """Drop what native libraries (MediaPipe's TFLite graphs) write straight to file descriptor 2, while Python's own
+    stderr (progress bars, our one-line errors, tracebacks) still reaches the terminal.
+
+    MediaPipe prints several C++ warnings per clip that no setting turns off and that mean nothing to a user. Only for
+    the command line, which runs one analysis in the main thread: a server must not juggle process-wide descriptors.
+    ``VAEDETECT_NATIVE_LOGS=1`` keeps them for debugging.
+    """
+    try:
+        quiet = os.environ.get("VAEDETECT_NATIVE_LOGS") != "1" and sys.stderr.fileno() == 2
+    except (AttributeError, OSError, ValueError):  # a replaced stderr (pytest, IDEs) has no descriptor 2 to redirect
+        quiet = False
+    if not quiet:
+        yield
+        return
+    sys.stderr.flush()
+    terminal = os.dup(2)
+    python_stderr = sys.stderr
+    sys.stderr = os.fdopen(os.dup(terminal), "w", buffering=1, encoding=python_stderr.encoding, errors="replace")
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(terminal, 2)
+        sys.stderr.close()
+        sys.stderr = python_stderr
+        os.close(terminal)
+        os.close(devnull)
 
 
 def _write_json(data: dict, out: str | None) -> None:
@@ -211,7 +246,8 @@ def _cuda() -> bool:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        with _native_stderr_quieted():
+            return COMMANDS[args.command](args)
     except InputError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_INPUT
