@@ -18,6 +18,7 @@ import logging
 import math
 import os
 import time
+import warnings
 import zlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -311,7 +312,9 @@ def fit(
         start, extra = load_checkpoint(ckpt, model, opt)
         history = extra.get("history", [])
         sched.last_epoch = start - 1
-        sched.step()  # lr for step ``start`` (lambda of the step count), as the uninterrupted run had it
+        with warnings.catch_warnings():  # no optimizer step yet in this process, on purpose: the lr is being restored
+            warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)` before")
+            sched.step()  # lr for step ``start`` (lambda of the step count), as the uninterrupted run had it
         log.info("%s: resuming at step %d", name, start)
     wrapped: nn.Module = _LossModule(model, loss_fn)
     if dist.is_initialized():
