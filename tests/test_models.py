@@ -127,6 +127,22 @@ def test_identity_split_never_puts_one_person_on_both_sides() -> None:
     assert not {i.identity for i in train} & {i.identity for i in val}
 
 
+def test_identity_split_keeps_a_person_on_one_side_across_kinds_of_material() -> None:
+    # Each person has talking clips, silent clips and stills; a split made per kind could hold one out in one kind
+    # and train on them in another.
+    items = [
+        Item(Path(f"{split}/{person}-{k}.mp4"), split, f"person{person}", split == "train", "video")
+        for split in ("train", "train_silent", "stills")
+        for person in range(12)
+        for k in range(2)
+    ]
+    for seed in range(20):
+        train, val = identity_split(items, 0.25, seed=seed)
+        assert not {i.identity for i in train} & {i.identity for i in val}, seed
+        assert len(train) + len(val) == len(items)
+        assert {i.split for i in val} == {"train", "train_silent", "stills"}  # every kind is still held out
+
+
 def test_sync_distance_matrix_has_one_column_per_offset() -> None:
     from vaedetect.models.sync import distance_matrix
 
@@ -351,10 +367,30 @@ def test_recalibration_keeps_the_weights_and_redoes_the_calibration(
     new = json.loads((out / "calibration.json").read_text())
     assert new["split"] == old["split"] and new["heads"] and "experts" in new
     config = json.loads((out / "config.json").read_text())
+    assert config["data"]["split"]["val"] == json.loads((src / "config.json").read_text())["data"]["split"]["val"]
     assert config["training"]["recalibrated"]
     assert config["limits"] == ["trained on four synthetic clips"]  # hand-written caveats survive
     assert "trained on four synthetic clips" in (out / "README.md").read_text()
     hub.validate_bundle_dir(out)
+
+
+def test_recalibration_leaves_out_a_held_out_file_whose_person_was_trained_on(
+    tiny_bundle: Path, synthetic_data_dir: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    from vaedetect.train import recalibrate
+
+    src = Path(shutil.copytree(tiny_bundle, tmp_path / "src"))
+    config = json.loads((src / "config.json").read_text())
+    split = config["data"]["split"]
+    leaked = next(p for p in split["val"] if p.startswith("real/"))
+    split["train"] = sorted([*split["train"], leaked])  # as if the weights had trained on this person
+    (src / "config.json").write_text(json.dumps(config))
+    out = recalibrate(src, synthetic_data_dir, tmp_path / "re")
+    new = json.loads((out / "config.json").read_text())["data"]["split"]
+    assert leaked not in new["val"] and leaked in new["train"]
+    assert not set(new["train_identities"]) & set(new["val_identities"])
 
 
 def test_training_fits_the_lip_from_voice_cue_and_reports_shift_recovery(tiny_bundle: Path) -> None:

@@ -519,7 +519,9 @@ def _describe_data(data: Any) -> str:
     items = data.items() if isinstance(data, dict) else enumerate(_as_list(data))
     out = []
     for key, item in items:
-        if isinstance(item, dict):
+        if key == "split" and isinstance(item, dict) and {"train", "val"} <= set(item):
+            out.append(_describe_split(item))
+        elif isinstance(item, dict):
             label = item.get("name") or key
             licence = item.get("licence") or item.get("license") or "licence unknown"
             extra = "; ".join(str(item[k]) for k in ("url", "role", "notes") if item.get(k))
@@ -527,6 +529,18 @@ def _describe_data(data: Any) -> str:
         else:
             out.append(f"- {item}" if isinstance(key, int) else f"- **{key}**: {item}")
     return "\n".join(out)
+
+
+def _describe_split(split: dict[str, Any]) -> str:
+    """The recorded train/validation split in one line, with the held-out identities named (they are few)."""
+    ids_val = _as_list(split.get("val_identities"))
+    ids_train = _as_list(split.get("train_identities"))
+    held_out = ", ".join(str(i) for i in ids_val) or "not recorded"
+    return (
+        f"- **split**: identity-disjoint, {len(_as_list(split['train']))} training / {len(_as_list(split['val']))} "
+        f"validation files ({len(ids_train)} / {len(ids_val)} identities, seed {split.get('seed', 'unknown')}); "
+        f"held-out identities: {held_out}"
+    )
 
 
 def _describe_mapping(value: Any, missing: str) -> str:

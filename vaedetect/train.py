@@ -156,17 +156,29 @@ def read_manifest(data_dir: Path) -> list[Item]:
 
 
 def identity_split(items: list[Item], val_fraction: float, seed: int) -> tuple[list[Item], list[Item]]:
-    """Disjoint identities between train and validation, stratified by split so each kind of material is in both."""
+    """Disjoint identities between train and validation, stratified by split so each kind of material is in both.
+
+    A person is on one side for every split: someone whose talking clips train the models must not have a silent clip
+    among the held-out ones (the face model has seen that face). Splits are visited in order; a person already placed
+    by an earlier split keeps their side, and new people fill each split's validation share.
+    """
     rng = np.random.default_rng(seed)
-    train, val = [], []
+    side: dict[str, str] = {}
     for split in TRAIN_SPLITS:
-        group = [it for it in items if it.split == split]
-        ids = sorted({it.identity for it in group})
-        rng.shuffle(ids)
-        n_val = max(1, round(len(ids) * val_fraction)) if len(ids) > 1 else 0
-        val_ids = set(ids[:n_val])
-        for it in group:
-            (val if it.identity in val_ids else train).append(it)
+        ids = sorted({it.identity for it in items if it.split == split})
+        if len(ids) < 2:
+            for ident in ids:
+                side.setdefault(ident, "train")
+            continue
+        target = max(1, round(len(ids) * val_fraction))
+        have = sum(1 for ident in ids if side.get(ident) == "val")
+        new = [ident for ident in ids if ident not in side]
+        rng.shuffle(new)
+        for ident in new:
+            side[ident] = "val" if have < target else "train"
+            have += side[ident] == "val"
+    train = [it for it in items if side.get(it.identity) == "train"]
+    val = [it for it in items if side.get(it.identity) == "val"]
     return train, val
 
 
@@ -764,11 +776,7 @@ def train(data_dir: str | Path, out_dir: str | Path, *, device: str = "cpu", cfg
     if cfg.max_files:
         items = items[: cfg.max_files]
     train_items, val_items, train_clips, val_clips = _split_and_load(items, cfg.val_fraction, cfg.seed, cache)
-    split = {
-        "train": sorted(str(it.path.relative_to(data_dir)) for it in train_items),
-        "val": sorted(str(it.path.relative_to(data_dir)) for it in val_items),
-        **_split_identities(train_items, val_items, cfg.seed),
-    }
+    split = _record_split(train_items, val_items, cfg.seed, data_dir)
     (work / "split.json").write_text(json.dumps(split, indent=2))
 
     bcfg = BundleConfig(face_vae=cfg.face_vae, audio_vae=cfg.audio_vae, sync=cfg.sync, blend=cfg.blend)
@@ -911,26 +919,47 @@ def recalibrate(bundle_dir: str | Path, data_dir: str | Path, out_dir: str | Pat
     """Keep a bundle's weights, redo its calibration (statistics, fusion, thresholds, reference map) with this code.
 
     For when the ingest pipeline or the fusion changed after the models were trained: thresholds must be measured on
-    crops made the way the detector now makes them. Uses the bundle's recorded split seed, so held-out identities
-    stay held out. Writes ``out_dir/bundle``.
+    crops made the way the detector now makes them. Uses the file lists the bundle records as its split, so what the
+    weights were trained on stays out of calibration; a validation file whose person is in the training list is left
+    out too (older bundles were split per kind of material and could have one). Writes ``out_dir/bundle``.
     """
     from vaedetect.hub import make_model_card
 
-    out_dir = Path(out_dir)
+    out_dir, data_dir = Path(out_dir), Path(data_dir)
     bundle = ModelBundle.load(bundle_dir)
-    old_split = bundle.calibration.get("split", {})
-    cfg = replace(TrainConfig(), seed=old_split.get("seed", 0) if seed is None else seed)
-    train_items, val_items, train_clips, val_clips = _split_and_load(
-        read_manifest(Path(data_dir)), cfg.val_fraction, cfg.seed, out_dir / "cache"
-    )
-    split = _split_identities(train_items, val_items, cfg.seed)
-    if old_split.get("val_identities") and split["val_identities"] != old_split["val_identities"]:
-        raise RuntimeError("the data no longer gives the bundle's recorded split; refusing to calibrate on seen people")
-    _calibrate_and_measure(bundle, train_clips, val_clips, cfg, out_dir, old_split or split)
+    recorded = bundle.config.data.get("split", {})
+    cfg = replace(TrainConfig(), seed=recorded.get("seed", 0) if seed is None else seed)
+    items = read_manifest(data_dir)
+    if recorded.get("train") and recorded.get("val"):
+        by_path = {str(it.path.relative_to(data_dir)): it for it in items}
+        missing = [p for p in (*recorded["train"], *recorded["val"]) if p not in by_path]
+        if missing:
+            raise RuntimeError(f"{len(missing)} files of the bundle's recorded split are not in {data_dir}")
+        train_items = [by_path[p] for p in recorded["train"]]
+        seen = {it.identity for it in train_items}
+        val_items = [by_path[p] for p in recorded["val"] if by_path[p].identity not in seen]
+        if len(val_items) < len(recorded["val"]):
+            log.warning("left %d validation files out: their people are in the training split",
+                        len(recorded["val"]) - len(val_items))  # fmt: skip
+    else:
+        train_items, val_items = identity_split(items, cfg.val_fraction, cfg.seed)
+    train_clips, val_clips = _load_split(train_items, val_items, out_dir / "cache")
+    split = _record_split(train_items, val_items, cfg.seed, data_dir)
+    bundle.config.data = {**bundle.config.data, "split": split}
+    identities = _split_identities(train_items, val_items, cfg.seed)
+    _calibrate_and_measure(bundle, train_clips, val_clips, cfg, out_dir, identities)
     bundle.config.training = {**bundle.config.training, "recalibrated": time.strftime("%Y-%m-%d")}
     folder = bundle.save(out_dir / "bundle")
     (folder / "README.md").write_text(make_model_card(folder))
     return folder
+
+
+def _record_split(train_items: list[Item], val_items: list[Item], seed: int, data_dir: Path) -> dict[str, Any]:
+    return {
+        "train": sorted(str(it.path.relative_to(data_dir)) for it in train_items),
+        "val": sorted(str(it.path.relative_to(data_dir)) for it in val_items),
+        **_split_identities(train_items, val_items, seed),
+    }
 
 
 def _split_identities(train_items: list[Item], val_items: list[Item], seed: int) -> dict[str, Any]:
@@ -944,8 +973,16 @@ def _split_identities(train_items: list[Item], val_items: list[Item], seed: int)
 def _split_and_load(
     items: list[Item], val_fraction: float, seed: int, cache: Path
 ) -> tuple[list[Item], list[Item], list[ClipArrays], list[tuple[Item, ClipArrays]]]:
-    """Identity split, then every file ingested once into ``cache`` (rank 0 writes, other ranks wait and read)."""
+    """Identity split, then every file ingested once into ``cache``."""
     train_items, val_items = identity_split(items, val_fraction, seed)
+    return train_items, val_items, *_load_split(train_items, val_items, cache)
+
+
+def _load_split(
+    train_items: list[Item], val_items: list[Item], cache: Path
+) -> tuple[list[ClipArrays], list[tuple[Item, ClipArrays]]]:
+    """Every file ingested once into ``cache`` (rank 0 writes, other ranks wait and read)."""
+    items = [*train_items, *val_items]
     cache.mkdir(parents=True, exist_ok=True)
     cached: dict[Path, Path | None] = {}
     if _is_main():
@@ -956,7 +993,7 @@ def _split_and_load(
     train_clips = [load_cached(p) for it in train_items if (p := cached.get(it.path))]
     val_clips = [(it, load_cached(p)) for it in val_items if (p := cached.get(it.path))]
     log.info("clips: %d train, %d val", len(train_clips), len(val_clips))
-    return train_items, val_items, train_clips, val_clips
+    return train_clips, val_clips
 
 
 def _calibrate_and_measure(
