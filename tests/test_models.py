@@ -398,3 +398,10 @@ def test_training_fits_the_lip_from_voice_cue_and_reports_shift_recovery(tiny_bu
     assert bundle.lipvoice is not None  # the synthetic clips talk: a drawn mouth opens with a tone's loudness
     acc = bundle.calibration["metrics"]["offset_accuracy"]
     assert {"within_1_frame", "within_1_frame_relative", "within_1_frame_model_only", "n"} <= acc.keys()
+
+
+def test_the_shipped_bundle_never_calibrated_on_a_person_its_models_trained_on() -> None:
+    config = json.loads((Path(__file__).resolve().parents[1] / "assets/checkpoints/default/config.json").read_text())
+    split = config["data"]["split"]
+    assert split["train"] and split["val"] and not set(split["train"]) & set(split["val"])
+    assert not set(split["train_identities"]) & set(split["val_identities"])
