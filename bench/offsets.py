@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import statistics
 import sys
 import time
@@ -33,18 +34,23 @@ DATA = REPO.parent / "shared" / "data"
 SHIFTS = (-10, -5, 5, 10)
 
 
-def _ingest_all(paths: list[Path], every: int) -> tuple[list, float]:
+@functools.cache
+def _ingest(path: Path, every: int):
+    """One clip decoded once per landmark setting (the cross-validation reuses the held-out clips); None if unusable."""
     from vaedetect.errors import InputError
     from vaedetect.evidence import ClipArrays
     from vaedetect.faces import FaceConfig
     from vaedetect.ingest import ingest
 
-    arrays, t0 = [], time.perf_counter()
-    for p in paths:
-        try:
-            arrays.append(ClipArrays.from_clip(ingest(p, face_config=FaceConfig(landmark_every=every))))
-        except InputError:
-            continue
+    try:
+        return ClipArrays.from_clip(ingest(path, face_config=FaceConfig(landmark_every=every)))
+    except InputError:
+        return None
+
+
+def _ingest_all(paths: list[Path], every: int) -> tuple[list, float]:
+    t0 = time.perf_counter()
+    arrays = [a for p in paths if (a := _ingest(p, every)) is not None]
     return arrays, (time.perf_counter() - t0) / max(len(arrays), 1)
 
 
@@ -57,10 +63,8 @@ def _windows(arrays: list, seconds: float | None) -> list:
 
 
 def _lipvoice_offset(model, a, shift: int, max_offset: int) -> int:
-    from vaedetect.audio import MEL_PER_VIDEO_FRAME
-
-    mel, speech = np.roll(a.mel, shift * MEL_PER_VIDEO_FRAME, axis=0), np.roll(a.speech, shift)
-    return int(np.nanargmax(model.curve(a.lip, mel, speech, a.present, max_offset))) - max_offset
+    b = a.audio_shifted(shift)
+    return int(np.nanargmax(model.curve(b.lip, b.mel, b.speech, b.present, max_offset))) - max_offset
 
 
 def _cross_validated(max_offset: int, every: int) -> dict[str, float | int]:
@@ -69,10 +73,8 @@ def _cross_validated(max_offset: int, every: int) -> dict[str, float | int]:
 
     with (DATA / "manifest.csv").open(newline="") as fh:
         rows = [r for r in csv.DictReader(fh) if r["path"].startswith("real/") and r["has_audio"] == "1"]
-    paths = [DATA / r["path"] for r in rows]
-    arrays, _ = _ingest_all(paths, every)
-    ids = [r["identity"] or r["path"] for r in rows]
-    clips = [(i, a) for i, a in zip(ids, arrays, strict=True) if a.mel is not None and a.speech.sum() >= 25]
+    decoded = [(r["identity"] or r["path"], _ingest(DATA / r["path"], every)) for r in rows]
+    clips = [(i, a) for i, a in decoded if a is not None and a.mel is not None and a.speech.sum() >= 25]
     hits, rel = [], []
     for ident in sorted({i for i, _ in clips}):
         train = [(a.lip, a.mel, a.speech, a.present) for i, a in clips if i != ident]
@@ -96,7 +98,7 @@ def main() -> None:
     args = ap.parse_args()
 
     import vaedetect
-    from vaedetect.evidence import compute_evidence
+    from vaedetect.evidence import RawEvidence, sync_evidence
     from vaedetect.train import offset_accuracy
 
     det = vaedetect.load_detector(args.checkpoint)
@@ -113,7 +115,11 @@ def main() -> None:
         arrays, per_clip = _ingest_all(paths, every)
         arrays = _windows(arrays, args.window_s)
         acc = offset_accuracy(det.bundle, arrays, SHIFTS)
-        sync = [e.sync for a in arrays if (e := compute_evidence(det.bundle, a, keep_images=False)).sync is not None]
+        sync = []
+        for a in arrays:
+            sync_evidence(det.bundle, a, ev := RawEvidence())  # the alignment step only
+            if ev.sync is not None:
+                sync.append(ev.sync)
         rates = [acc[k] or nan for k in ("within_1_frame", "within_1_frame_relative", "within_1_frame_model_only")]
         print(
             f"{every:>14} {acc['n']:>4} {rates[0]:>6.3f} {rates[1]:>6.3f} {rates[2]:>6.3f} "

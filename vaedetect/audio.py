@@ -71,6 +71,13 @@ def log_mel(audio: np.ndarray, n_video_frames: int | None = None) -> np.ndarray:
     return np.log(mel + LOG_FLOOR).astype(np.float32)
 
 
+def minus_speech_mean(x: np.ndarray, speech_rows: np.ndarray, min_rows: int) -> np.ndarray:
+    """Rows of a spectrogram minus their mean over the speech rows (all rows when fewer than ``min_rows`` are speech):
+    the microphone's and room's colouring removed, the speech's own variation kept."""
+    ref = x[speech_rows] if speech_rows.sum() >= min_rows else x
+    return x - ref.mean(axis=0, keepdims=True)
+
+
 def mel_windows(mel: np.ndarray, centers: np.ndarray, n_video_frames: int = 5) -> np.ndarray:
     """Mel windows of ``n_video_frames`` video frames centred on each video frame index, (N, 4 * n, N_MELS).
 

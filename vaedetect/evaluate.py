@@ -53,13 +53,6 @@ def binary_metrics(y: np.ndarray, s: np.ndarray) -> dict[str, float | None]:
     return {"auc": auc, "ap": ap, "eer": eer, "tpr_at_fpr_1": tpr_at(0.01), "tpr_at_fpr_5": tpr_at(0.05)}
 
 
-def _auc(y: np.ndarray, s: np.ndarray) -> float:
-    """Mann-Whitney AUC (ties count half): the probability that a fake outranks a real."""
-    pos, neg = s[y == 1], s[y == 0]
-    greater = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
-    return float(greater / (len(pos) * len(neg)))
-
-
 def bootstrap_auc_ci(
     y: np.ndarray, s: np.ndarray, groups: list[str] | None = None, n_boot: int = 2000, seed: int = 0
 ) -> tuple[float, float] | None:
@@ -83,7 +76,8 @@ def bootstrap_auc_ci(
         idx = np.concatenate([clusters[j] for j in rng.integers(0, len(clusters), len(clusters))])
         yb = y[idx]
         if yb.min() != yb.max():
-            aucs.append(_auc(yb, s[idx]))
+            fpr, tpr = roc_curve(yb, s[idx])
+            aucs.append(float(np.trapz(tpr, fpr)))
     if not aucs:
         return None
     lo, hi = np.percentile(aucs, [2.5, 97.5])

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import torch
 
-from vaedetect.audio import MEL_PER_VIDEO_FRAME, mel_windows
+from vaedetect.audio import MEL_PER_VIDEO_FRAME, mel_windows, minus_speech_mean
 from vaedetect.media import ANALYSIS_FPS
 from vaedetect.models import ModelBundle
 from vaedetect.models.sync import distance_matrix
@@ -67,6 +67,14 @@ class ClipArrays:
             fps=float(ANALYSIS_FPS),
             lip=f.lip_opening,
         )
+
+    def audio_shifted(self, frames: int) -> ClipArrays:
+        """The same clip with its sound moved ``frames`` later (earlier if negative), wrapping around; the speech
+        mask moves with the sound, the picture (crops, lip opening) stays put."""
+        if self.mel is None:
+            return self
+        mel = np.roll(self.mel, frames * MEL_PER_VIDEO_FRAME, axis=0)
+        return replace(self, mel=mel, speech=np.roll(self.speech, frames))
 
     def frames(self, start: int, stop: int | None = None) -> ClipArrays:
         """Video frames ``start:stop`` of the clip, with the audio cut to match."""
@@ -223,9 +231,7 @@ def sync_mel(bundle: ModelBundle, mel: np.ndarray, speech: np.ndarray) -> np.nda
     its speech removed. Training and inference both call this."""
     out = standardize_mel(bundle, mel)
     if bundle.config.sync.clip_mel_norm:
-        sp = np.repeat(speech, MEL_PER_VIDEO_FRAME)[: len(out)]
-        ref = out[sp] if sp.sum() >= 20 else out
-        out = out - ref.mean(axis=0, keepdims=True)
+        out = minus_speech_mean(out, np.repeat(speech, MEL_PER_VIDEO_FRAME)[: len(out)], min_rows=20)
     return out.astype(np.float32)
 
 

@@ -423,18 +423,6 @@ def _segments(c: ClipArrays, seconds: float, max_n: int) -> list[slice]:
     return [slice(int(s), int(s) + length) for s in starts if c.present[s : s + length].mean() > 0.5]
 
 
-def _sub(c: ClipArrays, s: slice) -> ClipArrays:
-    mel = c.mel[s.start * MEL_PER_VIDEO_FRAME : s.stop * MEL_PER_VIDEO_FRAME] if c.mel is not None else None
-    return replace(
-        c,
-        face_crops=c.face_crops[s],
-        present=c.present[s],
-        mouth_crops=c.mouth_crops[s],
-        mel=mel,
-        speech=c.speech[s],
-    )
-
-
 def make_pseudofake(
     kind: str, seg: ClipArrays, donor: ClipArrays, bundle: ModelBundle, rng: np.random.Generator
 ) -> ClipArrays | None:
@@ -445,15 +433,11 @@ def make_pseudofake(
         if kind == "audio-smooth":
             return replace(seg, mel=pseudofakes.smooth_mel(seg.mel, rng))
         if kind == "audio-shift":
-            shift = int(rng.choice([-1, 1]) * rng.integers(5, 26))  # 0.2-1.0 s at 25 fps
-            mel = np.roll(seg.mel, shift * MEL_PER_VIDEO_FRAME, axis=0)
-            speech = np.roll(seg.speech, shift)
-        else:
-            if donor.mel is None:
-                return None
-            mel = pseudofakes.swap_audio(seg.mel, donor.mel)
-            speech = pseudofakes.swap_audio(seg.speech, donor.speech)
-        return replace(seg, mel=mel, speech=speech)
+            return seg.audio_shifted(int(rng.choice([-1, 1]) * rng.integers(5, 26)))  # 0.2-1.0 s at 25 fps
+        if donor.mel is None:
+            return None
+        mel = pseudofakes.swap_audio(seg.mel, donor.mel)
+        return replace(seg, mel=mel, speech=pseudofakes.swap_audio(seg.speech, donor.speech))
     faces = seg.face_crops.copy()
     mouths = seg.mouth_crops.copy()
     seed = int(rng.integers(2**31))
@@ -545,7 +529,7 @@ def calibrate(
     jobs = []
     for k, (it, c) in enumerate(video_val):
         for s in _segments(c, cfg.segment_s, cfg.max_segments_per_clip):
-            jobs.append((it, _sub(c, s), video_val[(k + 1) % len(video_val)][1]))
+            jobs.append((it, c.frames(s.start, s.stop), video_val[(k + 1) % len(video_val)][1]))
     for k, (it, c) in enumerate(image_val):
         jobs.append((it, c, image_val[(k + 1) % len(image_val)][1]))
     reference_fake_latents, reference_fake_kinds = [], []
@@ -723,19 +707,20 @@ def offset_accuracy(bundle: ModelBundle, clips: list[ClipArrays], shifts=(-10, -
     separates "finds the shift" from "the recording (or this speaker's lip-to-sound lag) is not at exactly 0".
     ``within_1_frame_model_only`` is the alignment model's own arg-min without the lip-from-voice cue.
     """
-    from vaedetect.evidence import compute_evidence as _ce
+    from vaedetect.evidence import sync_evidence
 
-    def shifted(c: ClipArrays, s: int) -> ClipArrays:
-        # Shifting the audio moves its speech mask with it; the video (crops, lip opening) stays put.
-        return replace(c, mel=np.roll(c.mel, s * MEL_PER_VIDEO_FRAME, axis=0), speech=np.roll(c.speech, s))
+    def offsets(c: ClipArrays) -> RawEvidence:
+        ev = RawEvidence()  # only the alignment step: the face and voice models do not see the shift
+        sync_evidence(bundle, c, ev)
+        return ev
 
     hits, rel_hits, model_hits, errors = [], [], [], []
     for c in clips:
         if c.mel is None or c.speech.sum() < 25:
             continue
-        base = _ce(bundle, c, keep_images=False).sync_offset
+        base = offsets(c).sync_offset
         for s in shifts:
-            ev = _ce(bundle, shifted(c, s), keep_images=False)
+            ev = offsets(c.audio_shifted(s))
             if ev.sync_offset is None:
                 continue
             errors.append(abs(ev.sync_offset - s))
@@ -887,8 +872,7 @@ def train(data_dir: str | Path, out_dir: str | Path, *, device: str = "cpu", cfg
     if _is_main():
         for m in (bundle.face_vae, bundle.audio_vae, bundle.sync, bundle.blend):
             m.cpu().eval()
-        split_ids = _split_identities(train_items, val_items, cfg.seed)
-        _calibrate_and_measure(bundle, train_clips, val_clips, cfg, work, split_ids)
+        _calibrate_and_measure(bundle, train_clips, val_clips, cfg, work, split)
         bcfg.training = {
             **{k: v for k, v in asdict(cfg).items() if k not in ("face_vae", "audio_vae", "sync", "blend")},
             "device": device,
@@ -946,8 +930,7 @@ def recalibrate(bundle_dir: str | Path, data_dir: str | Path, out_dir: str | Pat
     train_clips, val_clips = _load_split(train_items, val_items, out_dir / "cache")
     split = _record_split(train_items, val_items, cfg.seed, data_dir)
     bundle.config.data = {**bundle.config.data, "split": split}
-    identities = _split_identities(train_items, val_items, cfg.seed)
-    _calibrate_and_measure(bundle, train_clips, val_clips, cfg, out_dir, identities)
+    _calibrate_and_measure(bundle, train_clips, val_clips, cfg, out_dir, split)
     bundle.config.training = {**bundle.config.training, "recalibrated": time.strftime("%Y-%m-%d")}
     folder = bundle.save(out_dir / "bundle")
     (folder / "README.md").write_text(make_model_card(folder))
@@ -955,15 +938,10 @@ def recalibrate(bundle_dir: str | Path, data_dir: str | Path, out_dir: str | Pat
 
 
 def _record_split(train_items: list[Item], val_items: list[Item], seed: int, data_dir: Path) -> dict[str, Any]:
+    """The split as config.json records it: file lists (what recalibration reuses) and the identities on each side."""
     return {
         "train": sorted(str(it.path.relative_to(data_dir)) for it in train_items),
         "val": sorted(str(it.path.relative_to(data_dir)) for it in val_items),
-        **_split_identities(train_items, val_items, seed),
-    }
-
-
-def _split_identities(train_items: list[Item], val_items: list[Item], seed: int) -> dict[str, Any]:
-    return {
         "train_identities": sorted({it.identity for it in train_items}),
         "val_identities": sorted({it.identity for it in val_items}),
         "seed": seed,
@@ -1004,12 +982,12 @@ def _calibrate_and_measure(
     work: Path,
     split: dict[str, Any],
 ) -> dict[str, Any]:
-    """Lip-from-voice fit, calibration and held-out offset accuracy, recorded with the split they were measured on."""
+    """Lip-from-voice fit, calibration and held-out offset accuracy, recorded with the identities of ``split``."""
     fit_offset_cue(bundle, train_clips)
     metrics = calibrate(bundle, train_clips, val_clips, cfg, work)
     metrics["offset_accuracy"] = offset_accuracy(bundle, [c for _, c in val_clips if not c.is_image])
     bundle.calibration["metrics"] = metrics
-    bundle.calibration["split"] = split
+    bundle.calibration["split"] = {k: split[k] for k in ("train_identities", "val_identities", "seed")}
     return metrics
 
 

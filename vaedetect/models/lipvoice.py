@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vaedetect.audio import MEL_PER_VIDEO_FRAME
+from vaedetect.audio import MEL_PER_VIDEO_FRAME, minus_speech_mean
 
 MIN_FRAMES = 8  # fewer paired frames than this and a correlation says nothing
 
@@ -24,9 +24,7 @@ def mel_frames(mel: np.ndarray, speech: np.ndarray) -> np.ndarray:
     """Log-mel averaged per video frame, minus the clip's mean speech spectrum (microphone and room colouring)."""
     n = len(mel) // MEL_PER_VIDEO_FRAME
     frames = mel[: n * MEL_PER_VIDEO_FRAME].reshape(n, MEL_PER_VIDEO_FRAME, -1).mean(axis=1)
-    sp = speech[:n]
-    ref = frames[sp] if sp.sum() >= MIN_FRAMES else frames
-    return (frames - ref.mean(axis=0, keepdims=True)).astype(np.float32)
+    return minus_speech_mean(frames, speech[:n], MIN_FRAMES).astype(np.float32)
 
 
 def _standardise(x: np.ndarray) -> np.ndarray:
