@@ -85,6 +85,45 @@ def test_a_head_adds_each_experts_evidence_in_log_odds() -> None:
     assert head.probability({"face": 2.0, "sync": 3.0}) > p  # more anomalous evidence, higher probability
 
 
+def test_contributions_are_each_counted_evidences_share_of_the_fused_log_odds() -> None:
+    head = Head("h", ("face", "latent", "sync"), np.array([0.5, 0.0, 2.0]), -1.0, 0.4, 0.8)
+    z = {"face": 2.0, "latent": 3.0, "sync": -0.5}
+    c = head.contributions(z)
+    assert c == {"face": 1.0, "sync": -1.0}  # latent has weight 0: not counted, so not listed
+    p = head.probability(z)
+    assert sum(c.values()) + head.bias == pytest.approx(np.log(p / (1 - p)))
+
+
+def test_reasons_name_what_drove_a_fake_verdict_and_never_reassure_about_it() -> None:
+    from vaedetect.evidence import RawEvidence
+    from vaedetect.scoring import reasons_for
+
+    head = Head("full", ("face", "sync"), np.array([0.05, 0.5]), 0.0, 0.5, 0.55)
+    z = dict.fromkeys(EVIDENCE) | {"face": 0.4, "sync": 0.8}
+    out = reasons_for(z, RawEvidence(sync_offset=0), "fake", 25.0, None, head)
+    assert "less closely than in the average real clip (+0.8σ)" in out[0] and "weighs most" in out[0]
+    assert not any("as in real footage" in r for r in out)
+    # Without the head (or for a real verdict) the same evidence reads as reassurance, and nothing "weighs most".
+    real = reasons_for(z, RawEvidence(sync_offset=0), "real", 25.0, None, head)
+    assert any("in step, as in real footage" in r for r in real) and not any("weighs most" in r for r in real)
+    # A face that is the driver is named softly instead of being called "like real faces".
+    photo = Head("photo", ("face",), np.array([0.3]), 0.0, 0.5, 0.55)
+    out = reasons_for(dict.fromkeys(EVIDENCE) | {"face": 0.8}, RawEvidence(), "uncertain", 25.0, None, photo)
+    assert out[0].startswith("The face reconstructs a little worse") and not any("like real faces" in r for r in out)
+
+
+def test_striking_evidence_the_head_does_not_count_is_labelled_and_listed_after_what_counts() -> None:
+    from vaedetect.evidence import RawEvidence
+    from vaedetect.scoring import NOT_COUNTED, reasons_for
+
+    head = Head("full", ("face", "audio", "sync"), np.array([0.3, 0.0, 0.5]), 0.0, 0.5, 0.55)
+    z = dict.fromkeys(EVIDENCE) | {"face": 2.2, "audio": 3.0, "sync": 0.1}
+    out = reasons_for(z, RawEvidence(sync_offset=0), "fake", 25.0, "mouth", head)
+    assert out[0].startswith("The face reconstructs 2.2σ worse") and out[0].endswith("weighs most in the verdict.")
+    voice = next(r for r in out if r.startswith("The voice"))
+    assert voice.endswith(NOT_COUNTED) and out.index(voice) == 1
+
+
 # -- the Report on real analyses ------------------------------------------------------------------------------------
 
 
@@ -100,13 +139,21 @@ def test_report_of_a_talking_clip_has_every_part_and_round_trips_through_json(ta
     shown = [f for f in r.frames if f.crop is not None]
     assert shown and all(f.heatmap.shape == f.crop.shape == f.reconstruction.shape for f in shown)
     assert all(f.map_xy is not None and np.isfinite(f.map_xy).all() for f in r.frames)
-    assert r.model.name and r.schema_version == 1
+    assert r.model.name and r.schema_version == 2
 
     text = r.to_json()
     data = json.loads(text)
     assert not {"crop", "reconstruction", "heatmap"} & set(data["frames"][0])  # arrays stay out of the JSON
     again = Report.from_json(text)
     assert again.to_dict() == data
+
+
+def test_report_contributions_add_up_to_its_fake_probability(detector: Detector, talking_report: Report) -> None:
+    r = talking_report
+    head = select_head(detector.heads, r.scores)
+    assert set(r.contributions) == {f for f in head.features if head.weight(f) > 0 and r.scores[f] is not None}
+    logit = np.log(r.fake_probability / (1 - r.fake_probability))
+    assert sum(r.contributions.values()) + head.bias == pytest.approx(logit, abs=1e-2)
 
 
 def test_sync_json_carries_the_contract_curve(talking_report: Report) -> None:

@@ -330,7 +330,7 @@ class Detector:
             unc, fake = thresholds_with_warnings(head, codes)
             verdict = verdict_for(probability, unc, fake)
             region = worst_region(raw.zmap.mean(axis=0)) if raw.zmap is not None and len(raw.zmap) else None
-            reasons = reasons_for(z, raw, verdict, float(media.ANALYSIS_FPS), region)
+            reasons = reasons_for(z, raw, verdict, float(media.ANALYSIS_FPS), region, head)
             if any(c in codes for c in ("low_resolution", "heavy_compression", "short_clip", "multiple_faces")):
                 reasons.append("Warnings below widened the uncertain band: the verdict needs stronger evidence.")
         info, faces = clip.info, clip.faces
@@ -340,6 +340,7 @@ class Detector:
             reasons=reasons,
             warnings=warnings,
             scores={k: (None if z[k] is None else round(float(z[k]), 3)) for k in EVIDENCE},
+            contributions={k: round(v, 4) for k, v in head.contributions(z).items()} if head is not None else {},
             unavailable=unavailable,
             thresholds={"uncertain": round(float(unc), 4), "fake": round(float(min(fake, 1.0)), 4)},
             sync=self._sync(clip, raw, offset),

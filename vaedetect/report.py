@@ -15,7 +15,7 @@ import numpy as np
 
 VERDICTS = ("real", "uncertain", "fake")
 EVIDENCE = ("face", "latent", "audio", "sync", "temporal", "blend")
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: ``contributions``
 
 
 @dataclass
@@ -114,6 +114,9 @@ class Report:
     media: MediaSummary
     model: ModelInfo
     timings: dict[str, float]
+    # Each counted evidence's share of the fused log-odds (positive: towards "manipulated"); evidence the scoring head
+    # does not use is absent. What the reasons are ordered by, so a reader can see what moved the verdict.
+    contributions: dict[str, float] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:

@@ -45,6 +45,18 @@ class Head:
         logit = float(self.weights @ np.clip(x, -10, 10) + self.bias)
         return float(1.0 / (1.0 + np.exp(-logit)))
 
+    def weight(self, name: str) -> float:
+        return float(self.weights[self.features.index(name)]) if name in self.features else 0.0
+
+    def contributions(self, z: dict[str, float | None]) -> dict[str, float]:
+        """Each counted feature's share of the fused log-odds (positive: towards "manipulated"). Features with weight 0
+        are left out and the bias is not shared out, so the sum plus the bias is the logit of :meth:`probability`."""
+        return {
+            f: self.weight(f) * float(np.clip(z[f], -10, 10))
+            for f in self.features
+            if z.get(f) is not None and self.weight(f) > 0
+        }
+
     @property
     def informative(self) -> bool:
         """A head with no positive weight gives every input the same score: it cannot tell anything apart."""
@@ -144,56 +156,128 @@ def offset_cues_agree(raw: RawEvidence) -> bool | None:
     return abs(m - v) <= AGREE_FRAMES
 
 
+# Sentences for an evidence that is the verdict's main driver without being striking on its own (|z| < REASON_Z): the
+# verdict still has to be explained by what moved it, in words that do not overstate a small deviation.
+_DRIVER_SENTENCES = {
+    "face": "The face reconstructs {how} worse than the average real face ({z:+.1f}σ).",
+    "latent": "The face lies {how} further from real faces in the model's latent space than the average real face"
+    " ({z:+.1f}σ).",
+    "temporal": "The face changes from frame to frame {how} more than in the average real clip ({z:+.1f}σ).",
+    "blend": "The face shows {how} stronger blending traces than the average real face ({z:+.1f}σ).",
+    "audio": "The voice reconstructs {how} worse than the average real speech ({z:+.1f}σ).",
+    "sync": "Mouth movements match the speech {how} less closely than in the average real clip ({z:+.1f}σ).",
+}
+WEIGHS_MOST = " This weighs most in the verdict."
+NOT_COUNTED = " Not counted in the verdict: in calibration this evidence did not separate real clips from fakes."
+
+
+def _how(z: float) -> str:
+    return "a little" if z < 1.0 else "noticeably"
+
+
 def reasons_for(
-    z: dict[str, float | None], raw: RawEvidence, verdict: str, fps: float, region: str | None
+    z: dict[str, float | None],
+    raw: RawEvidence,
+    verdict: str,
+    fps: float,
+    region: str | None,
+    head: Head | None = None,
 ) -> list[str]:
-    """Plain-language sentences, strongest evidence first."""
-    items: list[tuple[float, str]] = []
+    """Plain-language sentences, what moved the verdict first.
+
+    With the scoring ``head`` the sentences follow each evidence's share of the fused log-odds, so the reasons
+    explain the verdict actually given: the evidence that pushed a clip towards "manipulated" most is always named
+    (softly worded when it is not striking on its own), a striking evidence the head does not count is labelled as
+    such, and nothing reassuring is said about the evidence that drove a non-real verdict.
+    """
+    contrib = head.contributions(z) if head is not None else {}
+    counted = set(contrib)
+    driver = None
+    if verdict != "real" and contrib:
+        best = max(counted, key=lambda k: contrib[k], default=None)
+        driver = best if best is not None and contrib[best] > 0 else None
+
+    # (group, strength, sentence): group 0 = counted or no head given, 1 = shown but not counted, 2 = reassuring.
+    items: list[tuple[int, float, str]] = []
+
+    def notable(key: str, value: float, sentence: str) -> None:
+        if head is not None and key not in counted:
+            items.append((1, value, sentence + NOT_COUNTED))
+        else:
+            tail = WEIGHS_MOST if key == driver else ""
+            items.append((0, contrib.get(key, value) if contrib else value, sentence + tail))
+
+    stated: set[str] = set()
     fz, lz, tz, az, sz, bz = (z.get(k) for k in EVIDENCE)
     if fz is not None:
         if fz >= REASON_Z:
             where = f", most in the {region} region" if region else ""
-            items.append((fz, f"The face reconstructs {fz:.1f}σ worse than the real faces the model learned{where}."))
-        elif fz <= 1.0:
-            items.append((-1, f"The face reconstructs like real faces do ({fz:+.1f}σ)."))
+            notable("face", fz, f"The face reconstructs {fz:.1f}σ worse than the real faces the model learned{where}.")
+            stated.add("face")
+        elif fz <= 1.0 and driver != "face":
+            items.append((2, -fz, f"The face reconstructs like real faces do ({fz:+.1f}σ)."))
     if bz is not None and bz >= REASON_Z:
-        items.append(
-            (bz, f"The face shows blending traces (a seam or colour step inside the face), {bz:.1f}σ above real faces.")
+        notable(
+            "blend",
+            bz,
+            f"The face shows blending traces (a seam or colour step inside the face), {bz:.1f}σ above real faces.",
         )
+        stated.add("blend")
     if lz is not None and lz >= REASON_Z:
-        items.append((lz, f"The face lies far from real faces in the model's latent space ({lz:.1f}σ)."))
+        notable("latent", lz, f"The face lies far from real faces in the model's latent space ({lz:.1f}σ).")
+        stated.add("latent")
     if tz is not None and tz >= REASON_Z:
-        items.append((tz, f"The face changes from frame to frame more than in real footage ({tz:.1f}σ)."))
+        notable("temporal", tz, f"The face changes from frame to frame more than in real footage ({tz:.1f}σ).")
+        stated.add("temporal")
     if az is not None and az >= REASON_Z:
-        items.append((az, f"The voice reconstructs {az:.1f}σ worse than real speech the model learned."))
+        notable("audio", az, f"The voice reconstructs {az:.1f}σ worse than real speech the model learned.")
+        stated.add("audio")
     if raw.sync_offset is not None:
         off = raw.sync_offset
         # An offset is only claimed when the alignment model and lip-from-voice each find it on their own (a bundle
         # without lip-from-voice has one cue, which then stands alone).
         m, v = raw.sync_offset_model, raw.lipvoice_offset
         agree = offset_cues_agree(raw) is not False
-        poorly = (sz or 0.0, f"Mouth movements match the speech poorly ({sz or 0:.1f}σ below real clips).")
+        poorly = f"Mouth movements match the speech poorly ({sz or 0:.1f}σ below real clips)."
         if abs(off) >= 2 and not agree:
             items.append(
                 (
+                    0,
                     0.0,
                     f"The two lip-sync cues disagree about the audio offset (alignment model: {(m or 0) / fps:+.2f} s,"
                     f" mouth opening vs voice: {(v or 0) / fps:+.2f} s), so no offset is claimed.",
                 )
             )
             if sz is not None and sz >= REASON_Z:
-                items.append(poorly)
+                notable("sync", sz, poorly)
+                stated.add("sync")
         elif abs(off) >= CLEAR_OFFSET_FRAMES or (abs(off) >= 2 and (sz or 0) >= 1.0):
             lead = "the lips lead the speech" if off > 0 else "the speech leads the lips"
-            items.append(
-                (max(sz or 0, 2.0), f"Lip movements and speech are out of step: {lead} by {abs(off) / fps:.2f} s.")
+            notable(
+                "sync",
+                max(sz or 0, 2.0),
+                f"Lip movements and speech are out of step: {lead} by {abs(off) / fps:.2f} s.",
             )
+            stated.add("sync")
         elif sz is not None and sz >= REASON_Z:
-            items.append(poorly)
+            notable("sync", sz, poorly)
+            stated.add("sync")
+        elif sz is not None and driver == "sync" and abs(off) <= 1:
+            items.append(
+                (
+                    0,
+                    contrib["sync"],
+                    f"Lip movements and speech are in step (no audio offset), but they match {_how(sz)} less closely"
+                    f" than in the average real clip ({sz:+.1f}σ).{WEIGHS_MOST}",
+                )
+            )
+            stated.add("sync")
         elif sz is not None and sz <= 1.0 and abs(off) <= 1:
-            items.append((-1, "Lip movements and speech are in step, as in real footage."))
-    items.sort(key=lambda t: -t[0])
-    out = [s for _, s in items]
+            items.append((2, -sz, "Lip movements and speech are in step, as in real footage."))
+    if driver is not None and driver not in stated and (dz := z.get(driver)) is not None:
+        items.append((0, contrib[driver], _DRIVER_SENTENCES[driver].format(how=_how(dz), z=dz) + WEIGHS_MOST))
+    items.sort(key=lambda t: (t[0], -t[1]))
+    out = [s for _, _, s in items]
     if not out:
         out = ["No single piece of evidence stands out from real footage."]
     if verdict == "uncertain":
