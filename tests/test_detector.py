@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -262,6 +263,11 @@ def test_eval_reports_every_contract_key_and_records_a_corrupt_row(
     assert set(res["per_kind"]) == {"real", "synthetic"} and res["per_kind"]["real"]["n"] == 2
     assert res["auc"] is not None and 0.0 <= res["auc"] <= 1.0
     assert 0.0 <= res["real_called_fake"] <= 1.0 and res["seconds_per_clip"] > 0
+    # Videos and photos apart (a photo's AUC is frame-level); one class each here, so no AUC within either.
+    assert res["per_media"]["video"] | {"real_called_fake": 0} == {
+        "n": 2, "n_fake": 0, "auc": None, "ap": None, "real_called_fake": 0
+    }  # fmt: skip
+    assert res["per_media"]["image"] == {"n": 1, "n_fake": 1, "auc": None, "ap": None, "real_called_fake": None}
     json.dumps(res, allow_nan=False)
 
     bundle = tmp_path / "bundle"
@@ -270,6 +276,7 @@ def test_eval_reports_every_contract_key_and_records_a_corrupt_row(
     cal = json.loads((bundle / "calibration.json").read_text())
     assert cal["metrics"]["eval_synthetic"]["n"] == 4 and cal["metrics"]["eval_synthetic"]["errors"] == 1
     assert "eval_synthetic.auc" in (bundle / "README.md").read_text()
+    assert cal["metrics"]["eval_synthetic"]["per_media"]["image"]["n"] == 1
 
 
 def test_eval_split_filter_keeps_only_that_split(tmp_path: Path) -> None:
@@ -310,6 +317,7 @@ def test_eval_resamples_identities_when_the_labels_name_them(tmp_path: Path) -> 
     class _Fixed:
         def __init__(self, p: float) -> None:
             self.fake_probability, self.verdict, self.scores, self.warnings = p, "uncertain", {}, []
+            self.media = SimpleNamespace(kind="video")
 
     rows = ["path,label,identity"] + [f"r{i}.mp4,real,anna" for i in range(4)] + ["f0.mp4,fake,bo", "f1.mp4,fake,cy"]
     (tmp_path / "l.csv").write_text("\n".join(rows) + "\n")

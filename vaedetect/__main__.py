@@ -106,6 +106,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
             print(f"  95% interval         {lo:.3f}-{hi:.3f} (bootstrap over {res['auc_ci95_resampled']})")
     for kind, st in res["per_kind"].items():
         print(f"  {kind:<26} n={st['n']:<3} mean={st['mean_score']:.3f} flagged={st['flagged_rate']:.2f}")
+    for media, st in res["per_media"].items():
+        auc = "n/a" if st["auc"] is None else f"{st['auc']:.3f}"
+        print(f"  {media + 's':<26} n={st['n']:<3} auc={auc} (fake {st['n_fake']})")
     for name, st in res["per_evidence"].items():
         auc = "n/a" if st["auc"] is None else f"{st['auc']:.3f}"
         print(f"  evidence {name:<10} n={st['n']:<3} auc={auc}")

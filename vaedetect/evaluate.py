@@ -146,6 +146,7 @@ def evaluate_csv(
                 "path": row["path"],
                 "label": row["label"],
                 "kind": row["kind"],
+                "media": report.media.kind,
                 "identity": row["identity"],
                 "fake_probability": float(report.fake_probability),
                 "verdict": report.verdict,
@@ -181,6 +182,18 @@ def evaluate_csv(
             "flagged_rate": float(np.mean([r["verdict"] != "real" for r in ks])),
         }
     out["per_kind"] = per_kind
+    # Videos and photos apart: one AUC over both also ranks a photo's score against a clip's, which come from different
+    # fusion heads; a photo is one frame, so its AUC is the field's frame-level photo AUC.
+    per_media: dict[str, Any] = {}
+    for kind in sorted({r["media"] for r in scored}):
+        mask = np.array([r["media"] == kind for r in scored], dtype=bool)
+        per_media[kind] = {
+            "n": int(mask.sum()),
+            "n_fake": int(y[mask].sum()),
+            **{k: binary_metrics(y[mask], s[mask])[k] for k in ("auc", "ap")},
+            "real_called_fake": float(np.mean(verdict_fake[mask & (y == 0)])) if (mask & (y == 0)).any() else None,
+        }
+    out["per_media"] = per_media
     per_evidence = {}
     for name in EVIDENCE:
         pairs = [(r["label"] == "fake", r["scores"][name]) for r in scored if r["scores"].get(name) is not None]
@@ -214,6 +227,7 @@ def record_in_bundle(folder: str | Path, result: dict[str, Any], name: str) -> N
         k: {kk: v[kk] for kk in ("n", "mean_score", "flagged_rate", "detection_rate")}
         for k, v in result.get("per_kind", {}).items()
     }
+    summary["per_media"] = result.get("per_media", {})
     summary["per_evidence_auc"] = {k: v.get("auc") for k, v in result.get("per_evidence", {}).items()}
     summary["per_evidence_n"] = {k: v.get("n") for k, v in result.get("per_evidence", {}).items()}
     key = name if name.startswith("eval_") else f"eval_{name}"
