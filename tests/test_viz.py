@@ -167,8 +167,8 @@ def test_verdict_markdown_mentions_tier_probability_reasons_warnings_and_model()
     assert "Lip-sync: no speech was heard" in md
     assert "fake-test-bundle" in md and "0123456789ab" in md
     assert "Counted in the verdict" not in md  # the builder gives no contributions
-    report.contributions = {"face": 0.05, "sync": 0.27}
-    assert "Counted in the verdict: Lip-sync (+0.27), Face reconstruction (+0.05)" in viz.verdict_markdown(report)
+    report.contributions = {"face": 0.05, "sync": 0.27, "temporal": -0.001}  # a negligible push is not listed
+    assert "Counted in the verdict: Lip-sync (+0.27), Face reconstruction (+0.05);" in viz.verdict_markdown(report)
     report.verdict, report.fake_probability = "fake", 0.996
     assert "Likely manipulated" in viz.verdict_markdown(report) and ">99 %" in viz.verdict_markdown(report)
     report.verdict = "real"
