@@ -393,6 +393,26 @@ def test_recalibration_leaves_out_a_held_out_file_whose_person_was_trained_on(
     assert not set(new["train_identities"]) & set(new["val_identities"])
 
 
+def test_recalibrating_a_bundle_without_recorded_file_lists_rederives_the_identity_split_from_its_seed(
+    tiny_bundle: Path, synthetic_data_dir: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    from vaedetect.train import TrainConfig, identity_split, read_manifest, recalibrate
+
+    src = Path(shutil.copytree(tiny_bundle, tmp_path / "src"))
+    config = json.loads((src / "config.json").read_text())
+    config["data"]["split"] = {"seed": 3}  # an older bundle: only the seed was recorded
+    (src / "config.json").write_text(json.dumps(config))
+    out = recalibrate(src, synthetic_data_dir, tmp_path / "re")
+    new = json.loads((out / "config.json").read_text())["data"]["split"]
+    train, val = identity_split(read_manifest(synthetic_data_dir), TrainConfig().val_fraction, 3)
+    assert new["seed"] == 3
+    assert new["train"] == sorted(str(it.path.relative_to(synthetic_data_dir)) for it in train)
+    assert new["val"] == sorted(str(it.path.relative_to(synthetic_data_dir)) for it in val) != []
+    assert not set(new["train_identities"]) & set(new["val_identities"])
+
+
 def test_training_fits_the_lip_from_voice_cue_and_reports_shift_recovery(tiny_bundle: Path) -> None:
     bundle = ModelBundle.load(tiny_bundle)
     assert bundle.lipvoice is not None  # the synthetic clips talk: a drawn mouth opens with a tone's loudness
