@@ -228,6 +228,10 @@ def test_an_offset_the_two_cues_disagree_on_is_not_claimed() -> None:
     out = reasons_for(z, split, "uncertain", 25.0, None)
     assert not any("out of step" in r or "in step" in r for r in out)
     assert any("disagree" in r and "+0.44 s" in r and "+0.00 s" in r for r in out)
+    # The fused estimate landing on 0 is not "in step" either while the alignment model alone says +0.44 s.
+    zero = RawEvidence(sync_offset=0, sync_offset_model=11, lipvoice_offset=0)
+    out = reasons_for(z, zero, "real", 25.0, None)
+    assert not any("in step" in r for r in out) and any("disagree" in r for r in out)
 
 
 # -- eval and analyze CLIs ------------------------------------------------------------------------------------------

@@ -239,7 +239,7 @@ def reasons_for(
         m, v = raw.sync_offset_model, raw.lipvoice_offset
         agree = offset_cues_agree(raw) is not False
         poorly = f"Mouth movements match the speech poorly ({sz or 0:.1f}σ below real clips)."
-        if abs(off) >= 2 and not agree:
+        if not agree:  # whatever the fused offset, neither "in step" nor "out of step" is claimed
             items.append(
                 (
                     0,
