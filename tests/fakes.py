@@ -189,12 +189,15 @@ class FakeDetector:
             "sync": None if sync is None else float(rng.normal(prob, 0.5)),
             "temporal": None if is_image else float(rng.normal(prob, 0.5)),
         }
+        # Like the real detector: each counted evidence's push in log-odds (face and lip-sync counted, voice not).
+        contributions = {k: round(w * scores[k], 4) for k, w in (("face", 0.1), ("sync", 0.3)) if scores[k] is not None}
         return Report(
             verdict=verdict,
             fake_probability=prob,
             reasons=reasons,
             warnings=warnings,
             scores=scores,
+            contributions=contributions,
             unavailable=unavailable,
             thresholds=dict(THRESHOLDS),
             sync=sync,
