@@ -83,10 +83,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         print(f"  ! {w.message}")
     avail = ", ".join(f"{k} {v:+.2f}" for k, v in report.scores.items() if v is not None)
     print(f"  evidence (z vs real): {avail or 'none'}")
-    counted = sorted(((k, v) for k, v in report.contributions.items() if abs(v) >= 0.005), key=lambda kv: -kv[1])
-    if counted:
-        pushes = ", ".join(f"{k} {v:+.2f}" for k, v in counted)
-        print(f"  counted in the verdict (log-odds, + towards fake): {pushes}")
+    if pushes := report.pushes():
+        print(f"  counted in the verdict (log-odds, + towards fake): {', '.join(f'{k} {v:+.2f}' for k, v in pushes)}")
     print(f"  model: {report.model.name} {report.model.revision or ''}".rstrip())
     return 0
 

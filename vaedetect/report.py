@@ -126,6 +126,10 @@ class Report:
     def warning_codes(self) -> list[str]:
         return [w.code for w in self.warnings]
 
+    def pushes(self, min_abs: float = 0.005) -> list[tuple[str, float]]:
+        """Counted evidence whose push on the verdict is not negligible, strongest towards "manipulated" first."""
+        return sorted(((k, v) for k, v in self.contributions.items() if abs(v) >= min_abs), key=lambda kv: -kv[1])
+
     def to_dict(self) -> dict[str, Any]:
         d = _jsonable(asdict(self, dict_factory=_drop_arrays))
         if d.get("sync"):  # the contract's nested form of the per-time curve (architecture.md), next to the flat one

@@ -151,9 +151,8 @@ def verdict_markdown(report: Report) -> str:
     lines += [prob, ""]
     if report.reasons:
         lines += ["**Why**", *[f"- {r}" for r in report.reasons], ""]
-    counted = sorted(((k, v) for k, v in report.contributions.items() if abs(v) >= 0.005), key=lambda kv: -kv[1])
-    if counted:
-        parts = ", ".join(f"{_EVIDENCE_NAMES.get(k, k)} ({v:+.2f})" for k, v in counted)
+    if pushes := report.pushes():
+        parts = ", ".join(f"{_EVIDENCE_NAMES.get(k, k)} ({v:+.2f})" for k, v in pushes)
         lines += [f"<small>Counted in the verdict: {parts}; positive pushes towards “manipulated”.</small>", ""]
     if report.warnings:
         lines += ["**Limits for this clip**", *[f"- ⚠ {w.message}" for w in report.warnings], ""]
