@@ -106,8 +106,10 @@ several independent kinds of evidence:
 * **Uncertain** — some evidence, but not enough to say. Look at the reasons and at the pictures.
 * **Likely manipulated** — the evidence is stronger than in all but a few percent of real videos we tested.
 
-The percentage is a calibrated estimate, **not proof**. A verdict is one input to your judgement, alongside the
-source, the context and other reporting.
+The reasons start with what moved the verdict most; under them, "Counted in the verdict" gives each evidence's push
+(positive: towards "manipulated"). Evidence that the model's calibration found unable to tell real clips from fakes
+is still shown, and marked as not counted. The percentage is a calibrated estimate, **not proof**. A verdict is one
+input to your judgement, alongside the source, the context and other reporting.
 
 ## Limits and false alarms
 
