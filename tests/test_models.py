@@ -425,3 +425,46 @@ def test_the_shipped_bundle_never_calibrated_on_a_person_its_models_trained_on()
     split = config["data"]["split"]
     assert split["train"] and split["val"] and not set(split["train"]) & set(split["val"])
     assert not set(split["train_identities"]) & set(split["val_identities"])
+
+
+def test_training_from_a_bundle_trains_only_the_named_stages_on_the_split_it_recorded(
+    tiny_bundle: Path, synthetic_data_dir: Path, tmp_path: Path
+) -> None:
+    from dataclasses import replace
+
+    from vaedetect.train import train
+
+    cfg = replace(TrainConfig.from_preset("tiny"), face_steps=6, lr=3e-4)
+    out = train(synthetic_data_dir, tmp_path / "ft", cfg=cfg, init=tiny_bundle, only=("face_vae",))
+    for f in ("audio_vae.safetensors", "sync.safetensors", "blend.safetensors"):
+        a, b = load_file(str(tiny_bundle / f)), load_file(str(out / f))
+        assert all(torch.equal(a[k], b[k]) for k in a)  # stages not named keep the bundle's weights
+    a, b = load_file(str(tiny_bundle / "face_vae.safetensors")), load_file(str(out / "face_vae.safetensors"))
+    assert any(not torch.equal(a[k], b[k]) for k in a)
+    old, new = (json.loads((d / "config.json").read_text()) for d in (tiny_bundle, out))
+    assert new["data"]["split"]["train"] == old["data"]["split"]["train"]  # held-out people stay held out
+    assert new["data"]["split"]["val"] == old["data"]["split"]["val"]
+    assert new["training"]["stages"] == ["face_vae"] and new["training"]["init"] == str(tiny_bundle)
+    assert new["training"]["init_training"]["face_steps"] == TrainConfig.from_preset("tiny").face_steps
+    assert new["training"]["final_losses"].keys() == {"face_vae"}
+    hub.validate_bundle_dir(out)
+
+
+def test_training_some_stages_needs_a_bundle_to_take_the_others_from(synthetic_data_dir: Path, tmp_path: Path) -> None:
+    from vaedetect.train import train
+
+    with pytest.raises(ValueError, match="init"):
+        train(synthetic_data_dir, tmp_path / "a", cfg=TrainConfig.from_preset("tiny"), only=("face_vae",))
+    with pytest.raises(ValueError, match="unknown stages"):
+        train(synthetic_data_dir, tmp_path / "b", cfg=TrainConfig.from_preset("tiny"), only=("lips",), init=tmp_path)
+
+
+def test_face_augmentation_keeps_the_crop_shape_and_changes_its_look_reproducibly() -> None:
+    from vaedetect.train import augment_face
+
+    face = np.full((64, 64, 3), 120, np.uint8)
+    face[16:48, 20:44] = (200, 150, 120)
+    a = augment_face(face, np.random.default_rng(5))
+    assert a.shape == face.shape and a.dtype == np.uint8
+    assert np.abs(a.astype(int) - face).mean() > 1.0
+    assert np.array_equal(a, augment_face(face, np.random.default_rng(5)))

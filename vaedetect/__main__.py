@@ -159,10 +159,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     cfg = TrainConfig.from_preset(args.preset)
-    keys = ("face_steps", "audio_steps", "sync_steps", "blend_steps", "max_files", "seed")
+    keys = ("face_steps", "audio_steps", "sync_steps", "blend_steps", "max_files", "seed", "lr")
     overrides = {k: getattr(args, k) for k in keys}
     cfg = replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
-    bundle = train(args.data, args.out, device=args.device or ("cuda" if _cuda() else "cpu"), cfg=cfg)
+    only = tuple(s.strip() for s in args.only.split(",") if s.strip()) if args.only else None
+    device = args.device or ("cuda" if _cuda() else "cpu")
+    bundle = train(args.data, args.out, device=device, cfg=cfg, init=args.init, only=only)
     print(bundle)
     return 0
 
@@ -236,6 +238,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--blend-steps", type=int)
     sp.add_argument("--max-files", type=int)
     sp.add_argument("--seed", type=int)
+    sp.add_argument("--lr", type=float, help="peak learning rate (cosine schedule)")
+    sp.add_argument(
+        "--init", metavar="BUNDLE_DIR", help="continue from this bundle's weights, on the split it recorded"
+    )
+    sp.add_argument("--only", metavar="STAGES", help="with --init: comma-separated stages to train "
+                    "(face_vae, blend, audio_vae, sync); the others keep the bundle's weights")  # fmt: skip
     return p
 
 
