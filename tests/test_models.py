@@ -468,3 +468,17 @@ def test_face_augmentation_keeps_the_crop_shape_and_changes_its_look_reproducibl
     assert a.shape == face.shape and a.dtype == np.uint8
     assert np.abs(a.astype(int) - face).mean() > 1.0
     assert np.array_equal(a, augment_face(face, np.random.default_rng(5)))
+
+
+def test_thresholds_hold_the_false_positive_rate_on_the_real_scores_they_are_set_on() -> None:
+    from vaedetect.train import threshold_at_fpr
+
+    rng = np.random.default_rng(0)
+    for n in (5, 19, 20, 22, 41, 209):
+        real = rng.normal(0.5, 0.05, n)
+        for fpr in (0.05, 0.2):
+            t = threshold_at_fpr(real, fpr)
+            k = int(np.floor(fpr * n + 1e-9))
+            assert np.sum(real >= t) == k  # as many as the rate allows, never more (np.quantile let 2 of 22 in)
+    ties = np.array([0.6, 0.6, 0.6, 0.5] + [0.4] * 16)  # 20 scores: one may reach a 5% threshold, but three tie
+    assert np.sum(ties >= threshold_at_fpr(ties, 0.05)) == 0
