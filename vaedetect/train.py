@@ -778,6 +778,23 @@ def offset_accuracy(bundle: ModelBundle, clips: list[ClipArrays], shifts=(-10, -
 STAGES = ("face_vae", "blend", "audio_vae", "sync")
 
 
+# Recipe fields that only shape one stage: a run that did not train the stage does not claim them.
+STAGE_FIELDS = {
+    "face_vae": ("face_steps", "face_augment"),
+    "blend": ("blend_steps",),
+    "audio_vae": ("audio_steps",),
+    "sync": ("sync_steps", "sync_batch_size", "sync_hard_negatives", "sync_augment", "sync_min_negative_offset"),
+}
+
+
+def recipe_of(cfg: TrainConfig, stages: tuple[str, ...]) -> dict[str, Any]:
+    """The training settings a bundle records: architectures live elsewhere in config.json, and the settings of
+    stages this run did not train are left out (a continued bundle keeps its earlier run's under ``init_training``)."""
+    skip = {"face_vae", "audio_vae", "sync", "blend"}
+    skip |= {f for stage, fields in STAGE_FIELDS.items() if stage not in stages for f in fields}
+    return {k: v for k, v in asdict(cfg).items() if k not in skip}
+
+
 def augment_face(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A real aligned face as another photo of the same person might show it: a small rotation, shift and scale, a
     change of exposure, white balance and saturation, and half the time the JPEG / low-resolution loss of uploads."""
@@ -960,7 +977,7 @@ def train(
         _calibrate_and_measure(bundle, train_clips, val_clips, cfg, work, split)
         earlier = {"init": str(init), "init_training": bcfg.training} if init is not None else {}
         bcfg.training = {
-            **{k: v for k, v in asdict(cfg).items() if k not in ("face_vae", "audio_vae", "sync", "blend")},
+            **recipe_of(cfg, stages),
             "stages": list(stages),
             **earlier,
             "device": device,
