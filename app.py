@@ -486,8 +486,9 @@ def build_app(detector: Any, examples_dir: str | None = None) -> gr.Blocks:
                     heatmap.render()
                     _caption(
                         "<span class='inferno-bar'></span> Colour = how much worse the redrawing is than for real "
-                        "faces: dark = normal, bright yellow = far worse (4+ standard deviations). Hair edges and "
-                        "glasses can glow on real videos too."
+                        "faces: dark = normal, bright yellow = far worse (4+ standard deviations). Only the face "
+                        "area the score uses is coloured; the rest is greyed. Hair edges and glasses can glow on real "
+                        "videos too."
                     )
             frame_pick.render()
             frame_note.render()

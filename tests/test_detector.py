@@ -366,3 +366,19 @@ def test_analyze_cli_prints_a_verdict_and_writes_the_json_report(
     assert out.stdout.split()[0] in ("REAL", "UNCERTAIN", "FAKE")
     rep = Report.from_json(out_json.read_text())
     assert rep.media.kind == "image"
+
+
+def test_heatmap_colours_only_the_scored_face_area_and_greys_the_rest() -> None:
+    from vaedetect.detector import heatmap_overlay
+    from vaedetect.evidence import face_region
+
+    crop = np.zeros((64, 64, 3), np.uint8)
+    crop[..., 0] = 200  # a red picture: colour outside the face area would survive a plain overlay
+    zmap = np.full((32, 32), 4.0, np.float32)  # far worse than real faces everywhere, background included
+    region = face_region(32)
+    out = heatmap_overlay(crop, zmap, region=region).astype(int)
+    plain = heatmap_overlay(crop, zmap).astype(int)
+    corner, centre = (1, 1), (34, 32)
+    assert not region[0, 0] and region[17, 16]
+    assert np.ptp(out[corner]) == 0 and np.ptp(plain[corner]) > 50  # outside: grey, not heat
+    assert np.array_equal(out[centre], plain[centre])  # inside: the same heat colour

@@ -17,7 +17,7 @@ import torch
 
 from vaedetect import hub, media
 from vaedetect.audio import leading_silence_frames
-from vaedetect.evidence import ClipArrays, RawEvidence, compute_evidence
+from vaedetect.evidence import ClipArrays, RawEvidence, compute_evidence, face_region
 from vaedetect.faces import FaceConfig
 from vaedetect.ingest import Clip, ingest
 from vaedetect.models import ModelBundle
@@ -247,7 +247,7 @@ class Detector:
                 )
                 fe.crop = crop
                 fe.reconstruction = cv2.resize(raw.recon[j], (DISPLAY_PX, DISPLAY_PX), interpolation=cv2.INTER_CUBIC)
-                fe.heatmap = heatmap_overlay(crop, raw.zmap[j])
+                fe.heatmap = heatmap_overlay(crop, raw.zmap[j], region=face_region(raw.zmap.shape[-1]))
             out.append(fe)
         return out
 
@@ -393,11 +393,23 @@ def _unavailable(
     return why
 
 
-def heatmap_overlay(crop: np.ndarray, zmap: np.ndarray, max_z: float = HEATMAP_MAX_Z) -> np.ndarray:
-    """Normalised error (0..max_z sigma above real faces) as a colour overlay on the face: hot = unlike real faces."""
+def heatmap_overlay(
+    crop: np.ndarray, zmap: np.ndarray, max_z: float = HEATMAP_MAX_Z, region: np.ndarray | None = None
+) -> np.ndarray:
+    """Normalised error (0..max_z sigma above real faces) as a colour overlay on the face: hot = unlike real faces.
+
+    With ``region`` (a mask at the zmap's resolution: the face area the score is taken from) everything outside it is
+    shown dimmed and grey, so a background or collar the redrawing misses does not draw the eye to what is not scored.
+    """
     h, w = crop.shape[:2]
     z = cv2.resize(np.clip(zmap, 0.0, max_z) / max_z, (w, h), interpolation=cv2.INTER_CUBIC)
     z = np.clip(z, 0.0, 1.0)
     colour = cv2.cvtColor(cv2.applyColorMap((z * 255).astype(np.uint8), cv2.COLORMAP_INFERNO), cv2.COLOR_BGR2RGB)
     alpha = (0.25 + 0.6 * z)[..., None]
-    return (crop * (1 - alpha) + colour * alpha).astype(np.uint8)
+    out = crop * (1 - alpha) + colour * alpha
+    if region is not None:
+        inside = cv2.resize(region.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
+        inside = cv2.GaussianBlur(inside, (0, 0), max(w, h) / 96)[..., None]  # a soft edge, not a cut-out
+        grey = 0.35 * crop.mean(axis=2, keepdims=True) + 40.0
+        out = out * inside + grey * (1 - inside)
+    return np.clip(out, 0, 255).astype(np.uint8)
