@@ -382,3 +382,14 @@ def test_heatmap_colours_only_the_scored_face_area_and_greys_the_rest() -> None:
     assert not region[0, 0] and region[17, 16]
     assert np.ptp(out[corner]) == 0 and np.ptp(plain[corner]) > 50  # outside: grey, not heat
     assert np.array_equal(out[centre], plain[centre])  # inside: the same heat colour
+
+
+def test_the_region_named_in_a_reason_is_one_the_heatmap_colours() -> None:
+    from vaedetect.evidence import face_region
+    from vaedetect.scoring import worst_region
+
+    zmap = np.zeros((32, 32), np.float32)
+    zmap[:, :3] = 9.0  # background at the left edge, outside the scored face area
+    zmap[22:27, 12:20] = 2.0  # the mouth, inside it
+    assert worst_region(zmap) == "face edges"
+    assert worst_region(zmap, face_region(32)) == "mouth"

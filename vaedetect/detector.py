@@ -329,7 +329,11 @@ class Detector:
             probability = head.probability(z)
             unc, fake = thresholds_with_warnings(head, codes)
             verdict = verdict_for(probability, unc, fake)
-            region = worst_region(raw.zmap.mean(axis=0)) if raw.zmap is not None and len(raw.zmap) else None
+            region = (
+                worst_region(raw.zmap.mean(axis=0), face_region(raw.zmap.shape[-1]))
+                if raw.zmap is not None and len(raw.zmap)
+                else None
+            )
             reasons = reasons_for(z, raw, verdict, float(media.ANALYSIS_FPS), region, head)
             if any(c in codes for c in ("low_resolution", "heavy_compression", "short_clip", "multiple_faces")):
                 reasons.append("Warnings below widened the uncertain band: the verdict needs stronger evidence.")

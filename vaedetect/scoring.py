@@ -136,12 +136,21 @@ _REGIONS = (
 )
 
 
-def worst_region(zmap: np.ndarray) -> str:
-    """Name of the face region with the highest mean error z-score (for a reason a person can check by eye)."""
+def worst_region(zmap: np.ndarray, scored: np.ndarray | None = None) -> str:
+    """Name of the face region with the highest mean error z-score (for a reason a person can check by eye).
+
+    With ``scored`` (the face-area mask the score uses, as the heatmap shows it) only those pixels count, so the
+    region named is one the user sees coloured."""
     h, w = zmap.shape[-2:]
+    mask = np.ones((h, w), bool) if scored is None else scored
     best, best_v = "face", -np.inf
     for name, (y0, y1), (x0, x1) in _REGIONS:
-        v = float(np.mean(zmap[..., int(y0 * h) : max(int(y1 * h), int(y0 * h) + 1), int(x0 * w) : int(x1 * w)]))
+        rows = slice(int(y0 * h), max(int(y1 * h), int(y0 * h) + 1))
+        cols = slice(int(x0 * w), int(x1 * w))
+        m = mask[rows, cols]
+        if not m.any():
+            continue
+        v = float(np.mean(zmap[..., rows, cols][..., m]))
         if v > best_v:
             best, best_v = name, v
     return best
