@@ -22,6 +22,7 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 import argparse
 import contextlib
 import hashlib
+import json
 import logging
 import re
 import shutil
@@ -43,7 +44,7 @@ DEFAULT_PORT = 7860
 MAX_FILE_SIZE = "200mb"
 EXAMPLE_SUFFIXES = {".mp4": 0, ".webm": 0, ".mov": 0, ".mkv": 0, ".jpg": 1, ".jpeg": 1, ".png": 1, ".webp": 1}
 MAX_EXAMPLES = 12
-UI_VERSION = 1  # bump when the outputs of the Analyze handler change: it keys the cached example outputs
+UI_VERSION = 2  # bump when the outputs of the Analyze handler change: it keys the cached example outputs
 REPORT_DIR_NAME = "vaedetect-reports"
 REPORT_DIR_MAX_AGE_S = 1200  # request folders older than this are swept (delete_cache removes the files at 600 s)
 GENERIC_ERROR = (
@@ -588,6 +589,8 @@ def _examples_cache(detector: Any, files: list[str]) -> Iterator[None]:
     """
     h = hashlib.sha256(f"{UI_VERSION}|{getattr(detector, 'bundle_name', '')}|".encode())
     h.update(str(getattr(detector, "bundle_revision", "")).encode())
+    # A bundled or local checkpoint has no revision: its calibration (redone whenever the weights change) stands in.
+    h.update(json.dumps(getattr(getattr(detector, "bundle", None), "calibration", None), sort_keys=True).encode())
     for f in files:
         st = Path(f).stat()
         h.update(f"|{f}|{st.st_size}|{st.st_mtime_ns}".encode())

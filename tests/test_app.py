@@ -509,3 +509,23 @@ def test_concurrent_load(detector, media, tmp_path):
         assert served.leftover_uploads(*(p for p, _ in jobs)) == []
     finally:
         served.close()
+
+
+def test_example_cache_moves_when_the_bundled_checkpoint_changes(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    monkeypatch.delenv("GRADIO_EXAMPLES_CACHE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    example = tmp_path / "clip.mp4"
+    example.write_bytes(b"x")
+
+    def folder(calibration):
+        det = SimpleNamespace(
+            bundle_name="default", bundle_revision=None, bundle=SimpleNamespace(calibration=calibration)
+        )
+        with app._examples_cache(det, [str(example)]):
+            return os.environ["GRADIO_EXAMPLES_CACHE"]
+
+    first = folder({"heads": {"full": {"bias": 0.1}}})
+    assert folder({"heads": {"full": {"bias": 0.1}}}) == first  # same checkpoint, same cached verdicts
+    assert folder({"heads": {"full": {"bias": 0.2}}}) != first  # same name, no revision, new weights: new cache
