@@ -483,3 +483,17 @@ def test_thresholds_hold_the_false_positive_rate_on_the_real_scores_they_are_set
             assert np.sum(real >= t) == k  # as many as the rate allows, never more (np.quantile let 2 of 22 in)
     ties = np.array([0.6, 0.6, 0.6, 0.5] + [0.4] * 16)  # 20 scores: one may reach a 5% threshold, but three tie
     assert np.sum(ties >= threshold_at_fpr(ties, 0.05)) == 0
+
+
+def test_train_cli_continues_a_bundle_for_the_named_stages(
+    tiny_bundle: Path, synthetic_data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from vaedetect.__main__ import main
+
+    args = ["train", "--data", str(synthetic_data_dir), "--out", str(tmp_path / "run"), "--preset", "tiny"]
+    args += ["--init", str(tiny_bundle), "--only", "face_vae, sync", "--face-steps", "3", "--sync-steps", "2"]
+    assert main([*args, "--lr", "1e-4"]) == 0
+    out = Path(capsys.readouterr().out.strip().splitlines()[-1])
+    training = json.loads((out / "config.json").read_text())["training"]
+    assert training["stages"] == ["face_vae", "sync"] and training["lr"] == 1e-4
+    assert training["face_steps"] == 3 and training["sync_steps"] == 2 and "audio_steps" not in training
