@@ -461,14 +461,12 @@ def test_training_some_stages_needs_a_bundle_to_take_the_others_from(synthetic_d
 
 
 def test_face_augmentation_keeps_the_crop_shape_and_changes_its_look_reproducibly() -> None:
-    from vaedetect.train import augment_face
-
     face = np.full((64, 64, 3), 120, np.uint8)
     face[16:48, 20:44] = (200, 150, 120)
-    a = augment_face(face, np.random.default_rng(5))
+    a = pseudofakes.augment_face(face, np.random.default_rng(5))
     assert a.shape == face.shape and a.dtype == np.uint8
     assert np.abs(a.astype(int) - face).mean() > 1.0
-    assert np.array_equal(a, augment_face(face, np.random.default_rng(5)))
+    assert np.array_equal(a, pseudofakes.augment_face(face, np.random.default_rng(5)))
 
 
 def test_thresholds_hold_the_false_positive_rate_on_the_real_scores_they_are_set_on() -> None:

@@ -1,8 +1,10 @@
 """vaedetect: explainable deepfake detection for short clips.
 
-import vaedetect
-report = vaedetect.load_detector().analyze("clip.mp4")
-print(report.verdict, report.fake_probability, report.reasons)
+Usage::
+
+    import vaedetect
+    report = vaedetect.load_detector().analyze("clip.mp4")
+    print(report.verdict, report.fake_probability, report.reasons)
 """
 
 from __future__ import annotations

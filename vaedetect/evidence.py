@@ -7,6 +7,7 @@ numbers that calibrate thresholds are computed by exactly the code that scores a
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import cv2
@@ -152,8 +153,13 @@ def run_blend(bundle: ModelBundle, crops: np.ndarray) -> np.ndarray | None:
     return np.concatenate(out) if out else np.zeros(0, np.float32)
 
 
+@lru_cache(maxsize=8)
 def face_region(px: int) -> np.ndarray:
-    return face_mask(px, None, blur=False) > 0.5
+    """The face area (template coordinates) the face score is taken from; the heatmap and the reasons show the same.
+    Cached read-only: every sampled frame and every reason asks for it at the same size."""
+    region = face_mask(px, None, blur=False) > 0.5
+    region.setflags(write=False)
+    return region
 
 
 def pixel_zmap(bundle: ModelBundle, err: np.ndarray) -> np.ndarray:

@@ -198,6 +198,28 @@ def smooth_mel(mel: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out.astype(mel.dtype)
 
 
+def _random_pose(w: int, h: int, rng: np.random.Generator, max_scale: float, strength: float = 1.0) -> np.ndarray:
+    """A small random shift (up to 3 px), rotation (up to 6 degrees) and scale change, as a 2x3 affine matrix."""
+    return cv2.getRotationMatrix2D(
+        (w / 2 + rng.uniform(-3, 3) * strength, h / 2 + rng.uniform(-3, 3) * strength),
+        rng.uniform(-6, 6) * strength,
+        1.0 + rng.uniform(-max_scale, max_scale) * strength,
+    )
+
+
+def augment_face(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Training augmentation for the face VAE: a real aligned face as another photo of the same person might show it
+    (a small change of pose, exposure, white balance and saturation, and half the time the JPEG / low-resolution loss
+    of uploads), so the VAE learns faces rather than its training identities' exact looks."""
+    s = img.shape[0]
+    m = _random_pose(s, s, rng, max_scale=0.06)
+    out = cv2.warpAffine(img, m, (s, s), borderMode=cv2.BORDER_REFLECT).astype(np.float32)
+    gray = out.mean(axis=2, keepdims=True)
+    out = (gray + (out - gray) * rng.uniform(0.7, 1.3)) * rng.uniform(0.75, 1.25) + rng.uniform(-20, 20)
+    out = np.clip(out * rng.uniform(0.9, 1.1, size=(1, 1, 3)), 0, 255).astype(np.uint8)
+    return degrade(out, rng) if rng.random() < 0.5 else out
+
+
 def jitter_window(mouths: np.ndarray, rng: np.random.Generator, strength: float = 1.0) -> np.ndarray:
     """Training augmentation for the alignment model: one random shift/scale/rotation and contrast change applied to
     every frame of a mouth window (T, H, W) uint8 -> float32 in [0, 1]. The same for all frames, so the motion
@@ -206,11 +228,7 @@ def jitter_window(mouths: np.ndarray, rng: np.random.Generator, strength: float 
     out = mouths.astype(np.float32) / 255.0
     if strength <= 0:
         return out
-    m = cv2.getRotationMatrix2D(
-        (w / 2 + rng.uniform(-3, 3) * strength, h / 2 + rng.uniform(-3, 3) * strength),
-        rng.uniform(-6, 6) * strength,
-        1.0 + rng.uniform(-0.08, 0.08) * strength,
-    )
+    m = _random_pose(w, h, rng, max_scale=0.08, strength=strength)
     gain, bias = rng.uniform(0.7, 1.3), rng.uniform(-0.1, 0.1)
     noise = rng.normal(0, 0.02 * strength, size=(1, h, w)).astype(np.float32)
     out = np.stack([cv2.warpAffine(f, m, (w, h), borderMode=cv2.BORDER_REFLECT) for f in out])

@@ -199,30 +199,28 @@ def reasons_for(
     (softly worded when it is not striking on its own), a striking evidence the head does not count is labelled as
     such, and nothing reassuring is said about the evidence that drove a non-real verdict.
     """
-    contrib = head.contributions(z) if head is not None else {}
-    counted = set(contrib)
+    contrib = head.contributions(z) if head is not None else {}  # counted evidence only
     driver = None
     if verdict != "real" and contrib:
-        best = max(counted, key=lambda k: contrib[k], default=None)
-        driver = best if best is not None and contrib[best] > 0 else None
+        best = max(contrib, key=contrib.__getitem__)
+        driver = best if contrib[best] > 0 else None
 
     # (group, strength, sentence): group 0 = counted or no head given, 1 = shown but not counted, 2 = reassuring.
     items: list[tuple[int, float, str]] = []
+    stated: set[str] = set()  # evidence a sentence already names
 
     def notable(key: str, value: float, sentence: str) -> None:
-        if head is not None and key not in counted:
+        stated.add(key)
+        if head is not None and key not in contrib:
             items.append((1, value, sentence + NOT_COUNTED))
         else:
-            tail = WEIGHS_MOST if key == driver else ""
-            items.append((0, contrib.get(key, value) if contrib else value, sentence + tail))
+            items.append((0, contrib.get(key, value), sentence + (WEIGHS_MOST if key == driver else "")))
 
-    stated: set[str] = set()
     fz, lz, tz, az, sz, bz = (z.get(k) for k in EVIDENCE)
     if fz is not None:
         if fz >= REASON_Z:
             where = f", most in the {region} region" if region else ""
             notable("face", fz, f"The face reconstructs {fz:.1f}σ worse than the real faces the model learned{where}.")
-            stated.add("face")
         elif fz <= 1.0 and driver != "face":
             items.append((2, -fz, f"The face reconstructs like real faces do ({fz:+.1f}σ)."))
     if bz is not None and bz >= REASON_Z:
@@ -231,16 +229,12 @@ def reasons_for(
             bz,
             f"The face shows blending traces (a seam or colour step inside the face), {bz:.1f}σ above real faces.",
         )
-        stated.add("blend")
     if lz is not None and lz >= REASON_Z:
         notable("latent", lz, f"The face lies far from real faces in the model's latent space ({lz:.1f}σ).")
-        stated.add("latent")
     if tz is not None and tz >= REASON_Z:
         notable("temporal", tz, f"The face changes from frame to frame more than in real footage ({tz:.1f}σ).")
-        stated.add("temporal")
     if az is not None and az >= REASON_Z:
         notable("audio", az, f"The voice reconstructs {az:.1f}σ worse than real speech the model learned.")
-        stated.add("audio")
     if raw.sync_offset is not None:
         off = raw.sync_offset
         # An offset is only claimed when the alignment model and lip-from-voice each find it on their own (a bundle
@@ -259,7 +253,6 @@ def reasons_for(
             )
             if sz is not None and sz >= REASON_Z:
                 notable("sync", sz, poorly)
-                stated.add("sync")
         elif abs(off) >= CLEAR_OFFSET_FRAMES or (abs(off) >= 2 and (sz or 0) >= 1.0):
             lead = "the lips lead the speech" if off > 0 else "the speech leads the lips"
             notable(
@@ -267,20 +260,15 @@ def reasons_for(
                 max(sz or 0, 2.0),
                 f"Lip movements and speech are out of step: {lead} by {abs(off) / fps:.2f} s.",
             )
-            stated.add("sync")
         elif sz is not None and sz >= REASON_Z:
             notable("sync", sz, poorly)
-            stated.add("sync")
         elif sz is not None and driver == "sync" and abs(off) <= 1:
-            items.append(
-                (
-                    0,
-                    contrib["sync"],
-                    f"Lip movements and speech are in step (no audio offset), but they match {_how(sz)} less closely"
-                    f" than in the average real clip ({sz:+.1f}σ).{WEIGHS_MOST}",
-                )
+            notable(
+                "sync",
+                sz,
+                f"Lip movements and speech are in step (no audio offset), but they match {_how(sz)} less closely"
+                f" than in the average real clip ({sz:+.1f}σ).",
             )
-            stated.add("sync")
         elif sz is not None and sz <= 1.0 and abs(off) <= 1:
             items.append((2, -sz, "Lip movements and speech are in step, as in real footage."))
     if driver is not None and driver not in stated and (dz := z.get(driver)) is not None:

@@ -25,7 +25,6 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 import torch.distributed as dist
@@ -795,20 +794,6 @@ def recipe_of(cfg: TrainConfig, stages: tuple[str, ...]) -> dict[str, Any]:
     return {k: v for k, v in asdict(cfg).items() if k not in skip}
 
 
-def augment_face(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A real aligned face as another photo of the same person might show it: a small rotation, shift and scale, a
-    change of exposure, white balance and saturation, and half the time the JPEG / low-resolution loss of uploads."""
-    s = img.shape[0]
-    m = cv2.getRotationMatrix2D(
-        (s / 2 + rng.uniform(-3, 3), s / 2 + rng.uniform(-3, 3)), rng.uniform(-6, 6), 1 + rng.uniform(-0.06, 0.06)
-    )
-    out = cv2.warpAffine(img, m, (s, s), borderMode=cv2.BORDER_REFLECT).astype(np.float32)
-    gray = out.mean(axis=2, keepdims=True)
-    out = (gray + (out - gray) * rng.uniform(0.7, 1.3)) * rng.uniform(0.75, 1.25) + rng.uniform(-20, 20)
-    out = np.clip(out * rng.uniform(0.9, 1.1, size=(1, 1, 3)), 0, 255).astype(np.uint8)
-    return pseudofakes.degrade(out, rng) if rng.random() < 0.5 else out
-
-
 def train(
     data_dir: str | Path,
     out_dir: str | Path,
@@ -870,7 +855,7 @@ def train(
     def sample_faces(rng: np.random.Generator) -> tuple[torch.Tensor]:
         b = faces[rng.integers(0, len(faces), cfg.batch_size)]
         if cfg.face_augment:
-            b = np.stack([augment_face(img, rng) for img in b])
+            b = np.stack([pseudofakes.augment_face(img, rng) for img in b])
         flip = rng.random(len(b)) < 0.5
         b = np.where(flip[:, None, None, None], b[:, :, ::-1], b)
         return (torch.from_numpy(np.ascontiguousarray(b)).permute(0, 3, 1, 2).float().div_(255.0),)
@@ -880,8 +865,57 @@ def train(
             "face_vae", bundle.face_vae, lambda m, x: m.loss(x), sample_faces, cfg.face_steps, cfg, work, device
         )
 
-    # Blend classifier: real faces against self-blended and cross-blended copies made on the fly (SBI).
-    blend_faces = face_pool(train_clips, cfg.face_frame_stride, cfg.blend.image_px) if "blend" in stages else faces
+    if "blend" in stages:
+        histories["blend"] = _fit_blend(bundle, train_clips, cfg, work, device)
+    if {"audio_vae", "sync"} & set(stages):
+        speech_clips = [c for c in train_clips if c.mel is not None and c.speech.sum() >= 10]
+        if not speech_clips:
+            raise RuntimeError("no speech found in the training data")
+        if init is None:  # a bundle being continued keeps the statistics its audio models were trained with
+            bundle.stats["mel_mean"], bundle.stats["mel_std"] = mel_stats(speech_clips)
+        if "audio_vae" in stages:
+            histories["audio_vae"] = _fit_audio_vae(bundle, speech_clips, cfg, work, device)
+        if "sync" in stages:
+            histories["sync"] = _fit_sync(bundle, speech_clips, cfg, work, device)
+
+    bundle_dir = out_dir / "bundle"
+    if _is_main():
+        for m in (bundle.face_vae, bundle.audio_vae, bundle.sync, bundle.blend):
+            if m is not None:
+                m.cpu().eval()
+        _calibrate_and_measure(bundle, train_clips, val_clips, cfg, work, split)
+        earlier = {"init": str(init), "init_training": bcfg.training} if init is not None else {}
+        bcfg.training = {
+            **recipe_of(cfg, stages),
+            "stages": list(stages),
+            **earlier,
+            "device": device,
+            "world_size": world,
+            "seconds": round(time.time() - t_start, 1),
+            "n_train_clips": len(train_clips),
+            "n_val_clips": len(val_clips),
+            "n_train_faces": len(faces),
+            "final_losses": {k: (v[-1] if v else None) for k, v in histories.items()},
+        }
+        bcfg.data = {
+            "source": str(data_dir.name),
+            "splits_used": list(TRAIN_SPLITS),
+            "licences": _licences(data_dir),
+            "split": split,
+        }
+        bundle.config = bcfg
+        from vaedetect.hub import make_model_card
+
+        bundle.save(bundle_dir)
+        (bundle_dir / "README.md").write_text(make_model_card(bundle_dir))
+        (work / "histories.json").write_text(json.dumps(histories))
+    _barrier()
+    return bundle_dir
+
+
+def _fit_blend(bundle: ModelBundle, train_clips: list[ClipArrays], cfg: TrainConfig, work: Path, device: str) -> list:
+    """Blend classifier: real faces against self-blended and cross-blended copies made on the fly (SBI)."""
+    blend_faces = face_pool(train_clips, cfg.face_frame_stride, cfg.blend.image_px)
 
     def sample_blend(rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         b = blend_faces[rng.integers(0, len(blend_faces), cfg.batch_size)].copy()
@@ -898,37 +932,31 @@ def train(
         x = torch.from_numpy(np.ascontiguousarray(b)).permute(0, 3, 1, 2).float().div_(255.0)
         return x, torch.from_numpy(y)
 
-    if "blend" in stages:
-        histories["blend"] = fit(
-            "blend", bundle.blend, lambda m, x, y: m.loss(x, y), sample_blend, cfg.blend_steps, cfg, work, device
-        )
+    return fit("blend", bundle.blend, lambda m, x, y: m.loss(x, y), sample_blend, cfg.blend_steps, cfg, work, device)
 
-    # Audio VAE and alignment model on clips with speech.
-    speech_clips = [c for c in train_clips if c.mel is not None and c.speech.sum() >= 10]
-    if not speech_clips:
-        raise RuntimeError("no speech found in the training data")
-    if init is None:  # a bundle being continued keeps the statistics its audio models were trained with
-        bundle.stats["mel_mean"], bundle.stats["mel_std"] = mel_stats(speech_clips)
+
+def _fit_audio_vae(
+    bundle: ModelBundle, speech_clips: list[ClipArrays], cfg: TrainConfig, work: Path, device: str
+) -> list:
+    """Audio VAE on standardised log-mel windows of speech (silence excluded)."""
     mel_mean, mel_std = bundle.stats["mel_mean"], bundle.stats["mel_std"]
     std_mels = [((c.mel - mel_mean) / mel_std).astype(np.float32) for c in speech_clips]
-    half = cfg.sync.n_frames // 2
-    audio_centers = [_speech_centers(c, half, need_face=False) for c in speech_clips]
-    sync_centers = [_speech_centers(c, half, need_face=True) for c in speech_clips]
+    centers = [_speech_centers(c, cfg.sync.n_frames // 2, need_face=False) for c in speech_clips]
 
     def sample_audio(rng: np.random.Generator) -> tuple[torch.Tensor]:
         ci = rng.integers(0, len(speech_clips), cfg.batch_size)
         wins = [
-            mel_windows(std_mels[i], rng.choice(audio_centers[i], 1), cfg.sync.n_frames)[0]
-            for i in ci
-            if audio_centers[i].size
+            mel_windows(std_mels[i], rng.choice(centers[i], 1), cfg.sync.n_frames)[0] for i in ci if centers[i].size
         ]
         return (torch.from_numpy(np.stack(wins)),)
 
-    if "audio_vae" in stages:
-        histories["audio_vae"] = fit(
-            "audio_vae", bundle.audio_vae, lambda m, x: m.loss(x), sample_audio, cfg.audio_steps, cfg, work, device
-        )
+    return fit("audio_vae", bundle.audio_vae, lambda m, x: m.loss(x), sample_audio, cfg.audio_steps, cfg, work, device)
 
+
+def _fit_sync(bundle: ModelBundle, speech_clips: list[ClipArrays], cfg: TrainConfig, work: Path, device: str) -> list:
+    """Alignment model: mouth windows against their own 0.2 s of speech, with time-shifted hard negatives (InfoNCE)."""
+    half = cfg.sync.n_frames // 2
+    sync_centers = [_speech_centers(c, half, need_face=True) for c in speech_clips]
     usable = [i for i, c in enumerate(sync_centers) if c.size]
     k_neg = cfg.sync_hard_negatives
     sync_mels = [sync_mel(bundle, c.mel, c.speech) for c in speech_clips]
@@ -966,42 +994,7 @@ def train(
             acc = float(((ev * ea).sum(1, keepdim=True) > torch.einsum("nd,nkd->nk", ev, en)).all(1).float().mean())
         return loss, {"hard_neg_acc": acc}
 
-    if "sync" in stages:
-        histories["sync"] = fit("sync", bundle.sync, sync_loss, sample_sync, cfg.sync_steps, cfg, work, device)
-
-    bundle_dir = out_dir / "bundle"
-    if _is_main():
-        for m in (bundle.face_vae, bundle.audio_vae, bundle.sync, bundle.blend):
-            if m is not None:
-                m.cpu().eval()
-        _calibrate_and_measure(bundle, train_clips, val_clips, cfg, work, split)
-        earlier = {"init": str(init), "init_training": bcfg.training} if init is not None else {}
-        bcfg.training = {
-            **recipe_of(cfg, stages),
-            "stages": list(stages),
-            **earlier,
-            "device": device,
-            "world_size": world,
-            "seconds": round(time.time() - t_start, 1),
-            "n_train_clips": len(train_clips),
-            "n_val_clips": len(val_clips),
-            "n_train_faces": len(faces),
-            "final_losses": {k: (v[-1] if v else None) for k, v in histories.items()},
-        }
-        bcfg.data = {
-            "source": str(data_dir.name),
-            "splits_used": list(TRAIN_SPLITS),
-            "licences": _licences(data_dir),
-            "split": split,
-        }
-        bundle.config = bcfg
-        from vaedetect.hub import make_model_card
-
-        bundle.save(bundle_dir)
-        (bundle_dir / "README.md").write_text(make_model_card(bundle_dir))
-        (work / "histories.json").write_text(json.dumps(histories))
-    _barrier()
-    return bundle_dir
+    return fit("sync", bundle.sync, sync_loss, sample_sync, cfg.sync_steps, cfg, work, device)
 
 
 def recalibrate(bundle_dir: str | Path, data_dir: str | Path, out_dir: str | Path, *, seed: int | None = None) -> Path:
