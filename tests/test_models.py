@@ -446,7 +446,7 @@ def test_training_from_a_bundle_trains_only_the_named_stages_on_the_split_it_rec
     assert new["data"]["split"]["val"] == old["data"]["split"]["val"]
     assert new["training"]["stages"] == ["face_vae"] and new["training"]["init"] == str(tiny_bundle)
     assert new["training"]["init_training"]["face_steps"] == TrainConfig.from_preset("tiny").face_steps
-    assert new["training"]["final_losses"].keys() == {"face_vae"}
+    assert new["training"]["final_losses"].keys() == {"face_vae", "face_vae_refine"}
     assert "sync_steps" not in new["training"] and new["training"]["face_steps"] == 6  # only what this run trained
     hub.validate_bundle_dir(out)
 

@@ -159,7 +159,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     cfg = TrainConfig.from_preset(args.preset)
-    keys = ("face_steps", "audio_steps", "sync_steps", "blend_steps", "max_files", "seed", "lr")
+    keys = ("face_steps", "face_refine_steps", "audio_steps", "sync_steps", "blend_steps", "max_files", "seed", "lr")
     overrides = {k: getattr(args, k) for k in keys}
     cfg = replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
     only = tuple(s.strip() for s in args.only.split(",") if s.strip()) if args.only else None
@@ -231,14 +231,15 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--data", required=True, help="data folder with manifest.csv (its dev split is never used)")
     sp.add_argument("--out", required=True, help="run folder; the bundle is written to OUT/bundle")
     sp.add_argument("--device", help="cpu, cuda, cuda:N (default: cuda when available)")
-    sp.add_argument("--preset", default="default", choices=["default", "tiny"])
+    sp.add_argument("--preset", default="default", choices=["default", "sbi", "tiny"])
     sp.add_argument("--face-steps", type=int)
+    sp.add_argument("--face-refine-steps", type=int, help="face VAE steps on augmented faces after --face-steps")
     sp.add_argument("--audio-steps", type=int)
     sp.add_argument("--sync-steps", type=int)
     sp.add_argument("--blend-steps", type=int)
     sp.add_argument("--max-files", type=int)
     sp.add_argument("--seed", type=int)
-    sp.add_argument("--lr", type=float, help="peak learning rate (cosine schedule)")
+    sp.add_argument("--lr", type=float, help="peak learning rate (cosine schedule; the face refinement has its own)")
     sp.add_argument(
         "--init", metavar="BUNDLE_DIR", help="continue from this bundle's weights, on the split it recorded"
     )

@@ -1,6 +1,6 @@
 """Training on real footage only: face VAE, audio VAE, alignment encoder, then calibration against pseudo-fakes.
 
-    python -m vaedetect train --data ../shared/data --out runs/default [--device cuda] [--preset tiny|default]
+    python -m vaedetect train --data ../shared/data --out runs/default [--device cuda] [--preset default|sbi|tiny]
     torchrun --nproc_per_node=N -m vaedetect train ...      # DistributedDataParallel, one process per GPU
 
 Stages run in order and each leaves its result in ``OUT/work/``; a re-run skips finished stages and resumes an
@@ -74,45 +74,53 @@ MIN_UNCERTAIN_BAND = 0.01
 
 @dataclass
 class TrainConfig:
+    """A training recipe. ``default`` is the recipe of the shipped bundle; ``sbi`` adds the blend classifier and the
+    later alignment-model changes, which measured worse on the dev split (see bench/results); ``tiny`` is for tests."""
+
     preset: str = "default"
     seed: int = 0
     val_fraction: float = 0.25
     face_steps: int = 1500
+    # Then a gentler face-VAE phase on augmented faces (colour, exposure, small pose, upload-quality changes): with
+    # ~100 training identities the VAE otherwise learns those people's exact looks and redraws every new face badly
+    # (held-out L1 0.085 -> 0.068 on 1061 validation faces when the shipped VAE got this phase).
+    face_refine_steps: int = 2000
+    face_refine_lr: float = 3e-4
     audio_steps: int = 1000
-    sync_steps: int = 2000
-    blend_steps: int = 2000
+    sync_steps: int = 1500
+    blend_steps: int = 0  # 0: no blend classifier (it fired on real low-resolution photos; the ``sbi`` preset has one)
     batch_size: int = 32
     sync_batch_size: int = 64
     lr: float = 1e-3
-    sync_hard_negatives: int = 5
-    sync_augment: bool = True  # mouth-window jitter and mel frequency masks: generalise beyond training speakers
-    sync_min_negative_offset: int = 2  # offsets of 2+ frames are negatives, so offset estimates resolve to +-1 frame
+    sync_hard_negatives: int = 3
+    sync_augment: bool = False  # mouth-window jitter and mel frequency masks
+    sync_min_negative_offset: int = 3  # shifted-in-time negatives start at this many frames
     checkpoint_every: int = 250
     face_frame_stride: int = 2
-    # Colour, exposure, small pose and upload-quality changes of the training faces: with ~100 training identities the
-    # face VAE otherwise learns those people's exact looks and redraws every new face badly (held-out L1 0.085 ->
-    # 0.068 on 1061 validation faces when the previous default VAE was trained 2000 more steps this way).
-    face_augment: bool = True
     segment_s: float = 3.0
     max_segments_per_clip: int = 4
     umap_points: int = 1500
     face_vae: FaceVAEConfig = field(default_factory=FaceVAEConfig)
     audio_vae: AudioVAEConfig = field(default_factory=AudioVAEConfig)
-    sync: SyncConfig = field(default_factory=lambda: SyncConfig(clip_mel_norm=True))
+    sync: SyncConfig = field(default_factory=SyncConfig)
     blend: BlendConfig = field(default_factory=BlendConfig)
     max_files: int | None = None
 
     @classmethod
     def from_preset(cls, name: str) -> TrainConfig:
-        if name == "tiny":  # seconds on a CPU; for tests and smoke runs
+        if name == "tiny":  # seconds on a CPU; for tests and smoke runs (every stage and option exercised)
             return cls(
                 preset="tiny",
                 face_steps=25,
+                face_refine_steps=5,
                 audio_steps=25,
                 sync_steps=12,
                 blend_steps=12,
                 batch_size=8,
                 sync_batch_size=16,
+                sync_hard_negatives=5,
+                sync_augment=True,
+                sync_min_negative_offset=2,
                 checkpoint_every=5,
                 segment_s=1.0,
                 umap_points=60,
@@ -123,6 +131,16 @@ class TrainConfig:
             )
         if name == "default":
             return cls()
+        if name == "sbi":
+            return cls(
+                preset="sbi",
+                blend_steps=2000,
+                sync_steps=2000,
+                sync_hard_negatives=5,
+                sync_augment=True,
+                sync_min_negative_offset=2,
+                sync=SyncConfig(clip_mel_norm=True),
+            )
         raise ValueError(f"unknown preset {name!r}")
 
 
@@ -316,7 +334,9 @@ def fit(
     work: Path,
     device: str,
 ) -> list[dict[str, float]]:
-    """Generic resumable training loop (AdamW + cosine schedule); returns the loss log."""
+    """Generic resumable training loop (AdamW + cosine schedule); returns the loss log (empty for 0 steps)."""
+    if steps <= 0:
+        return []
     final = work / f"{name}.safetensors"
     log_path = work / f"{name}.log.json"
     if final.exists():
@@ -779,7 +799,7 @@ STAGES = ("face_vae", "blend", "audio_vae", "sync")
 
 # Recipe fields that only shape one stage: a run that did not train the stage does not claim them.
 STAGE_FIELDS = {
-    "face_vae": ("face_steps", "face_augment"),
+    "face_vae": ("face_steps", "face_refine_steps", "face_refine_lr"),
     "blend": ("blend_steps",),
     "audio_vae": ("audio_steps",),
     "sync": ("sync_steps", "sync_batch_size", "sync_hard_negatives", "sync_augment", "sync_min_negative_offset"),
@@ -810,11 +830,13 @@ def train(
     and calibration is redone for the result.
     """
     cfg = cfg or TrainConfig()
-    stages = STAGES if only is None else tuple(only)
+    stages = tuple(s for s in STAGES if s != "blend" or cfg.blend_steps > 0) if only is None else tuple(only)
     if unknown := set(stages) - set(STAGES):
         raise ValueError(f"unknown stages {sorted(unknown)}; choose from {', '.join(STAGES)}")
     if only is not None and init is None:
         raise ValueError("training only some stages needs a bundle to take the other models from (init)")
+    if "blend" in stages and cfg.blend_steps <= 0:
+        raise ValueError("the blend stage needs blend_steps > 0 (the default recipe has no blend classifier)")
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     work = out_dir / "work"
     cache = out_dir / "cache"
@@ -841,7 +863,8 @@ def train(
         if cfg.max_files:
             items = items[: cfg.max_files]
         train_items, val_items, train_clips, val_clips = _split_and_load(items, cfg.val_fraction, cfg.seed, cache)
-        bcfg = BundleConfig(face_vae=cfg.face_vae, audio_vae=cfg.audio_vae, sync=cfg.sync, blend=cfg.blend)
+        blend = cfg.blend if "blend" in stages else None
+        bcfg = BundleConfig(face_vae=cfg.face_vae, audio_vae=cfg.audio_vae, sync=cfg.sync, blend=blend)
         bundle = ModelBundle.new(bcfg)
     split = _record_split(train_items, val_items, cfg.seed, data_dir)
     (work / "split.json").write_text(json.dumps(split, indent=2))
@@ -852,9 +875,9 @@ def train(
     if len(faces) == 0:
         raise RuntimeError("no faces found in the training data")
 
-    def sample_faces(rng: np.random.Generator) -> tuple[torch.Tensor]:
+    def sample_faces(rng: np.random.Generator, augment: bool = False) -> tuple[torch.Tensor]:
         b = faces[rng.integers(0, len(faces), cfg.batch_size)]
-        if cfg.face_augment:
+        if augment:
             b = np.stack([pseudofakes.augment_face(img, rng) for img in b])
         flip = rng.random(len(b)) < 0.5
         b = np.where(flip[:, None, None, None], b[:, :, ::-1], b)
@@ -863,6 +886,16 @@ def train(
     if "face_vae" in stages:
         histories["face_vae"] = fit(
             "face_vae", bundle.face_vae, lambda m, x: m.loss(x), sample_faces, cfg.face_steps, cfg, work, device
+        )
+        histories["face_vae_refine"] = fit(
+            "face_vae_refine",
+            bundle.face_vae,
+            lambda m, x: m.loss(x),
+            lambda rng: sample_faces(rng, augment=True),
+            cfg.face_refine_steps,
+            replace(cfg, lr=cfg.face_refine_lr),
+            work,
+            device,
         )
 
     if "blend" in stages:
@@ -895,7 +928,7 @@ def train(
             "n_train_clips": len(train_clips),
             "n_val_clips": len(val_clips),
             "n_train_faces": len(faces),
-            "final_losses": {k: (v[-1] if v else None) for k, v in histories.items()},
+            "final_losses": {k: v[-1] for k, v in histories.items() if v},
         }
         bcfg.data = {
             "source": str(data_dir.name),
