@@ -44,7 +44,7 @@ DEFAULT_PORT = 7860
 MAX_FILE_SIZE = "200mb"
 EXAMPLE_SUFFIXES = {".mp4": 0, ".webm": 0, ".mov": 0, ".mkv": 0, ".jpg": 1, ".jpeg": 1, ".png": 1, ".webp": 1}
 MAX_EXAMPLES = 12
-UI_VERSION = 2  # bump when the outputs of the Analyze handler change: it keys the cached example outputs
+UI_VERSION = 3  # bump when the outputs of the Analyze handler change: it keys the cached example outputs
 REPORT_DIR_NAME = "vaedetect-reports"
 REPORT_DIR_MAX_AGE_S = 1200  # request folders older than this are swept (delete_cache removes the files at 600 s)
 GENERIC_ERROR = (
@@ -242,6 +242,7 @@ class Handlers:
             "start": start,
             "umap": viz.umap_figure(report, self.reference),
             "alignment": viz.alignment_figure(report),
+            "alignment_note": viz.alignment_caption(report),
             "timeline": viz.timeline_figure(report),
         }
 
@@ -259,6 +260,7 @@ class Handlers:
                 None,
                 None,
                 None,
+                "",
                 [],
             )
         frames = rendered["frames"]
@@ -274,6 +276,7 @@ class Handlers:
             rendered["umap"],
             rendered["alignment"],
             rendered["timeline"],
+            rendered["alignment_note"],
             frames,
         )
 
@@ -433,6 +436,7 @@ def build_app(detector: Any, examples_dir: str | None = None) -> gr.Blocks:
         umap_plot = gr.Plot(label="Face map", elem_id="umap-plot", render=False)
         timeline_plot = gr.Plot(label="Timeline", elem_id="timeline-plot", render=False)
         alignment_plot = gr.Plot(label="Lip-sync", elem_id="alignment-plot", render=False)
+        alignment_note = gr.Markdown("", elem_classes=["caption"], elem_id="alignment-note", render=False)
         frames_state = gr.State([])
         ui_outputs = [
             verdict,
@@ -444,6 +448,7 @@ def build_app(detector: Any, examples_dir: str | None = None) -> gr.Blocks:
             umap_plot,
             alignment_plot,
             timeline_plot,
+            alignment_note,
             frames_state,
         ]
 
@@ -507,12 +512,7 @@ def build_app(detector: Any, examples_dir: str | None = None) -> gr.Blocks:
                         "thresholds). Dotted: face and lip-sync scores (right axis; 0 = typical of real clips)."
                     )
             alignment_plot.render()
-            _caption(
-                "Top: how sure the lip-sync model is that mouth and voice belong together, over time. Bottom left: "
-                "mouth opening and loudness should rise and fall together. Bottom right: how badly mouth and voice "
-                "fit at each audio shift, by the lip-sync model (solid) and by the mouth opening predicted from the "
-                "voice (dashed); the star is where both together fit best, and real clips fit best near 0."
-            )
+            alignment_note.render()
 
         with gr.Tab("How it works / limits"):
             gr.Markdown(HOW_IT_WORKS)

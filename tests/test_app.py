@@ -116,14 +116,14 @@ def handlers(detector):
 # Handlers called directly
 # ---------------------------------------------------------------------------------------------------------------
 
-N_UI_OUTPUTS = 10
+N_UI_OUTPUTS = 11
 
 
 def test_good_clip_populates_every_output_and_deletes_upload(handlers, media, upload_root):
     path = as_upload(media["good"], upload_root)
     out = handlers.analyze_ui(path, None)
     assert len(out) == N_UI_OUTPUTS
-    verdict, pair, heatmap, pick, note, report_path, umap, align, timeline, frames = out
+    verdict, pair, heatmap, pick, note, report_path, umap, align, timeline, align_note, frames = out
     text = verdict
     assert any(label in text for label in viz.TIER_LABELS.values())
     assert "%" in text and "Model:" in text
@@ -134,6 +134,8 @@ def test_good_clip_populates_every_output_and_deletes_upload(handlers, media, up
     report = json.loads(Path(report_path).read_text())
     assert report["verdict"] in ("real", "uncertain", "fake")
     assert 0.0 <= report["fake_probability"] <= 1.0
+    has_curve = bool(report["sync"] and report["sync"]["curve_t"])
+    assert align_note == (viz.ALIGNMENT_CAPTION if has_curve else "")  # the reading guide only under a drawn curve
     assert Path(report_path).is_relative_to(upload_root)  # served from Gradio's cache, swept by delete_cache
     if frames:  # the real detector may not find the synthetic face; the fake always does
         assert pair[0].dtype == np.uint8 and pair[0].shape == pair[1].shape
@@ -147,7 +149,8 @@ def test_good_clip_populates_every_output_and_deletes_upload(handlers, media, up
 def test_photo_has_no_lip_sync_panel(handlers, media, upload_root):
     out = handlers.analyze_ui(None, as_upload(media["photo"], upload_root))
     text = " ".join(a.text or "" for a in out[7].layout.annotations)
-    assert viz.NO_SPEECH_TEXT in text
+    assert viz.NO_SOUND_PHOTO_TEXT in text
+    assert out[9] == ""  # no caption explaining curves that are not drawn
     assert "photo" in out[0]
 
 
@@ -174,7 +177,7 @@ def test_bad_input_gives_friendly_message_and_is_deleted(handlers, media, upload
     assert "### ⚠ Cannot analyse this file" in text
     assert "Traceback" not in text and "Error" not in text
     assert 'class="tier-error"' in text
-    assert out[1:3] == (None, None) and out[5] is None and out[-1] == []
+    assert out[1:3] == (None, None) and out[5] is None and out[9] == "" and out[-1] == []
     assert not Path(path).exists()
 
 

@@ -109,12 +109,17 @@ def test_alignment_figure_for_a_bundle_without_lip_from_voice_has_no_dashed_curv
     assert "mismatch: voice-predicted vs seen mouth" not in names and "best shift" in names
 
 
-def test_alignment_figure_without_sync_is_a_sentence():
-    for report in (fake_report(has_audio=False), fake_report(kind="image")):
+def test_alignment_figure_without_sync_is_a_sentence_and_has_no_reading_guide():
+    for report, text in (
+        (fake_report(has_audio=False), viz.NO_SPEECH_TEXT),
+        (fake_report(kind="image"), viz.NO_SOUND_PHOTO_TEXT),
+    ):
         fig = viz.alignment_figure(report)
         _strict_json(fig)
         assert len(fig.data) == 0
-        assert viz.NO_SPEECH_TEXT in _annotation_texts(fig)
+        assert text in _annotation_texts(fig)
+        assert viz.alignment_caption(report) == ""
+    assert viz.alignment_caption(fake_report()) == viz.ALIGNMENT_CAPTION
 
 
 def test_offset_sentence_follows_syncnet_sign():

@@ -45,6 +45,13 @@ _EVIDENCE_NAMES = {
 NO_SPEECH_TEXT = "No speech in this clip — lip-sync evidence not available"
 NO_FACE_MAP_TEXT = "No face was analysed — the face map is not available"
 NO_TIMELINE_TEXT = "A single photo has no timeline"
+NO_SOUND_PHOTO_TEXT = "A single photo has no sound — lip-sync evidence not available"
+ALIGNMENT_CAPTION = (
+    "Top: how sure the lip-sync model is that mouth and voice belong together, over time. Bottom left: mouth opening "
+    "and loudness should rise and fall together. Bottom right: how badly mouth and voice fit at each audio shift, by "
+    "the lip-sync model (solid) and by the mouth opening predicted from the voice (dashed); the star is where both "
+    "together fit best, and real clips fit best near 0."
+)
 
 # Colour-blind-safe palette (Okabe-Ito); the clip's own frames use a sequential scale on top.
 _REAL_COLOUR = "#0072B2"
@@ -323,12 +330,17 @@ def _lipvoice_trace(fig: go.Figure, s: SyncResult, dist: list[float | None]) -> 
     )
 
 
+def alignment_caption(report: Report) -> str:
+    """How to read the lip-sync figure; nothing when there is no figure to read (the empty panel says why)."""
+    return ALIGNMENT_CAPTION if report.sync is not None and report.sync.curve_t else ""
+
+
 def alignment_figure(report: Report) -> go.Figure:
     """Alignment confidence over time; lip opening vs loudness; distance vs audio offset with its minimum."""
     title = "Do the lips match the speech?"
     s = report.sync
     if s is None or not s.curve_t:
-        return empty_figure(NO_SPEECH_TEXT, title, height=420)
+        return empty_figure(NO_SOUND_PHOTO_TEXT if report.media.kind == "image" else NO_SPEECH_TEXT, title, height=420)
 
     fig = make_subplots(
         rows=2,
