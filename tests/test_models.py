@@ -495,3 +495,33 @@ def test_train_cli_continues_a_bundle_for_the_named_stages(
     training = json.loads((out / "config.json").read_text())["training"]
     assert training["stages"] == ["face_vae", "sync"] and training["lr"] == 1e-4
     assert training["face_steps"] == 3 and training["sync_steps"] == 2 and "audio_steps" not in training
+
+
+def test_a_recipe_without_blend_steps_ships_no_blend_model_and_refines_the_face_vae(
+    synthetic_data_dir: Path, tmp_path: Path
+) -> None:
+    from dataclasses import replace
+
+    from vaedetect.train import train
+
+    cfg = replace(TrainConfig.from_preset("tiny"), blend_steps=0, face_steps=3, face_refine_steps=2, sync_steps=2)
+    out = train(synthetic_data_dir, tmp_path / "run", cfg=cfg)
+    config = json.loads((out / "config.json").read_text())
+    assert config["blend"] is None and not (out / "blend.safetensors").exists()
+    assert config["training"]["stages"] == ["face_vae", "audio_vae", "sync"]
+    assert config["training"]["final_losses"].keys() == {"face_vae", "face_vae_refine", "audio_vae", "sync"}
+    assert config["training"]["face_refine_steps"] == 2
+    hub.validate_bundle_dir(out)
+    with pytest.raises(ValueError, match="blend_steps"):
+        train(synthetic_data_dir, tmp_path / "again", cfg=cfg, init=out, only=("blend",))
+
+
+def test_the_default_preset_builds_the_shipped_bundles_models() -> None:
+    """``python -m vaedetect train`` with no options must train what ships: same architectures, same stages."""
+    from dataclasses import asdict
+
+    shipped = json.loads((Path(__file__).parents[1] / "assets/checkpoints/default/config.json").read_text())
+    cfg = TrainConfig.from_preset("default")
+    for part in ("face_vae", "audio_vae", "sync"):
+        assert json.loads(json.dumps(asdict(getattr(cfg, part)))) == shipped[part], part
+    assert (cfg.blend_steps > 0) == (shipped["blend"] is not None)
