@@ -92,8 +92,10 @@ several independent kinds of evidence:
 1. **Face reconstruction.** A model that has only ever seen real faces tries to redraw each face in the clip. Real
    faces are redrawn closely; faces with blending seams, generator textures or warped mouths are redrawn worse. The
    *heatmap* shows where the redrawing differs more than it usually does for real faces.
-2. **Face map.** Every face becomes a point on a map. Real faces cluster together; the manipulated faces we made
-   ourselves (by blending faces, or regenerating them) sit elsewhere. The map shows where this clip's faces land.
+2. **Face map.** Every face becomes a point on a map drawn from the model's inner description of faces. Faces of
+   one person group together. The manipulated faces we made ourselves (by blending faces, or regenerating them) sit
+   mostly beside the real faces they were made from, only a little apart: the map shows how unusual a face is to the
+   model, and it cannot sort real from manipulated by position alone. It shows where this clip's faces land.
 3. **Voice.** The same redrawing idea applied to the sound of the speech.
 4. **Lip-sync.** A model trained on real speakers checks whether the mouth movements fit the voice, and how far the
    sound would have to be shifted to fit best. A second, simpler cue predicts how wide the mouth should open from
@@ -502,8 +504,9 @@ def build_app(detector: Any, examples_dir: str | None = None) -> gr.Blocks:
                 with gr.Column():
                     umap_plot.render()
                     _caption(
-                        "Each dot is a face. Blue: real reference faces. Orange/pink: faces we manipulated on purpose. "
-                        "Diamonds: this clip (colour = time). Diamonds inside the blue cloud look like real faces."
+                        "Each dot is a face; one person's faces group together. Blue: real reference faces. "
+                        "Orange/pink: faces we manipulated on purpose (mostly beside their originals). Diamonds: this "
+                        "clip (colour = time). Diamonds far from every group are unlike the faces the model learned."
                     )
                 with gr.Column():
                     timeline_plot.render()
