@@ -132,15 +132,23 @@ def test_timeline_figure_traces_and_thresholds():
     report = fake_report()
     fig = viz.timeline_figure(report)
     _strict_json(fig)
-    assert [t.name for t in fig.data] == ["face score (z)", "lip-sync score (z)", "combined (chance of manipulation)"]
-    assert [t.yaxis for t in fig.data] == ["y2", "y2", "y"]  # z-scores on their own axis, probability on the left
+    series = [t for t in fig.data if t.x != (None,)]
+    assert [t.name for t in series] == ["face score (z)", "lip-sync score (z)", "combined (chance of manipulation)"]
+    assert [t.yaxis for t in series] == ["y2", "y2", "y"]  # z-scores on their own axis, probability on the left
     hlines = [s.y0 for s in fig.layout.shapes]
     assert report.thresholds["uncertain"] in hlines and report.thresholds["fake"] in hlines
+    legend_only = [t.name for t in fig.data if t.x == (None,)]  # the lines are named in the legend, not over the data
+    assert [n.split("”")[0] for n in legend_only] == ["“uncertain", "“likely manipulated"]
+    assert not fig.layout.annotations or all("manipulated" not in (a.text or "") for a in fig.layout.annotations)
+    z = [v for t in series[:2] for v in t.y if v is not None]
+    lo, hi = fig.layout.yaxis2.range
+    assert lo < min(0, *z) and hi > max(0, *z)  # 0, the real-clip reference, is always on the z axis
 
 
 def test_timeline_figure_silent_clip_and_photo():
     fig = viz.timeline_figure(fake_report(has_audio=False))
-    assert [t.name for t in fig.data] == ["face score (z)", "combined (chance of manipulation)"]  # no sync series
+    names = [t.name for t in fig.data if t.x != (None,)]
+    assert names == ["face score (z)", "combined (chance of manipulation)"]  # no sync series
     fig = viz.timeline_figure(fake_report(kind="image"))
     assert len(fig.data) == 0 and viz.NO_TIMELINE_TEXT in _annotation_texts(fig)
 

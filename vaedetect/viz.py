@@ -510,19 +510,25 @@ def timeline_figure(report: Report) -> go.Figure:
     if has_fused:
         for key, label, colour in (("uncertain", "uncertain", "#E69F00"), ("fake", "likely manipulated", "#D55E00")):
             if key in th and 0.0 <= float(th[key]) <= 1.0:
-                fig.add_hline(
-                    y=float(th[key]),
-                    line={"dash": "dash", "color": colour, "width": 1},
-                    annotation_text=label,
-                    annotation_position="top left",
-                    annotation_font={"color": colour, "size": 11},
-                    secondary_y=False,
-                )
+                line = {"dash": "dash", "color": colour, "width": 1}
+                fig.add_hline(y=float(th[key]), line=line, secondary_y=False)
+                # Named in the legend, not written on the plot, where the combined line runs over the label.
+                name = f"“{label}” from {float(th[key]):.0%}"
+                fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line=line, name=name), secondary_y=False)
         fig.update_yaxes(range=[0, 1.02], tickformat=".0%", title_text="chance of manipulation", secondary_y=False)
     else:
         fig.update_yaxes(visible=False, secondary_y=False)
     if has_z:
-        fig.update_yaxes(title_text="face / lip-sync z", showgrid=False, zeroline=True, secondary_y=True)
+        zs = [y for k in ("face", "sync") for y in series[k] if y is not None]
+        lo, hi = min(0.0, *zs), max(0.0, *zs)  # 0 (typical of real clips) always in view: the scores' reference
+        pad = 0.1 * (hi - lo) + 0.25
+        fig.update_yaxes(
+            title_text="face / lip-sync z",
+            showgrid=False,
+            zeroline=True,
+            range=[lo - pad, hi + pad],
+            secondary_y=True,
+        )
     fig.update_xaxes(title_text="time (s)")
     fig = _base_layout(fig, title, height=380)
     fig.update_layout(
