@@ -489,12 +489,13 @@ def test_train_cli_continues_a_bundle_for_the_named_stages(
     from vaedetect.__main__ import main
 
     args = ["train", "--data", str(synthetic_data_dir), "--out", str(tmp_path / "run"), "--preset", "tiny"]
-    args += ["--init", str(tiny_bundle), "--only", "face_vae, sync", "--face-steps", "3", "--sync-steps", "2"]
+    args += ["--init", str(tiny_bundle), "--only", "face_vae, sync", "--face-steps", "0", "--sync-steps", "2"]
     assert main([*args, "--lr", "1e-4"]) == 0
     out = Path(capsys.readouterr().out.strip().splitlines()[-1])
     training = json.loads((out / "config.json").read_text())["training"]
     assert training["stages"] == ["face_vae", "sync"] and training["lr"] == 1e-4
-    assert training["face_steps"] == 3 and training["sync_steps"] == 2 and "audio_steps" not in training
+    assert training["face_steps"] == 0 and training["sync_steps"] == 2 and "audio_steps" not in training
+    assert training["final_losses"].keys() == {"face_vae_refine", "sync"}  # --face-steps 0: the refinement alone
 
 
 def test_a_recipe_without_blend_steps_ships_no_blend_model_and_refines_the_face_vae(
