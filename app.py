@@ -44,7 +44,7 @@ DEFAULT_PORT = 7860
 MAX_FILE_SIZE = "200mb"
 EXAMPLE_SUFFIXES = {".mp4": 0, ".webm": 0, ".mov": 0, ".mkv": 0, ".jpg": 1, ".jpeg": 1, ".png": 1, ".webp": 1}
 MAX_EXAMPLES = 12
-UI_VERSION = 3  # bump when the outputs of the Analyze handler change: it keys the cached example outputs
+UI_VERSION = 4  # bump when the outputs of the Analyze handler change: it keys the cached example outputs
 REPORT_DIR_NAME = "vaedetect-reports"
 REPORT_DIR_MAX_AGE_S = 1200  # request folders older than this are swept (delete_cache removes the files at 600 s)
 GENERIC_ERROR = (
@@ -116,8 +116,10 @@ input to your judgement, alongside the source, the context and other reporting.
 
 ## Limits and false alarms
 
-* Heavy compression, very small or dark videos, strong make-up or filters, unusual camera angles and faces that are
-  partly hidden can make **real** videos look suspicious. That is why we prefer "Uncertain" to a wrong accusation.
+* Heavy compression throws fine detail away: it can hide the traces of a manipulation, and it blurs the mouth
+  movements the lip-sync check reads, so a real video's lip-sync can look worse.
+* Very small or dark videos, strong make-up or filters, unusual camera angles and faces that are partly hidden can
+  make **real** videos look suspicious. That is why we prefer "Uncertain" to a wrong accusation.
 * New kinds of fakes may not leave the traces we look for: "Likely real" does not guarantee authenticity.
 * A photo or a silent clip has less evidence (no lip-sync, no voice), so its verdict is less certain.
 * Only the first minute of a long video is analysed.

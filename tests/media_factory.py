@@ -52,13 +52,15 @@ def _as_frames(frames: Iterable[np.ndarray] | np.ndarray) -> Iterable[np.ndarray
         yield np.ascontiguousarray(frame)
 
 
-def _add_video_stream(container: av.container.OutputContainer, codec: str, fps: float, shape: tuple[int, ...]):
+def _add_video_stream(
+    container: av.container.OutputContainer, codec: str, fps: float, shape: tuple[int, ...], crf: int | None = None
+):
     rate = Fraction(fps).limit_denominator(1001)
     stream = container.add_stream(codec, rate=rate)
     stream.height, stream.width = int(shape[0]), int(shape[1])
     stream.pix_fmt = "yuv420p"
     if codec in ("libx264", "h264"):
-        stream.codec_context.options = dict(_X264_OPTIONS)
+        stream.codec_context.options = {**_X264_OPTIONS, **({"crf": str(crf)} if crf is not None else {})}
     elif codec.startswith("libvpx"):
         stream.bit_rate = 2_000_000
         stream.codec_context.options = dict(_VPX_OPTIONS)
@@ -110,12 +112,14 @@ def write_video(
     *,
     audio_offset_s: float = 0.0,
     faststart: bool = False,
+    crf: int | None = None,
 ) -> Path:
     """Encode RGB frames (and optional mono audio) into mp4/mov/mkv/avi/webm, chosen by suffix.
 
     ``rotation`` (0/90/180/270) is the clockwise rotation a player applies for display, as phones record portrait
     video (legacy ``rotate`` tag semantics); it is written as a display matrix. ``audio_offset_s`` starts the audio
-    track later than the video; ``faststart`` puts the mp4 index first (as web uploads usually are).
+    track later than the video; ``faststart`` puts the mp4 index first (as web uploads usually are); ``crf`` sets
+    x264's quality (default 16, near-lossless; 40+ is heavily compressed).
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -134,7 +138,7 @@ def write_video(
     if first is None:
         raise ValueError("write_video needs at least one frame (see write_zero_frame_video)")
     with av.open(str(path), mode="w", format=fmt, options=options) as container:
-        vstream = _add_video_stream(container, codec, fps, first.shape)
+        vstream = _add_video_stream(container, codec, fps, first.shape, crf)
         if rotation % 360:
             vstream.set_display_rotation(-(rotation % 360))  # PyAV takes counter-clockwise degrees
         astream = None

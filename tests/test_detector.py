@@ -16,8 +16,15 @@ import pytest
 import vaedetect
 from vaedetect.detector import Detector
 from vaedetect.evaluate import evaluate_csv, record_in_bundle
-from vaedetect.report import EVIDENCE, Report
+from vaedetect.report import EVIDENCE, SCHEMA_VERSION, Report
 from vaedetect.scoring import Head, select_head, thresholds_with_warnings, verdict_for
+
+try:  # pytest puts tests/ on sys.path (no tests/__init__.py)
+    import faces_factory as ff
+    import media_factory as mf
+except ImportError:  # pragma: no cover
+    from tests import faces_factory as ff
+    from tests import media_factory as mf
 
 REPO = Path(__file__).resolve().parents[1]
 CONTRACT_KEYS = {
@@ -140,7 +147,7 @@ def test_report_of_a_talking_clip_has_every_part_and_round_trips_through_json(ta
     shown = [f for f in r.frames if f.crop is not None]
     assert shown and all(f.heatmap.shape == f.crop.shape == f.reconstruction.shape for f in shown)
     assert all(f.map_xy is not None and np.isfinite(f.map_xy).all() for f in r.frames)
-    assert r.model.name and r.schema_version == 2
+    assert r.model.name and r.schema_version == SCHEMA_VERSION == 3
 
     text = r.to_json()
     data = json.loads(text)
@@ -188,6 +195,17 @@ def test_silent_clip_warns_no_speech_and_is_scored_on_the_face(detector: Detecto
     assert "no_speech" in r.warning_codes()
     assert r.scores["sync"] is None and r.unavailable["sync"] == "no sound track"
     assert r.scores["face"] is not None and r.sync is None
+
+
+def test_heavy_compression_is_read_from_the_quantiser_not_the_bitrate(detector: Detector, tmp_path: Path) -> None:
+    # A still face: few bits per pixel at any quality, which the bitrate rule alone took for heavy compression.
+    still = [ff.talking_face_frames(ff.opening_curve(1))[0]] * 50
+    codes = {}
+    for crf in (18, 45):
+        r = detector.analyze(mf.write_video(tmp_path / f"still{crf}.mp4", still, fps=25, crf=crf))
+        codes[crf] = r.warning_codes()
+        assert r.media.quantizer is not None and (r.media.quantizer >= 35) == (crf == 45)
+    assert "heavy_compression" not in codes[18] and "heavy_compression" in codes[45]
 
 
 def test_two_faces_raise_the_multiple_faces_warning(detector: Detector, two_face_clip: Path) -> None:

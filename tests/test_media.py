@@ -493,3 +493,19 @@ def test_zero_frame_video(tmp_path: Path) -> None:
     path = mf.write_zero_frame_video(tmp_path / "zero.mp4")
     with pytest.raises(CorruptMediaError, match="no pictures"):
         media.probe(path)
+
+
+def test_h264_frames_report_their_quantiser_and_it_rises_with_compression(tmp_path: Path) -> None:
+    frames = mf.moving_pattern_frames(25)
+    medians = {}
+    for crf in (16, 45):
+        path = mf.write_video(tmp_path / f"crf{crf}.mp4", frames, crf=crf)
+        qps = [f.qp for f in media.iter_frames(path, media.probe(path))]
+        assert all(q is not None and 0 <= q <= 51 for q in qps)
+        medians[crf] = float(np.median(qps))
+    assert medians[16] < 25 and medians[45] > 40  # the encoder's quantiser, read back from the decoder
+
+
+def test_frames_of_codecs_without_an_h264_quantiser_report_none(tmp_path: Path) -> None:
+    path = mf.write_video(tmp_path / "clip.webm", coded_frames(10))  # VP8: another quantiser scale, not reported
+    assert [f.qp for f in media.iter_frames(path, media.probe(path))] == [None] * 10

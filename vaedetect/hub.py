@@ -473,7 +473,8 @@ def make_model_card(folder: str | Path, *, repo_id: str | None = None) -> str:
         "",
         "- Trained on real data only and calibrated with pseudo-fakes: unseen manipulation methods may score low.",
         "- Needs a visible, mostly frontal face; the audio-visual checks need speech.",
-        "- Heavy compression, low resolution, filters and very short clips raise false alarms.",
+        "- Heavy compression hides face traces and blurs lip movement (lip-sync then looks worse); low resolution, "
+        "filters and very short clips raise false alarms.",
         *[f"- {limit}" for limit in _as_list(config.get("limits"))],
         "",
         "## Files",

@@ -7,6 +7,7 @@ only the small aligned crops are kept.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ class Clip:
     speech: audio_mod.AudioAnalysis
     mel: np.ndarray | None  # (4 * n_frames, N_MELS) aligned to the analysed frames; None without audio
     timings: dict[str, float] = field(default_factory=dict)
+    quantizer: float | None = None  # median H.264 picture quantiser (0-51) when the decoder reports it
 
     @property
     def n_frames(self) -> int:
@@ -90,6 +92,7 @@ class Clip:
             "main_track_frames": faces.main_track_len,
             "main_track_s": round(faces.main_track_len / media.ANALYSIS_FPS, 3),
             "median_face_px": (round(float(np.nanmedian(faces.face_size_px)), 1) if faces.present.any() else None),
+            "quantizer": None if self.quantizer is None else round(self.quantizer, 2),
             "lip_loudness_corr": None if corr is None else round(corr, 4),
             "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
         }
@@ -110,11 +113,19 @@ def ingest(
     timings["probe"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
+    qps: list[float] = []
     if info.kind == "image":
         image = media.load_image(path, limits)
         faces = track_faces([(0.0, image)], face_config, static_images=True)
     else:
-        frames = ((fr.time_s, fr.rgb) for fr in media.iter_frames(path, info, limits))
+
+        def frames_of(decoded: Iterator[media.Frame]) -> Iterator[tuple[float, np.ndarray]]:
+            for fr in decoded:
+                if fr.qp is not None:
+                    qps.append(fr.qp)
+                yield fr.time_s, fr.rgb
+
+        frames = frames_of(media.iter_frames(path, info, limits))
         if progress:
             frames = tqdm(frames, total=info.n_frames, desc="faces", unit="frame", leave=False)
         faces = track_faces(frames, face_config)
@@ -125,4 +136,5 @@ def ingest(
     speech = audio_mod.analyze_audio(wav, faces.n_frames)
     mel = audio_mod.log_mel(wav, faces.n_frames) if wav is not None else None
     timings["audio"] = time.perf_counter() - t0
-    return Clip(info=info, faces=faces, audio=wav, speech=speech, mel=mel, timings=timings)
+    quantizer = float(np.median(qps)) if qps else None
+    return Clip(info=info, faces=faces, audio=wav, speech=speech, mel=mel, timings=timings, quantizer=quantizer)

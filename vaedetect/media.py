@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import os
+import struct
 import time
 import warnings
 from collections.abc import Iterator
@@ -125,11 +126,15 @@ class MediaInfo:
 
 @dataclass
 class Frame:
-    """One analysis frame; ``rgb`` is upright, downscaled, (H, W, 3) uint8 and C-contiguous."""
+    """One analysis frame; ``rgb`` is upright, downscaled, (H, W, 3) uint8 and C-contiguous.
+
+    ``qp`` is the picture's mean H.264 quantiser (0-51; higher = coarser) when the decoder reports it, else None.
+    """
 
     index: int
     time_s: float
     rgb: np.ndarray
+    qp: float | None = None
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -816,6 +821,41 @@ def _decoded_frames(
             yield frame
 
 
+_ENC_PARAMS_H264 = 1  # AVVideoEncParamsType: quantisers on H.264's 0-51 scale (VP9 and MPEG-2 use other scales)
+
+
+def _frame_qp(frame: av.video.frame.VideoFrame) -> float | None:
+    """Mean quantiser of an H.264 picture, from the AVVideoEncParams side data FFmpeg exports on request.
+
+    The quantiser says how coarsely the encoder threw detail away; bits per pixel, the usual proxy, mostly says how
+    much the picture moves (a clean render of a still background has few bits per pixel). None when the decoder does
+    not report it (other codecs, or a layout this reader does not know).
+    """
+    for sd in frame.side_data:
+        if sd.type.name != "VIDEO_ENC_PARAMS":
+            continue
+        if struct.calcsize("P") != 8:  # the struct layout below is the 64-bit one
+            return None
+        try:
+            buf = bytes(memoryview(sd))
+            (n_blocks,) = struct.unpack_from("=I", buf, 0)
+            blocks_offset, block_size = struct.unpack_from("=QQ", buf, 8)
+            kind, qp = struct.unpack_from("=ii", buf, 24)
+        except (struct.error, TypeError, ValueError):
+            return None
+        if kind != _ENC_PARAMS_H264 or not 0 <= qp <= 51:
+            return None
+        if n_blocks and block_size >= 20 and blocks_offset + n_blocks * block_size <= len(buf):
+            # AVVideoBlockParams: src_x, src_y, w, h, delta_qp (int32 each); area-weighted mean of the block QPs.
+            rows = np.frombuffer(buf, np.uint8, n_blocks * block_size, blocks_offset).reshape(n_blocks, block_size)
+            blocks = rows[:, :20].copy().view(np.int32)
+            area = blocks[:, 2].astype(np.float64) * blocks[:, 3]
+            if area.sum() > 0:
+                return float(np.clip(qp + np.average(blocks[:, 4], weights=area), 0, 51))
+        return float(qp)
+    return None
+
+
 def _iter_video(path: Path, info: MediaInfo, limits: MediaLimits) -> Iterator[Frame]:
     budget = _Budget(limits)
     rotation = info.rotation_deg
@@ -836,6 +876,7 @@ def _iter_video(path: Path, info: MediaInfo, limits: MediaLimits) -> Iterator[Fr
         if stream is None:
             raise NoVideoError(_MSG_NO_VIDEO)
         stream.thread_type = "AUTO"
+        stream.codec_context.options = {"export_side_data": "venc_params"}  # quantisers, for Frame.qp
 
         def to_rgb(frame: av.video.frame.VideoFrame) -> np.ndarray:
             # Only frames that are emitted get converted (a 60 fps source converts 25 of its 60 frames); swscale
@@ -855,7 +896,8 @@ def _iter_video(path: Path, info: MediaInfo, limits: MediaLimits) -> Iterator[Fr
                 origin = t_abs
             t = t_abs - origin
             while k < n and t > k / ANALYSIS_FPS + tolerance:
-                yield Frame(index=k, time_s=k / ANALYSIS_FPS, rgb=to_rgb(pending if pending is not None else frame))
+                shown = pending if pending is not None else frame
+                yield Frame(index=k, time_s=k / ANALYSIS_FPS, rgb=to_rgb(shown), qp=_frame_qp(shown))
                 k += 1
             if k >= n:
                 return
@@ -863,7 +905,7 @@ def _iter_video(path: Path, info: MediaInfo, limits: MediaLimits) -> Iterator[Fr
         if pending is None:
             raise CorruptMediaError(_MSG_NO_FRAMES)
         while k < n:  # source ended before the probed duration: hold the last picture
-            yield Frame(index=k, time_s=k / ANALYSIS_FPS, rgb=to_rgb(pending))
+            yield Frame(index=k, time_s=k / ANALYSIS_FPS, rgb=to_rgb(pending), qp=_frame_qp(pending))
             k += 1
 
 

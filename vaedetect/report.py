@@ -15,7 +15,7 @@ import numpy as np
 
 VERDICTS = ("real", "uncertain", "fake")
 EVIDENCE = ("face", "latent", "audio", "sync", "temporal", "blend")
-SCHEMA_VERSION = 2  # 2: ``contributions``
+SCHEMA_VERSION = 3  # 2: ``contributions``; 3: ``media.quantizer``
 
 
 @dataclass
@@ -90,6 +90,7 @@ class MediaSummary:
     face_coverage: float
     max_faces: int
     speech_fraction: float | None = None
+    quantizer: float | None = None  # median H.264 picture quantiser (0-51, higher = coarser); None if not reported
 
 
 @dataclass
