@@ -509,3 +509,19 @@ def test_h264_frames_report_their_quantiser_and_it_rises_with_compression(tmp_pa
 def test_frames_of_codecs_without_an_h264_quantiser_report_none(tmp_path: Path) -> None:
     path = mf.write_video(tmp_path / "clip.webm", coded_frames(10))  # VP8: another quantiser scale, not reported
     assert [f.qp for f in media.iter_frames(path, media.probe(path))] == [None] * 10
+
+
+def test_reading_the_quantiser_leaves_no_decoded_picture_behind(tmp_path: Path) -> None:
+    import gc
+
+    import av
+
+    path = mf.write_video(tmp_path / "clip.mp4", mf.moving_pattern_frames(20))
+    gc.collect()
+    gc.disable()  # pictures kept alive by a reference cycle would wait for the collector: count them before it runs
+    try:
+        qps = [f.qp for f in media.iter_frames(path, media.probe(path))]
+        alive = sum(isinstance(o, av.VideoFrame) for o in gc.get_objects())
+    finally:
+        gc.enable()
+    assert all(q is not None for q in qps) and alive == 0

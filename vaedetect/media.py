@@ -35,6 +35,7 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
+from av.sidedata.sidedata import SideDataContainer
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from vaedetect.errors import (
@@ -831,7 +832,9 @@ def _frame_qp(frame: av.video.frame.VideoFrame) -> float | None:
     much the picture moves (a clean render of a still background has few bits per pixel). None when the decoder does
     not report it (other codecs, or a layout this reader does not know).
     """
-    for sd in frame.side_data:
+    # A container of our own: ``frame.side_data`` caches one on the frame that points back at it, a reference cycle
+    # that keeps every decoded picture alive until a full garbage collection (~300 MB over a 60 s 720p clip).
+    for sd in SideDataContainer(frame):
         if sd.type.name != "VIDEO_ENC_PARAMS":
             continue
         if struct.calcsize("P") != 8:  # the struct layout below is the 64-bit one
