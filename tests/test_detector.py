@@ -208,6 +208,18 @@ def test_heavy_compression_is_read_from_the_quantiser_not_the_bitrate(detector: 
     assert "heavy_compression" not in codes[18] and "heavy_compression" in codes[45]
 
 
+def test_a_photo_saved_at_low_jpeg_quality_is_heavily_compressed(detector: Detector, tmp_path: Path) -> None:
+    from PIL import Image
+
+    face = Image.fromarray(ff.astronaut_face())
+    for quality in (92, 10):
+        face.save(tmp_path / f"q{quality}.jpg", quality=quality)
+        r = detector.analyze(tmp_path / f"q{quality}.jpg")
+        assert ("heavy_compression" in r.warning_codes()) == (quality == 10), quality
+        assert r.media.jpeg_quality is not None and r.media.quantizer is None
+    assert "JPEG quality about" in next(w.message for w in r.warnings if w.code == "heavy_compression")
+
+
 def test_two_faces_raise_the_multiple_faces_warning(detector: Detector, two_face_clip: Path) -> None:
     r = detector.analyze(two_face_clip)
     assert "multiple_faces" in r.warning_codes()

@@ -521,7 +521,17 @@ def test_reading_the_quantiser_leaves_no_decoded_picture_behind(tmp_path: Path) 
     gc.disable()  # pictures kept alive by a reference cycle would wait for the collector: count them before it runs
     try:
         qps = [f.qp for f in media.iter_frames(path, media.probe(path))]
-        alive = sum(isinstance(o, av.VideoFrame) for o in gc.get_objects())
+        alive = sum(type(o) is av.VideoFrame for o in gc.get_objects())
     finally:
         gc.enable()
     assert all(q is not None for q in qps) and alive == 0
+
+
+def test_a_jpeg_photo_reports_the_quality_it_was_saved_at(tmp_path: Path) -> None:
+    img = Image.fromarray(coded_frames(1, 96, 128)[0])
+    for quality in (92, 50, 10):
+        img.save(tmp_path / f"q{quality}.jpg", quality=quality)
+        estimate = media.probe(tmp_path / f"q{quality}.jpg").jpeg_quality
+        assert estimate is not None and (abs(estimate - quality) < 1.5 if quality >= 50 else estimate < 25)
+    img.save(tmp_path / "lossless.png")
+    assert media.probe(tmp_path / "lossless.png").jpeg_quality is None

@@ -52,7 +52,10 @@ SHORT_CLIP_S = 2.0
 # at rising CRF (session 5, bench/results): the face score *fell* (smoother faces redraw more easily: compression
 # hides traces) and the lip-sync score drifted towards "out of step" from a median picture QP of about 35.
 HEAVY_COMPRESSION_QP = 35.0
-# Fallbacks without a quantiser (other codecs, photos): bits per pixel, which also drops for clean but static video.
+# JPEG photos by the quality they were saved at: re-saving eight held-out real photos, the face score stayed put
+# down to quality 30 and rose (blocking) at 15 and below.
+HEAVY_COMPRESSION_JPEG_QUALITY = 25.0
+# Fallbacks without either (other codecs, PNG/WebP photos): bits per pixel, which also drops for clean static video.
 HEAVY_COMPRESSION_BPP = 0.03
 HEAVY_COMPRESSION_IMAGE_BPP = 0.35
 KNN = 10
@@ -203,7 +206,11 @@ class Detector:
                     )
                 )
         if self._heavily_compressed(clip):
-            how = f" (H.264 quantiser {clip.quantizer:.0f} of 51)" if clip.quantizer is not None else ""
+            how = ""
+            if clip.quantizer is not None:
+                how = f" (H.264 quantiser {clip.quantizer:.0f} of 51)"
+            elif info.jpeg_quality is not None:
+                how = f" (JPEG quality about {info.jpeg_quality:.0f} of 100)"
             out.append(
                 ReportWarning(
                     "heavy_compression",
@@ -218,6 +225,8 @@ class Detector:
         info = clip.info
         if clip.quantizer is not None:
             return clip.quantizer >= HEAVY_COMPRESSION_QP
+        if info.jpeg_quality is not None:
+            return info.jpeg_quality < HEAVY_COMPRESSION_JPEG_QUALITY
         pixels = max(info.width * info.height, 1)
         if info.kind == "image":
             return info.size_bytes * 8 / pixels < HEAVY_COMPRESSION_IMAGE_BPP
@@ -372,6 +381,7 @@ class Detector:
                 max_faces=faces.max_faces,
                 speech_fraction=round(clip.speech.speech_fraction, 4) if clip.audio is not None else None,
                 quantizer=None if clip.quantizer is None else round(clip.quantizer, 2),
+                jpeg_quality=None if info.jpeg_quality is None else round(info.jpeg_quality, 1),
             ),
             model=ModelInfo(name=self.bundle_name, revision=self.bundle_revision, source=self.bundle_source),
             timings={},

@@ -123,6 +123,7 @@ class MediaInfo:
     # Presentation time (s, container clock) of the first video frame: the zero of every Frame.time_s and of the
     # audio returned by load_audio.
     start_time_s: float = 0.0
+    jpeg_quality: float | None = None  # a JPEG photo's quality (IJG 1-100 scale), estimated from its tables
 
 
 @dataclass
@@ -543,9 +544,26 @@ def load_image(path: str | Path, limits: MediaLimits = MediaLimits()) -> np.ndar
         return _decode_image(im, limits)[0]
 
 
+# The IJG (libjpeg) luminance table at quality 50; encoders scale it by quality, so the ratio of a file's table to
+# this one gives the quality it was saved at (sums: the same in zigzag or natural order).
+_IJG_LUMA_SUM = 3_688
+
+
+def _jpeg_quality(im: Image.Image) -> float | None:
+    """Quality a JPEG was saved at, on the IJG 1-100 scale (what 'quality=' means in most tools); None otherwise."""
+    tables = getattr(im, "quantization", None)
+    if im.format != "JPEG" or not tables or 0 not in tables:
+        return None
+    scale = 100.0 * float(np.sum(tables[0])) / _IJG_LUMA_SUM
+    if scale <= 0:
+        return None
+    return float(np.clip((200.0 - scale) / 2.0 if scale <= 100.0 else 5000.0 / scale, 1.0, 100.0))
+
+
 def _probe_image(path: Path, im: Image.Image, size: int, limits: MediaLimits) -> MediaInfo:
     with im, _wrap_errors(_MSG_CORRUPT_IMAGE):
         fmt = (im.format or "image").lower()
+        quality = _jpeg_quality(im)
         rgb, width, height, rotation = _decode_image(im, limits)  # full decode: catches truncated photos early
     return MediaInfo(
         path=str(path),
@@ -567,6 +585,7 @@ def _probe_image(path: Path, im: Image.Image, size: int, limits: MediaLimits) ->
         video_bitrate_kbps=None,
         truncated=False,
         size_bytes=size,
+        jpeg_quality=quality,
     )
 
 

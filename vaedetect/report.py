@@ -15,7 +15,7 @@ import numpy as np
 
 VERDICTS = ("real", "uncertain", "fake")
 EVIDENCE = ("face", "latent", "audio", "sync", "temporal", "blend")
-SCHEMA_VERSION = 3  # 2: ``contributions``; 3: ``media.quantizer``
+SCHEMA_VERSION = 3  # 2: ``contributions``; 3: ``media.quantizer`` and ``media.jpeg_quality``
 
 
 @dataclass
@@ -91,6 +91,7 @@ class MediaSummary:
     max_faces: int
     speech_fraction: float | None = None
     quantizer: float | None = None  # median H.264 picture quantiser (0-51, higher = coarser); None if not reported
+    jpeg_quality: float | None = None  # a JPEG photo's estimated save quality (1-100); None for other files
 
 
 @dataclass
