@@ -93,6 +93,7 @@ class Clip:
             "main_track_s": round(faces.main_track_len / media.ANALYSIS_FPS, 3),
             "median_face_px": (round(float(np.nanmedian(faces.face_size_px)), 1) if faces.present.any() else None),
             "quantizer": None if self.quantizer is None else round(self.quantizer, 2),
+            "jpeg_quality": None if info.jpeg_quality is None else round(info.jpeg_quality, 1),
             "lip_loudness_corr": None if corr is None else round(corr, 4),
             "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
         }
