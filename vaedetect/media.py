@@ -853,9 +853,11 @@ def _frame_qp(frame: av.video.frame.VideoFrame) -> float | None:
     """
     # A container of our own: ``frame.side_data`` caches one on the frame that points back at it, a reference cycle
     # that keeps every decoded picture alive until a full garbage collection (~300 MB over a 60 s 720p clip).
-    for sd in SideDataContainer(frame):
-        if sd.type.name != "VIDEO_ENC_PARAMS":
-            continue
+    try:
+        found = [sd for sd in SideDataContainer(frame) if sd.type.name == "VIDEO_ENC_PARAMS"]
+    except (av.error.FFmpegError, AttributeError, TypeError, ValueError):  # a fact, never a reason to fail the clip
+        return None
+    for sd in found:
         if struct.calcsize("P") != 8:  # the struct layout below is the 64-bit one
             return None
         try:
