@@ -49,7 +49,7 @@ MAX_REPORT_FRAMES = 16
 LOW_RES_FACE_PX = 80
 SHORT_CLIP_S = 2.0
 # Heavy compression, read from the H.264 quantiser when the decoder reports it. Re-encoding six held-out real clips
-# at rising CRF (bench/results/2026-11-23-cpu.json, heavy_compression_*): the face score *fell* (smoother faces redraw
+# at rising CRF (bench/compression.py; bench/results/2026-11-23-cpu.json): the face score *fell* (smoother faces redraw
 # more easily: compression hides traces) and the lip-sync score drifted towards "out of step" from a median QP of ~35.
 HEAVY_COMPRESSION_QP = 35.0
 # JPEG photos by the quality they were saved at: re-saving eight held-out real photos, the face score stayed put
