@@ -107,7 +107,8 @@ several independent kinds of evidence:
 
 * **Likely real** — no evidence above the level we see in real videos.
 * **Uncertain** — some evidence, but not enough to say. Look at the reasons and at the pictures.
-* **Likely manipulated** — the evidence is stronger than in all but a few percent of real videos we tested.
+* **Likely manipulated** — the evidence is stronger than in 95% of the real clips and photos we held out for testing:
+  about one real file in twenty still lands here, which is why it is never proof on its own.
 
 The reasons start with what moved the verdict most; under them, "Counted in the verdict" gives each evidence's push
 (positive: towards "manipulated"). Evidence that the model's calibration found unable to tell real clips from fakes
