@@ -44,7 +44,7 @@ DEFAULT_PORT = 7860
 MAX_FILE_SIZE = "200mb"
 EXAMPLE_SUFFIXES = {".mp4": 0, ".webm": 0, ".mov": 0, ".mkv": 0, ".jpg": 1, ".jpeg": 1, ".png": 1, ".webp": 1}
 MAX_EXAMPLES = 12
-UI_VERSION = 4  # bump when the outputs of the Analyze handler change: it keys the cached example outputs
+UI_VERSION = 5  # bump when the outputs of the Analyze handler change: it keys the cached example outputs
 REPORT_DIR_NAME = "vaedetect-reports"
 REPORT_DIR_MAX_AGE_S = 1200  # request folders older than this are swept (delete_cache removes the files at 600 s)
 GENERIC_ERROR = (
@@ -248,6 +248,7 @@ class Handlers:
             "umap": viz.umap_figure(report, self.reference),
             "alignment": viz.alignment_figure(report),
             "alignment_note": viz.alignment_caption(report),
+            "timeline_note": viz.timeline_caption(report),
             "timeline": viz.timeline_figure(report),
         }
 
@@ -266,6 +267,7 @@ class Handlers:
                 None,
                 None,
                 "",
+                "",
                 [],
             )
         frames = rendered["frames"]
@@ -282,6 +284,7 @@ class Handlers:
             rendered["alignment"],
             rendered["timeline"],
             rendered["alignment_note"],
+            rendered["timeline_note"],
             frames,
         )
 
@@ -442,6 +445,7 @@ def build_app(detector: Any, examples_dir: str | None = None) -> gr.Blocks:
         timeline_plot = gr.Plot(label="Timeline", elem_id="timeline-plot", render=False)
         alignment_plot = gr.Plot(label="Lip-sync", elem_id="alignment-plot", render=False)
         alignment_note = gr.Markdown("", elem_classes=["caption"], elem_id="alignment-note", render=False)
+        timeline_note = gr.Markdown("", elem_classes=["caption"], elem_id="timeline-note", render=False)
         frames_state = gr.State([])
         ui_outputs = [
             verdict,
@@ -454,6 +458,7 @@ def build_app(detector: Any, examples_dir: str | None = None) -> gr.Blocks:
             alignment_plot,
             timeline_plot,
             alignment_note,
+            timeline_note,
             frames_state,
         ]
 
@@ -513,10 +518,7 @@ def build_app(detector: Any, examples_dir: str | None = None) -> gr.Blocks:
                     )
                 with gr.Column():
                     timeline_plot.render()
-                    _caption(
-                        "One point per second. Black: chance of manipulation (left axis; dashed lines are the verdict "
-                        "thresholds). Dotted: face and lip-sync scores (right axis; 0 = typical of real clips)."
-                    )
+                    timeline_note.render()
             alignment_plot.render()
             alignment_note.render()
 

@@ -116,14 +116,14 @@ def handlers(detector):
 # Handlers called directly
 # ---------------------------------------------------------------------------------------------------------------
 
-N_UI_OUTPUTS = 11
+N_UI_OUTPUTS = 12
 
 
 def test_good_clip_populates_every_output_and_deletes_upload(handlers, media, upload_root):
     path = as_upload(media["good"], upload_root)
     out = handlers.analyze_ui(path, None)
     assert len(out) == N_UI_OUTPUTS
-    verdict, pair, heatmap, pick, note, report_path, umap, align, timeline, align_note, frames = out
+    verdict, pair, heatmap, pick, note, report_path, umap, align, timeline, align_note, timeline_note, frames = out
     text = verdict
     assert any(label in text for label in viz.TIER_LABELS.values())
     assert "%" in text and "Model:" in text
@@ -136,6 +136,7 @@ def test_good_clip_populates_every_output_and_deletes_upload(handlers, media, up
     assert 0.0 <= report["fake_probability"] <= 1.0
     has_curve = bool(report["sync"] and report["sync"]["curve_t"])
     assert align_note == (viz.ALIGNMENT_CAPTION if has_curve else "")  # the reading guide only under a drawn curve
+    assert timeline_note == (viz.TIMELINE_CAPTION if report["timeline"] else "")
     assert Path(report_path).is_relative_to(upload_root)  # served from Gradio's cache, swept by delete_cache
     if frames:  # the real detector may not find the synthetic face; the fake always does
         assert pair[0].dtype == np.uint8 and pair[0].shape == pair[1].shape
@@ -150,7 +151,7 @@ def test_photo_has_no_lip_sync_panel(handlers, media, upload_root):
     out = handlers.analyze_ui(None, as_upload(media["photo"], upload_root))
     text = " ".join(a.text or "" for a in out[7].layout.annotations)
     assert viz.NO_SOUND_PHOTO_TEXT in text
-    assert out[9] == ""  # no caption explaining curves that are not drawn
+    assert out[9] == "" and out[10] == ""  # no caption explaining curves that are not drawn
     assert "photo" in out[0]
 
 
@@ -177,7 +178,7 @@ def test_bad_input_gives_friendly_message_and_is_deleted(handlers, media, upload
     assert "### ⚠ Cannot analyse this file" in text
     assert "Traceback" not in text and "Error" not in text
     assert 'class="tier-error"' in text
-    assert out[1:3] == (None, None) and out[5] is None and out[9] == "" and out[-1] == []
+    assert out[1:3] == (None, None) and out[5] is None and out[9] == out[10] == "" and out[-1] == []
     assert not Path(path).exists()
 
 

@@ -93,6 +93,7 @@ def test_upload_analyze_and_see_evidence(page, served, tmp_path):
     assert _plot_points(page, "timeline-plot") > 0
     assert _plot_points(page, "alignment-plot") > 0
     assert "how sure the lip-sync model is" in page.inner_text("#alignment-note")  # the guide under a drawn curve
+    assert "One point per second" in page.inner_text("#timeline-note")
     page.wait_for_timeout(800)  # let plotly finish its transitions before the picture
     shot = tmp_path / "vaedetect.png"
     page.screenshot(path=str(shot), full_page=True)

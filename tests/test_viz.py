@@ -145,6 +145,11 @@ def test_timeline_figure_traces_and_thresholds():
     assert lo < min(0, *z) and hi > max(0, *z)  # 0, the real-clip reference, is always on the z axis
 
 
+def test_timeline_reading_guide_only_where_there_is_a_timeline():
+    assert viz.timeline_caption(fake_report()) == viz.TIMELINE_CAPTION
+    assert viz.timeline_caption(fake_report(kind="image")) == ""
+
+
 def test_timeline_figure_silent_clip_and_photo():
     fig = viz.timeline_figure(fake_report(has_audio=False))
     names = [t.name for t in fig.data if t.x != (None,)]

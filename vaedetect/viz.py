@@ -330,6 +330,17 @@ def _lipvoice_trace(fig: go.Figure, s: SyncResult, dist: list[float | None]) -> 
     )
 
 
+TIMELINE_CAPTION = (
+    "One point per second. Black: chance of manipulation (left axis; dashed lines are the verdict thresholds). "
+    "Dotted: face and lip-sync scores (right axis; 0 = typical of real clips)."
+)
+
+
+def timeline_caption(report: Report) -> str:
+    """How to read the timeline; nothing for a photo or a clip without per-second scores (the panel says why)."""
+    return TIMELINE_CAPTION if report.media.kind != "image" and report.timeline else ""
+
+
 def alignment_caption(report: Report) -> str:
     """How to read the lip-sync figure; nothing when there is no figure to read (the empty panel says why)."""
     return ALIGNMENT_CAPTION if report.sync is not None and report.sync.curve_t else ""
