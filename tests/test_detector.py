@@ -198,14 +198,23 @@ def test_silent_clip_warns_no_speech_and_is_scored_on_the_face(detector: Detecto
 
 
 def test_heavy_compression_is_read_from_the_quantiser_not_the_bitrate(detector: Detector, tmp_path: Path) -> None:
-    # A still face: few bits per pixel at any quality, which the bitrate rule alone took for heavy compression.
-    still = [ff.talking_face_frames(ff.opening_curve(1))[0]] * 50
-    codes = {}
-    for crf in (18, 45):
-        r = detector.analyze(mf.write_video(tmp_path / f"still{crf}.mp4", still, fps=25, crf=crf))
-        codes[crf] = r.warning_codes()
-        assert r.media.quantizer is not None and (r.media.quantizer >= 35) == (crf == 45)
-    assert "heavy_compression" not in codes[18] and "heavy_compression" in codes[45]
+    from vaedetect import media
+    from vaedetect.detector import HEAVY_COMPRESSION_BPP
+
+    # A clean render of a still face on a plain background: very few bits per pixel, finely quantised.
+    face = ff.talking_face_frames(ff.opening_curve(1))[0]
+    canvas = np.full((480, 640, 3), 200, np.uint8)
+    canvas[112 : 112 + face.shape[0], 192 : 192 + face.shape[1]] = face
+    clean = detector.analyze(mf.write_video(tmp_path / "still.mp4", [canvas] * 50, fps=25, crf=18))
+    m = clean.media
+    info = media.probe(tmp_path / "still.mp4")
+    assert info.video_bitrate_kbps * 1000 / (m.width * m.height * 25) < HEAVY_COMPRESSION_BPP  # bitrate rule: "heavy"
+    assert m.quantizer is not None and m.quantizer < 20 and "heavy_compression" not in clean.warning_codes()
+    # A talking face squeezed hard: coarse quantiser, warned, with the number.
+    frames = ff.talking_face_frames(ff.opening_curve(50, seed=3))
+    coarse = detector.analyze(mf.write_video(tmp_path / "coarse.mp4", frames, fps=25, crf=45))
+    assert coarse.media.quantizer is not None and coarse.media.quantizer >= 35
+    assert "H.264 quantiser" in next(w.message for w in coarse.warnings if w.code == "heavy_compression")
 
 
 def test_a_photo_saved_at_low_jpeg_quality_is_heavily_compressed(detector: Detector, tmp_path: Path) -> None:
