@@ -105,15 +105,22 @@ several independent kinds of evidence:
 
 ## What the verdict means
 
-* **Likely real** — no evidence above the level we see in real videos.
+The evidence is combined into one **manipulation score** (0-100 %) and compared with two lines set on real clips and
+photos we held out for testing. A video with sound, a silent clip and a photo are scored with different evidence, so
+each has its own lines; the verdict panel shows the ones used.
+
+* **Likely real** — below the "uncertain" line: as unremarkable as most real files (about 4 in 5 land here).
 * **Uncertain** — some evidence, but not enough to say. Look at the reasons and at the pictures.
 * **Likely manipulated** — the evidence is stronger than in 95% of the real clips and photos we held out for testing:
   about one real file in twenty still lands here, which is why it is never proof on its own.
 
+Warnings such as heavy compression or a very small face move the two lines apart, so more files land on "uncertain"
+instead of the detector guessing. The score ranks evidence; it is not the chance that the file is fake.
+
 The reasons start with what moved the verdict most; under them, "Counted in the verdict" gives each evidence's push
 (positive: towards "manipulated"). Evidence that the model's calibration found unable to tell real clips from fakes
-is still shown, and marked as not counted. The percentage is a calibrated estimate, **not proof**. A verdict is one
-input to your judgement, alongside the source, the context and other reporting.
+is still shown, and marked as not counted. A verdict is **not proof**: it is one input to your judgement, alongside
+the source, the context and other reporting.
 
 ## Limits and false alarms
 

@@ -405,6 +405,10 @@ def test_analyze_cli_prints_a_verdict_and_writes_the_json_report(
     assert out.stdout.split()[0] in ("REAL", "UNCERTAIN", "FAKE")
     rep = Report.from_json(out_json.read_text())
     assert rep.media.kind == "image"
+    # The first line gives the score with the lines it is read against (a bare percentage read as a chance of fake).
+    th = rep.thresholds
+    first = f"(score {rep.fake_probability:.0%}; uncertain from {th['uncertain']:.0%}, fake from {th['fake']:.0%})"
+    assert first in out.stdout.splitlines()[0]
 
 
 def test_heatmap_colours_only_the_scored_face_area_and_greys_the_rest() -> None:

@@ -133,7 +133,7 @@ def test_timeline_figure_traces_and_thresholds():
     fig = viz.timeline_figure(report)
     _strict_json(fig)
     series = [t for t in fig.data if t.x != (None,)]
-    assert [t.name for t in series] == ["face score (z)", "lip-sync score (z)", "combined (chance of manipulation)"]
+    assert [t.name for t in series] == ["face score (z)", "lip-sync score (z)", "combined score"]
     assert [t.yaxis for t in series] == ["y2", "y2", "y"]  # z-scores on their own axis, probability on the left
     hlines = [s.y0 for s in fig.layout.shapes]
     assert report.thresholds["uncertain"] in hlines and report.thresholds["fake"] in hlines
@@ -153,7 +153,7 @@ def test_timeline_reading_guide_only_where_there_is_a_timeline():
 def test_timeline_figure_silent_clip_and_photo():
     fig = viz.timeline_figure(fake_report(has_audio=False))
     names = [t.name for t in fig.data if t.x != (None,)]
-    assert names == ["face score (z)", "combined (chance of manipulation)"]  # no sync series
+    assert names == ["face score (z)", "combined score"]  # no sync series
     fig = viz.timeline_figure(fake_report(kind="image"))
     assert len(fig.data) == 0 and viz.NO_TIMELINE_TEXT in _annotation_texts(fig)
 
@@ -176,10 +176,16 @@ def test_figures_tolerate_nan():
 
 def test_verdict_markdown_mentions_tier_probability_reasons_warnings_and_model():
     report = fake_report(has_audio=False)
+    md = viz.verdict_markdown(report)
+    assert "Manipulation score: 42 %" in md and "chance of manipulation" not in md
+    th = report.thresholds
+    assert viz.SCORE_LINES.format(unc=viz._fmt_pct(th["uncertain"]), fake=viz._fmt_pct(th["fake"])) in md
+    assert "not the chance that this file is fake" in md
+    assert viz.SCORE_WIDENED not in md  # no warning moved the lines
     report.warnings.append(ReportWarning("heavy_compression", "The video is heavily compressed."))
     md = viz.verdict_markdown(report)
+    assert viz.SCORE_WIDENED in md
     assert "Uncertain" in md
-    assert "42 %" in md
     assert "- Some frames reconstruct worse" in md
     assert "⚠ The video is heavily compressed." in md
     assert "Lip-sync: no speech was heard" in md

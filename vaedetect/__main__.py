@@ -76,7 +76,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     report = det.analyze(args.path)
     if args.json:
         report.save_json(args.json)
-    print(f"{report.verdict.upper()}  (fake probability {100 * report.fake_probability:.0f}%)  {args.path}")
+    th = report.thresholds
+    lines = f"; uncertain from {th['uncertain']:.0%}, fake from {th['fake']:.0%}" if th else ""
+    print(f"{report.verdict.upper()}  (score {report.fake_probability:.0%}{lines})  {args.path}")
     for r in report.reasons:
         print(f"  - {r}")
     for w in report.warnings:

@@ -16,6 +16,8 @@ import numpy as np
 VERDICTS = ("real", "uncertain", "fake")
 EVIDENCE = ("face", "latent", "audio", "sync", "temporal", "blend")
 SCHEMA_VERSION = 3  # 2: ``contributions``; 3: ``media.quantizer`` and ``media.jpeg_quality``
+# Warnings that make a verdict less certain: the uncertain band widens instead of the detector guessing.
+WIDENING = frozenset({"low_resolution", "heavy_compression", "short_clip", "multiple_faces", "partial_face"})
 
 
 @dataclass
@@ -127,6 +129,10 @@ class Report:
 
     def warning_codes(self) -> list[str]:
         return [w.code for w in self.warnings]
+
+    def lines_widened(self) -> bool:
+        """Whether a warning moved this report's verdict lines apart (see ``scoring.thresholds_with_warnings``)."""
+        return any(c in WIDENING for c in self.warning_codes())
 
     def pushes(self, min_abs: float = 0.005) -> list[tuple[str, float]]:
         """Counted evidence whose push on the verdict is not negligible, strongest towards "manipulated" first."""

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from vaedetect.evidence import RawEvidence
+from vaedetect.report import WIDENING
 
 EVIDENCE = ("face", "latent", "temporal", "audio", "sync", "blend")
 # +1: larger raw value is more anomalous; -1: smaller is (sync: offset 0 should clearly win).
@@ -24,8 +25,6 @@ REASON_Z = 2.0
 # few frames (a speaker's own lip-to-sound lag), and broadcast tolerance for A/V skew is well under 0.2 s.
 CLEAR_OFFSET_FRAMES = 5
 AGREE_FRAMES = 2  # the two offset cues agree when their own best offsets are this close
-# Warnings that make a verdict less certain: the uncertain band widens instead of the detector guessing.
-WIDENING = {"low_resolution", "heavy_compression", "short_clip", "multiple_faces", "partial_face"}
 WIDEN_FRACTION = 0.25
 
 

@@ -143,17 +143,28 @@ def offset_sentence(offset_frames: int, offset_s: float) -> str:
 # ---------------------------------------------------------------------------------------------------------------
 
 
+# The number is read against lines set on held-out real footage, and those lines differ between a video with sound, a
+# silent clip and a photo (each is scored by its own head). Called a "chance", 53 % under a "likely real" verdict read
+# as a contradiction; what the number supports is its place relative to the lines.
+SCORE_LINES = "For this kind of file, “uncertain” starts at {unc} and “likely manipulated” at {fake}."
+SCORE_WIDENED = " The lines are further apart than usual because of the limits listed below."
+SCORE_MEANING = (
+    "The lines are set on real clips and photos we held out: about 19 in 20 of them score below “likely"
+    " manipulated”. The score ranks evidence; it is not the chance that this file is fake, and it is not proof."
+)
+
+
 def verdict_markdown(report: Report) -> str:
     """The verdict panel: tier, calibrated probability, reasons, limits, missing evidence and the model used."""
     tier = report.verdict
     label = TIER_LABELS.get(tier, tier)
     lines = [f"## {label}", ""]
-    prob = f"**Estimated chance of manipulation: {_fmt_pct(report.fake_probability)}**"
+    prob = f"**Manipulation score: {_fmt_pct(report.fake_probability)}**"
     th = report.thresholds or {}
     if "uncertain" in th and "fake" in th:
         prob += (
-            f"  \n<small>“Uncertain” from {_fmt_pct(th['uncertain'])}, “likely manipulated” from "
-            f"{_fmt_pct(th['fake'])}. This is a calibrated estimate, not proof.</small>"
+            f"  \n<small>{SCORE_LINES.format(unc=_fmt_pct(th['uncertain']), fake=_fmt_pct(th['fake']))}"
+            f"{SCORE_WIDENED if report.lines_widened() else ''} {SCORE_MEANING}</small>"
         )
     lines += [prob, ""]
     if report.reasons:
@@ -331,7 +342,7 @@ def _lipvoice_trace(fig: go.Figure, s: SyncResult, dist: list[float | None]) -> 
 
 
 TIMELINE_CAPTION = (
-    "One point per second. Black: chance of manipulation (left axis; dashed lines are the verdict thresholds). "
+    "One point per second. Black: combined manipulation score (left axis; dashed lines are the verdict lines). "
     "Dotted: face and lip-sync scores (right axis; 0 = typical of real clips)."
 )
 
@@ -470,9 +481,9 @@ def alignment_figure(report: Report) -> go.Figure:
 
 
 def timeline_figure(report: Report) -> go.Figure:
-    """Per-second combined probability (left axis, with the verdict thresholds) and the face and lip-sync scores.
+    """Per-second combined score (left axis, with the verdict lines) and the face and lip-sync scores.
 
-    The detector reports ``fused`` as a calibrated probability but ``face``/``sync`` as z-scores against real clips
+    The detector reports ``fused`` on the verdict's 0-1 scale but ``face``/``sync`` as z-scores against real clips
     (0 = typical of real clips, higher = more unusual), so they get their own axis on the right rather than
     sharing a scale they do not have.
     """
@@ -488,7 +499,7 @@ def timeline_figure(report: Report) -> go.Figure:
         "face": _floats(p.face for p in pts),
         "sync": _floats(p.sync for p in pts),
     }
-    names = {"fused": "combined (chance of manipulation)", "face": "face score (z)", "sync": "lip-sync score (z)"}
+    names = {"fused": "combined score", "face": "face score (z)", "sync": "lip-sync score (z)"}
     has_fused = any(y is not None for y in series["fused"])
     has_z = False
     for key in ("face", "sync", "fused"):
@@ -526,7 +537,7 @@ def timeline_figure(report: Report) -> go.Figure:
                 # Named in the legend, not written on the plot, where the combined line runs over the label.
                 name = f"“{label}” from {float(th[key]):.0%}"
                 fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line=line, name=name), secondary_y=False)
-        fig.update_yaxes(range=[0, 1.02], tickformat=".0%", title_text="chance of manipulation", secondary_y=False)
+        fig.update_yaxes(range=[0, 1.02], tickformat=".0%", title_text="manipulation score", secondary_y=False)
     else:
         fig.update_yaxes(visible=False, secondary_y=False)
     if has_z:
