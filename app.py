@@ -118,9 +118,9 @@ Warnings such as heavy compression or a very small face move the two lines apart
 instead of the detector guessing. The score ranks evidence; it is not the chance that the file is fake.
 
 The reasons start with what moved the verdict most; under them, "Counted in the verdict" gives each evidence's push
-(positive: towards "manipulated"). Evidence that the model's calibration found unable to tell real clips from fakes
-is still shown, and marked as not counted. A verdict is **not proof**: it is one input to your judgement, alongside
-the source, the context and other reporting.
+(positive: towards "manipulated"). Every check that applies to the file counts alike: each says how unusual the
+file is next to real footage. A verdict is **not proof**: it is one input to your judgement, alongside the source,
+the context and other reporting.
 
 ## Limits and false alarms
 

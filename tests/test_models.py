@@ -374,6 +374,28 @@ def test_recalibration_keeps_the_weights_and_redoes_the_calibration(
     hub.validate_bundle_dir(out)
 
 
+def test_equal_fusion_counts_every_evidence_alike_and_keeps_every_head(
+    tiny_bundle: Path, synthetic_data_dir: Path, tmp_path: Path
+) -> None:
+    from vaedetect.train import HEAD_FEATURES, recalibrate
+
+    out = recalibrate(tiny_bundle, synthetic_data_dir, tmp_path / "eq", fusion="equal")
+    cal = json.loads((out / "calibration.json").read_text())
+    assert cal["fusion"] == "equal"
+    # Every evidence measured on held-out reals is counted, none fitted on pseudo-fakes (none can be zeroed).
+    assert set(cal["experts"]) == set(cal["evidence"])
+    assert all(e["weight"] == 1.0 and e["fitted_against"] == [] for e in cal["experts"].values())
+    assert {"full", "face", "photo"} <= set(cal["heads"])
+    for name, head in cal["heads"].items():
+        assert tuple(head["features"]) == tuple(f for f in HEAD_FEATURES[name] if f in cal["evidence"])
+        w = np.array(head["weights"])
+        assert (w > 0).all() and np.allclose(w, w[0])  # alike; the Platt step only scales the sum
+        assert head["thresholds"]["uncertain"] < head["thresholds"]["fake"]
+    # A later recalibration keeps the bundle's own fusion unless told otherwise.
+    again = recalibrate(out, synthetic_data_dir, tmp_path / "again")
+    assert json.loads((again / "calibration.json").read_text())["fusion"] == "equal"
+
+
 def test_recalibration_leaves_out_a_held_out_file_whose_person_was_trained_on(
     tiny_bundle: Path, synthetic_data_dir: Path, tmp_path: Path
 ) -> None:
@@ -425,6 +447,24 @@ def test_the_shipped_bundle_never_calibrated_on_a_person_its_models_trained_on()
     split = config["data"]["split"]
     assert split["train"] and split["val"] and not set(split["train"]) & set(split["val"])
     assert not set(split["train_identities"]) & set(split["val_identities"])
+
+
+def test_the_shipped_bundle_scores_videos_silent_clips_and_photos_with_every_evidence_they_offer() -> None:
+    from vaedetect.scoring import load_heads, select_head
+
+    cal = json.loads((Path(__file__).resolve().parents[1] / "assets/checkpoints/default/calibration.json").read_text())
+    assert cal["fusion"] == "equal"
+    heads = load_heads(cal)
+    face_side = {"face": 1.0, "latent": 0.5, "temporal": 0.2, "blend": None}
+    inputs = {
+        "full": {**face_side, "audio": 0.3, "sync": 1.0},
+        "face": {**face_side, "audio": None, "sync": None},  # a silent clip
+        "photo": {**face_side, "temporal": None, "audio": None, "sync": None},
+    }
+    for name, z in inputs.items():
+        head = select_head(heads, z)
+        assert head is not None and head.name == name
+        assert set(head.contributions(z)) == {k for k, v in z.items() if v is not None}  # nothing left uncounted
 
 
 def test_training_from_a_bundle_trains_only_the_named_stages_on_the_split_it_recorded(

@@ -162,6 +162,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     cfg = TrainConfig.from_preset(args.preset)
     keys = ("face_steps", "face_refine_steps", "audio_steps", "sync_steps", "blend_steps", "max_files", "seed", "lr")
+    keys += ("fusion",)
     overrides = {k: getattr(args, k) for k in keys}
     cfg = replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
     only = tuple(s.strip() for s in args.only.split(",") if s.strip()) if args.only else None
@@ -177,7 +178,7 @@ def cmd_recalibrate(args: argparse.Namespace) -> int:
     from vaedetect.train import recalibrate
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    print(recalibrate(args.bundle, args.data, args.out))
+    print(recalibrate(args.bundle, args.data, args.out, fusion=args.fusion))
     return 0
 
 
@@ -228,6 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("bundle", help="bundle folder")
     sp.add_argument("--data", required=True, help="data folder with manifest.csv (its dev split is never used)")
     sp.add_argument("--out", required=True, help="run folder; the bundle is written to OUT/bundle")
+    sp.add_argument("--fusion", choices=["poe", "equal"], help="default: the bundle's own")
 
     sp = sub.add_parser("train", help="train a bundle on real footage only (see vaedetect/train.py)")
     sp.add_argument("--data", required=True, help="data folder with manifest.csv (its dev split is never used)")
@@ -241,6 +243,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--blend-steps", type=int)
     sp.add_argument("--max-files", type=int)
     sp.add_argument("--seed", type=int)
+    sp.add_argument(
+        "--fusion",
+        choices=["poe", "equal"],
+        help="how evidence is weighed: poe fits each expert on pseudo-fakes; equal counts every z-score alike",
+    )
     sp.add_argument("--lr", type=float, help="peak learning rate (cosine schedule; the face refinement has its own)")
     sp.add_argument(
         "--init", metavar="BUNDLE_DIR", help="continue from this bundle's weights, on the split it recorded"

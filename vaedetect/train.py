@@ -100,6 +100,10 @@ class TrainConfig:
     segment_s: float = 3.0
     max_segments_per_clip: int = 4
     umap_points: int = 1500
+    # How the evidence is weighed: "equal" counts every evidence's z-score against real clips alike (Stouffer's
+    # sum / sqrt(k)) and uses the pseudo-fakes for the Platt step, the checks and the map; "poe" fits each expert's
+    # weight on the pseudo-fakes it can see (the recipe before 2026-11-30). See ``calibrate`` for why.
+    fusion: str = "equal"
     face_vae: FaceVAEConfig = field(default_factory=FaceVAEConfig)
     audio_vae: AudioVAEConfig = field(default_factory=AudioVAEConfig)
     sync: SyncConfig = field(default_factory=SyncConfig)
@@ -128,12 +132,14 @@ class TrainConfig:
                 audio_vae=AudioVAEConfig(hidden=64, latent_dim=8),
                 sync=SyncConfig(width=8, embed_dim=16, max_offset=6, clip_mel_norm=True),
                 blend=BlendConfig(image_px=32, channels=(8, 16)),
+                fusion="poe",  # the fitted experts; "equal" is exercised by recalibrating the tiny bundle
             )
         if name == "default":
             return cls()
         if name == "sbi":
             return cls(
                 preset="sbi",
+                fusion="poe",  # as it was trained and measured
                 blend_steps=2000,
                 sync_steps=2000,
                 sync_hard_negatives=5,
@@ -542,7 +548,7 @@ def calibrate(
     cfg: TrainConfig,
     work: Path,
 ) -> dict[str, Any]:
-    """Real-data statistics, fusion heads fitted on pseudo-fakes, thresholds at measured FPR, reference map."""
+    """Real-data statistics, fusion heads (Platt-scaled on pseudo-fakes), thresholds at measured FPR, reference map."""
     from vaedetect.evidence import mahalanobis, run_face_vae
 
     rng = np.random.default_rng(cfg.seed + 7)
@@ -614,10 +620,22 @@ def calibrate(
     # audio-only students are the same experts restricted to what a photo or a faceless clip offers, which under the
     # PoE's independence assumption is exactly the teacher with the missing experts marginalised out. Weights are kept
     # >= 0: being *more* real-looking than real footage is never evidence of manipulation.
+    #
+    # With ``fusion="equal"`` no expert is fitted: every evidence with real-clip statistics counts alike, the one-class
+    # reading of the z-scores (each already says how unusual the input is next to real footage). Why it is the
+    # default: our face and voice pseudo-fakes move the latent and voice evidence the wrong way (a VAE regeneration or
+    # a smoothed voice is *more* typical for the VAE, calibration AUC < 0.5), so fitted weights for those are 0 by
+    # construction, and whether the face expert clears 0 is a coin flip between trainings (the seed-1 run of the
+    # default recipe left photos and silent clips with no head at all: every one "uncertain" at 50 %). Over three
+    # trainings the dev AUC went 0.80/0.47/- (poe) to 0.82/0.90/- (equal); bench/results has the rule and numbers.
     experts: dict[str, tuple[float, float]] = {}
     for name, kinds in EXPERT_KINDS.items():
         data = [(z[name], y) for z, y, kind, _ in zs if z.get(name) is not None and (y == 0 or kind in kinds)]
         ys = np.array([y for _, y in data], dtype=np.float64)
+        if cfg.fusion == "equal":
+            if (ys == 0).any():
+                experts[name] = (1.0, 0.0)
+            continue
         if len(set(ys.tolist())) < 2:
             continue
         w, b = _fit_logistic(np.array([[v] for v, _ in data], dtype=np.float64), ys)
@@ -629,6 +647,8 @@ def calibrate(
             continue
         w = np.array([experts[f][0] for f in feats])
         b = float(sum(experts[f][1] for f in feats))
+        if cfg.fusion == "equal":
+            w = w / np.sqrt(len(feats))  # Stouffer: about N(0, 1) on real inputs when the evidence is independent
         # Platt step: one scale and offset on the summed log-odds, fitted on real segments against the pseudo-fakes
         # this head can see, so fake_probability is calibrated (independent experts overcount correlated evidence).
         # Monotone, so rankings (and AUC) are the PoE's own.
@@ -656,8 +676,10 @@ def calibrate(
         # "Likely manipulated" also needs the fused probability itself to favour manipulation.
         fake_thr = min(max(fake_thr, 0.5), 0.99)
         head.fake, head.uncertain = fake_thr, min(unc_thr, fake_thr - MIN_UNCERTAIN_BAND)
+    fitted = cfg.fusion != "equal"
     experts_json = {
-        k: {"weight": w, "bias": b, "fitted_against": list(EXPERT_KINDS[k])} for k, (w, b) in experts.items()
+        k: {"weight": w, "bias": b, "fitted_against": list(EXPERT_KINDS[k]) if fitted else []}
+        for k, (w, b) in experts.items()
     }
 
     # 6. Measured metrics of each head on its calibration samples (in-sample: reported as such).
@@ -695,6 +717,7 @@ def calibrate(
     bundle.calibration["experts"] = experts_json
     bundle.calibration["metrics"] = metrics
     bundle.calibration["fpr_targets"] = {"fake": FAKE_FPR, "uncertain": UNCERTAIN_FPR}
+    bundle.calibration["fusion"] = cfg.fusion
 
     # 7. Reference map: real latents (held-out) and pseudo-fake latents, embedded in 2-D with UMAP at build time.
     real_lat = mu_val[rng.choice(len(mu_val), min(len(mu_val), cfg.umap_points), replace=False)]
@@ -1030,7 +1053,14 @@ def _fit_sync(bundle: ModelBundle, speech_clips: list[ClipArrays], cfg: TrainCon
     return fit("sync", bundle.sync, sync_loss, sample_sync, cfg.sync_steps, cfg, work, device)
 
 
-def recalibrate(bundle_dir: str | Path, data_dir: str | Path, out_dir: str | Path, *, seed: int | None = None) -> Path:
+def recalibrate(
+    bundle_dir: str | Path,
+    data_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    seed: int | None = None,
+    fusion: str | None = None,
+) -> Path:
     """Keep a bundle's weights, redo its calibration (statistics, fusion, thresholds, reference map) with this code.
 
     For when the ingest pipeline or the fusion changed after the models were trained: thresholds must be measured on
@@ -1043,7 +1073,8 @@ def recalibrate(bundle_dir: str | Path, data_dir: str | Path, out_dir: str | Pat
     out_dir, data_dir = Path(out_dir), Path(data_dir)
     bundle = ModelBundle.load(bundle_dir)
     recorded = bundle.config.data.get("split", {})
-    cfg = replace(TrainConfig(), seed=recorded.get("seed", 0) if seed is None else seed)
+    fusion = fusion or bundle.calibration.get("fusion", "poe")
+    cfg = replace(TrainConfig(), seed=recorded.get("seed", 0) if seed is None else seed, fusion=fusion)
     train_items, val_items = _bundle_split(bundle, read_manifest(data_dir), data_dir, cfg)
     train_clips, val_clips = _load_split(train_items, val_items, out_dir / "cache")
     split = _record_split(train_items, val_items, cfg.seed, data_dir)
