@@ -651,7 +651,8 @@ def calibrate(
             w = w / np.sqrt(len(feats))  # Stouffer: about N(0, 1) on real inputs when the evidence is independent
         # Platt step: one scale and offset on the summed log-odds, fitted on real segments against the pseudo-fakes
         # this head can see, so fake_probability is calibrated (independent experts overcount correlated evidence).
-        # Monotone, so rankings (and AUC) are the PoE's own.
+        # Monotone, so rankings (and AUC) are the sum's own. Skipped when the pseudo-fakes score *below* the real
+        # segments on the sum (a negative scale would invert the score); the head then keeps the plain sum.
         visible = {k for f in feats for k in EXPERT_KINDS[f]}
         rows = [(float(w @ x), y) for z, y, kind, _ in zs if (x := _impute(z, feats)) is not None
                 and (y == 0 or kind in visible)]  # fmt: skip

@@ -155,7 +155,7 @@ SCORE_MEANING = (
 
 
 def verdict_markdown(report: Report) -> str:
-    """The verdict panel: tier, calibrated probability, reasons, limits, missing evidence and the model used."""
+    """The verdict panel: tier, score with the lines it is read against, reasons, limits, missing evidence, model."""
     tier = report.verdict
     label = TIER_LABELS.get(tier, tier)
     lines = [f"## {label}", ""]
