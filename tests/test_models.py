@@ -375,8 +375,9 @@ def test_recalibration_keeps_the_weights_and_redoes_the_calibration(
 
 
 def test_equal_fusion_counts_every_evidence_alike_and_keeps_every_head(
-    tiny_bundle: Path, synthetic_data_dir: Path, tmp_path: Path
+    tiny_bundle: Path, synthetic_data_dir: Path, tmp_path: Path, face_photo: Path
 ) -> None:
+    from vaedetect.detector import Detector
     from vaedetect.train import HEAD_FEATURES, recalibrate
 
     out = recalibrate(tiny_bundle, synthetic_data_dir, tmp_path / "eq", fusion="equal")
@@ -391,6 +392,10 @@ def test_equal_fusion_counts_every_evidence_alike_and_keeps_every_head(
         w = np.array(head["weights"])
         assert (w > 0).all() and np.allclose(w, w[0])  # alike; the Platt step only scales the sum
         assert head["thresholds"]["uncertain"] < head["thresholds"]["fake"]
+    # A photo is scored by its own head with every evidence a photo offers counted.
+    report = Detector(ModelBundle.load(out)).analyze(face_photo)
+    offered = {k for k, v in report.scores.items() if v is not None}
+    assert offered and set(report.contributions) == offered
     # A later recalibration keeps the bundle's own fusion unless told otherwise.
     again = recalibrate(out, synthetic_data_dir, tmp_path / "again")
     assert json.loads((again / "calibration.json").read_text())["fusion"] == "equal"
