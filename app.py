@@ -128,6 +128,8 @@ the context and other reporting.
   movements the lip-sync check reads, so a real video's lip-sync can look worse.
 * Very small or dark videos, strong make-up or filters, unusual camera angles and faces that are partly hidden can
   make **real** videos look suspicious. That is why we prefer "Uncertain" to a wrong accusation.
+* The voice check learned from about fifty recordings of mostly English speech: another language, singing, music
+  under the voice or an unusual microphone may make a **real** voice look unusual. Read its reason with that in mind.
 * New kinds of fakes may not leave the traces we look for: "Likely real" does not guarantee authenticity.
 * A photo or a silent clip has less evidence (no lip-sync, no voice), so its verdict is less certain.
 * Only the first minute of a long video is analysed.
