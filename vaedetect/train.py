@@ -627,7 +627,7 @@ def calibrate(
     # a smoothed voice is *more* typical for the VAE, calibration AUC < 0.5), so fitted weights for those are 0 by
     # construction, and whether the face expert clears 0 is a coin flip between trainings (the seed-1 run of the
     # default recipe left photos and silent clips with no head at all: every one "uncertain" at 50 %). Over three
-    # trainings the dev AUC went 0.80/0.47/0.44 (poe) to 0.82/0.90/0.85 (equal); bench/results has rule and numbers.
+    # trainings the dev AUC went 0.80/0.47/0.44 (poe) to 0.82/0.90/0.85 (equal; a 4th: 0.72 -> 0.86); see bench/results.
     experts: dict[str, tuple[float, float]] = {}
     for name, kinds in EXPERT_KINDS.items():
         data = [(z[name], y) for z, y, kind, _ in zs if z.get(name) is not None and (y == 0 or kind in kinds)]
