@@ -629,17 +629,16 @@ def calibrate(
     # default recipe left photos and silent clips with no head at all: every one "uncertain" at 50 %). Over three
     # trainings the dev AUC went 0.80/0.47/0.44 (poe) to 0.82/0.90/0.85 (equal; a 4th: 0.72 -> 0.86); see bench/results.
     experts: dict[str, tuple[float, float]] = {}
-    for name, kinds in EXPERT_KINDS.items():
-        data = [(z[name], y) for z, y, kind, _ in zs if z.get(name) is not None and (y == 0 or kind in kinds)]
-        ys = np.array([y for _, y in data], dtype=np.float64)
-        if cfg.fusion == "equal":
-            if (ys == 0).any():
-                experts[name] = (1.0, 0.0)
-            continue
-        if len(set(ys.tolist())) < 2:
-            continue
-        w, b = _fit_logistic(np.array([[v] for v, _ in data], dtype=np.float64), ys)
-        experts[name] = (max(float(w[0]), 0.0), float(b) if w[0] > 0 else 0.0)
+    if cfg.fusion == "equal":  # an evidence has a z-score exactly when it has real-clip statistics
+        experts = {name: (1.0, 0.0) for name in EXPERT_KINDS if name in evidence_norm}
+    else:
+        for name, kinds in EXPERT_KINDS.items():
+            data = [(z[name], y) for z, y, kind, _ in zs if z.get(name) is not None and (y == 0 or kind in kinds)]
+            ys = np.array([y for _, y in data], dtype=np.float64)
+            if len(set(ys.tolist())) < 2:
+                continue
+            w, b = _fit_logistic(np.array([[v] for v, _ in data], dtype=np.float64), ys)
+            experts[name] = (max(float(w[0]), 0.0), float(b) if w[0] > 0 else 0.0)
     heads: dict[str, Head] = {}
     for name, feats in HEAD_FEATURES.items():
         feats = tuple(f for f in feats if f in experts)
