@@ -571,3 +571,24 @@ def test_the_default_preset_builds_the_shipped_bundles_models() -> None:
     for part in ("face_vae", "audio_vae", "sync"):
         assert json.loads(json.dumps(asdict(getattr(cfg, part)))) == shipped[part], part
     assert (cfg.blend_steps > 0) == (shipped["blend"] is not None)
+
+
+def test_fresh_stages_start_from_new_weights_while_the_others_keep_the_bundles(
+    tiny_bundle: Path, synthetic_data_dir: Path, tmp_path: Path
+) -> None:
+    from dataclasses import replace
+
+    from vaedetect.train import train
+
+    cfg = replace(TrainConfig.from_preset("tiny"), face_steps=0, face_refine_steps=0)
+    kept = train(synthetic_data_dir, tmp_path / "kept", cfg=cfg, init=tiny_bundle, only=("face_vae",))
+    fresh = train(synthetic_data_dir, tmp_path / "fresh", cfg=cfg, init=tiny_bundle, only=("face_vae",), fresh=True)
+    old = load_file(str(tiny_bundle / "face_vae.safetensors"))
+    assert all(torch.equal(old[k], v) for k, v in load_file(str(kept / "face_vae.safetensors")).items())
+    assert not any(torch.equal(old[k], v) for k, v in load_file(str(fresh / "face_vae.safetensors")).items()
+                   if v.numel() > 1 and v.dtype.is_floating_point and v.std() > 0)  # fmt: skip
+    a, b = load_file(str(tiny_bundle / "sync.safetensors")), load_file(str(fresh / "sync.safetensors"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert json.loads((fresh / "config.json").read_text())["training"]["fresh"] is True
+    with pytest.raises(ValueError, match="fresh"):
+        train(synthetic_data_dir, tmp_path / "x", cfg=cfg, fresh=True)

@@ -167,7 +167,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     cfg = replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
     only = tuple(s.strip() for s in args.only.split(",") if s.strip()) if args.only else None
     device = args.device or ("cuda" if _cuda() else "cpu")
-    bundle = train(args.data, args.out, device=device, cfg=cfg, init=args.init, only=only)
+    bundle = train(args.data, args.out, device=device, cfg=cfg, init=args.init, only=only, fresh=args.fresh)
     print(bundle)
     return 0
 
@@ -254,6 +254,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sp.add_argument("--only", metavar="STAGES", help="with --init: comma-separated stages to train "
                     "(face_vae, blend, audio_vae, sync); the others keep the bundle's weights")  # fmt: skip
+    sp.add_argument("--fresh", action="store_true", help="with --only: those stages start from new weights "
+                    "(retrain them by this recipe on the bundle's split) instead of continuing")  # fmt: skip
     return p
 
 

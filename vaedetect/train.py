@@ -845,12 +845,14 @@ def train(
     cfg: TrainConfig | None = None,
     init: str | Path | None = None,
     only: tuple[str, ...] | None = None,
+    fresh: bool = False,
 ) -> Path:
     """Run every stage and write a bundle to ``out_dir/bundle``; returns that folder.
 
     With ``init`` (a bundle folder) training continues from that bundle's weights on the split it recorded, so its
     held-out people stay held out; ``only`` then names the stages to train (the others keep their weights as they are),
-    and calibration is redone for the result.
+    and calibration is redone for the result. ``fresh`` starts those stages from new weights instead: one model of a
+    bundle retrained by today's recipe, without moving the split its other models and calibration depend on.
     """
     cfg = cfg or TrainConfig()
     stages = tuple(s for s in STAGES if s != "blend" or cfg.blend_steps > 0) if only is None else tuple(only)
@@ -858,6 +860,8 @@ def train(
         raise ValueError(f"unknown stages {sorted(unknown)}; choose from {', '.join(STAGES)}")
     if only is not None and init is None:
         raise ValueError("training only some stages needs a bundle to take the other models from (init)")
+    if fresh and only is None:
+        raise ValueError("fresh weights are for some stages of a bundle (init and only); a full run is always fresh")
     if "blend" in stages and cfg.blend_steps <= 0:
         raise ValueError("the blend stage needs blend_steps > 0 (the default recipe has no blend classifier)")
     data_dir, out_dir = Path(data_dir), Path(out_dir)
@@ -878,6 +882,10 @@ def train(
         if "blend" in stages and bundle.blend is None:
             bcfg.blend = cfg.blend
             bundle.blend = BlendNet(cfg.blend)
+        if fresh:
+            new = ModelBundle.new(replace(bcfg, blend=bcfg.blend or cfg.blend))
+            for stage in stages:
+                setattr(bundle, stage, getattr(new, stage))
         # The architectures are the bundle's; the recipe (steps, lr, augmentation) is this run's.
         cfg = replace(
             cfg, face_vae=bcfg.face_vae, audio_vae=bcfg.audio_vae, sync=bcfg.sync, blend=bcfg.blend or cfg.blend
@@ -940,7 +948,7 @@ def train(
             if m is not None:
                 m.cpu().eval()
         _calibrate_and_measure(bundle, train_clips, val_clips, cfg, work, split)
-        earlier = {"init": str(init), "init_training": bcfg.training} if init is not None else {}
+        earlier = {"init": str(init), "fresh": fresh, "init_training": bcfg.training} if init is not None else {}
         bcfg.training = {
             **recipe_of(cfg, stages),
             "stages": list(stages),
