@@ -435,7 +435,7 @@ def test_app_serves_without_any_network(tmp_path, media):
             env = dict(os.environ, GRADIO_TEMP_DIR={str(tmp_path / "gradio")!r})
             proc = subprocess.Popen([sys.executable, "-c", code], cwd={str(ROOT)!r}, env=env)
             try:
-                deadline = time.time() + 50
+                deadline = time.time() + 150  # importing torch, gradio and mediapipe on a busy 2-core machine
                 while True:
                     try:
                         with urllib.request.urlopen("http://127.0.0.1:" + port + "/", timeout=2) as r:
@@ -455,7 +455,7 @@ def test_app_serves_without_any_network(tmp_path, media):
         )
     )
     cmd = ["unshare", "-n", "sh", "-c", f"ip link set lo up && {sys.executable} {script}"]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=90)
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-4000:]
     assert "VERDICT" in r.stdout
 
