@@ -190,6 +190,22 @@ def test_clip_without_a_face_warns_and_says_why_face_evidence_is_missing(
     assert not r.frames
 
 
+def test_a_file_with_nothing_to_score_gets_no_score_and_no_lines(tmp_path: Path, tiny_bundle: Path) -> None:
+    """No face and no sound: the CLI and the verdict panel say there is no score instead of showing 50 % between lines
+    at 0 % and 100 % (which read as a measurement)."""
+    from vaedetect import viz
+
+    clip = mf.write_video(tmp_path / "pattern.mp4", mf.moving_pattern_frames(30), fps=25)
+    out_json = tmp_path / "r.json"
+    out = _cli("analyze", str(clip), "--checkpoint", str(tiny_bundle), "--json", str(out_json))
+    assert out.returncode == 0, out.stderr[-1000:]
+    assert out.stdout.splitlines()[0].startswith("UNCERTAIN  (no score: none of the checks could run)")
+    rep = Report.from_json(out_json.read_text())
+    assert rep.thresholds == {} and not rep.contributions and all(v is None for v in rep.scores.values())
+    md = viz.verdict_markdown(rep)
+    assert "No manipulation score" in md and "%" not in md.split("**Why**")[0]
+
+
 def test_silent_clip_warns_no_speech_and_is_scored_on_the_face(detector: Detector, silent_face_clip: Path) -> None:
     r = detector.analyze(silent_face_clip)
     assert "no_speech" in r.warning_codes()

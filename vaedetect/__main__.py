@@ -77,8 +77,11 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if args.json:
         report.save_json(args.json)
     th = report.thresholds
-    lines = f"; uncertain from {th['uncertain']:.0%}, fake from {th['fake']:.0%}" if th else ""
-    print(f"{report.verdict.upper()}  (score {report.fake_probability:.0%}{lines})  {args.path}")
+    if th:
+        score = f"score {report.fake_probability:.0%}; uncertain from {th['uncertain']:.0%}, fake from {th['fake']:.0%}"
+    else:
+        score = "no score: none of the checks could run"
+    print(f"{report.verdict.upper()}  ({score})  {args.path}")
     for r in report.reasons:
         print(f"  - {r}")
     for w in report.warnings:

@@ -153,6 +153,8 @@ SCORE_MEANING = (
     " manipulated”. The score ranks evidence; it is not the chance that this file is fake, and it is not proof."
 )
 
+NO_SCORE = "none of the checks could run on this file, so it stays “uncertain” without a number."
+
 
 def verdict_markdown(report: Report) -> str:
     """The verdict panel: tier, score with the lines it is read against, reasons, limits, missing evidence, model."""
@@ -161,7 +163,9 @@ def verdict_markdown(report: Report) -> str:
     lines = [f"## {label}", ""]
     prob = f"**Manipulation score: {_fmt_pct(report.fake_probability)}**"
     th = report.thresholds or {}
-    if "uncertain" in th and "fake" in th:
+    if not th:  # nothing was scored (see Detector._report): a number here would look like a measurement
+        prob = f"**No manipulation score:** {NO_SCORE}"
+    elif "uncertain" in th and "fake" in th:
         prob += (
             f"  \n<small>{SCORE_LINES.format(unc=_fmt_pct(th['uncertain']), fake=_fmt_pct(th['fake']))}"
             f"{SCORE_WIDENED if report.lines_widened() else ''} {SCORE_MEANING}</small>"
