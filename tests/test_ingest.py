@@ -146,6 +146,47 @@ def test_track_faces_on_empty_input_returns_an_empty_track() -> None:
     assert track.n_frames == 0 and track.coverage == 0.0 and track.max_faces == 0
 
 
+def _wide_shot(faces_at: list[tuple[int, int]], face_px: int = 128, size: tuple[int, int] = (1080, 1920)) -> np.ndarray:
+    """A grey frame with small copies of a real face (about ``0.42 * face_px`` across) at the given (row, col)."""
+    import cv2
+
+    try:
+        import faces_factory as ff
+    except ImportError:  # pragma: no cover
+        from tests import faces_factory as ff
+    face = cv2.resize(ff.astronaut_face(), (face_px, face_px), interpolation=cv2.INTER_AREA)
+    frame = np.full((*size, 3), 90, np.uint8)
+    for r, c in faces_at:
+        frame[r : r + face_px, c : c + face_px] = face
+    return frame
+
+
+@pytest.mark.parametrize("where", [(700, 1300), (476, 896)], ids=["corner", "where-tiles-overlap"])
+def test_a_small_face_in_a_1080p_wide_shot_is_found_on_tiles_and_counted_once(where: tuple[int, int]) -> None:
+    from vaedetect.faces import FaceConfig
+
+    frame = _wide_shot([where])  # a ~55 px face: under the whole-frame detector's reach at 1080p
+    assert not track_faces([(0.0, frame)], FaceConfig(tile_grids=()), static_images=True).present.any()
+    track = track_faces([(0.0, frame)], static_images=True)
+    assert track.present.all() and track.max_faces == 1
+    assert 40 < track.face_size_px[0] < 70 and np.isfinite(track.lip_opening[0])  # landmarks, not just a box
+
+
+def test_two_small_faces_the_whole_frame_misses_are_two_faces_on_tiles() -> None:
+    from vaedetect.faces import FaceConfig
+
+    frame = _wide_shot([(100, 100), (700, 1300)])
+    assert track_faces([(0.0, frame)], FaceConfig(tile_grids=()), static_images=True).max_faces == 0
+    assert track_faces([(0.0, frame)], static_images=True).max_faces == 2
+
+
+def test_frames_the_size_of_the_training_data_are_not_tiled() -> None:
+    from vaedetect.faces import FaceAnalyzer, FaceConfig
+
+    with FaceAnalyzer(FaceConfig(), static_images=True) as fa:
+        assert fa._detect_tiles(np.zeros((360, 640, 3), np.uint8), 2) == []  # 2x2 tiles of 366 px: below 400
+
+
 def _run_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "vaedetect", *args], cwd=REPO, capture_output=True, text=True, timeout=300

@@ -162,7 +162,13 @@ class Detector:
         info, faces = clip.info, clip.faces
         out = [ReportWarning(code, msg) for code, msg in self.bundle_warnings]
         if not faces.present.any():
-            out.append(ReportWarning("no_face", "No face was found, so the face evidence could not be examined."))
+            out.append(
+                ReportWarning(
+                    "no_face",
+                    "No face was found, so the face evidence could not be examined. Faces smaller than about 40 pixels,"
+                    " turned far away or heavily compressed are often missed: a closer, sharper copy may work.",
+                )
+            )
         elif faces.coverage < 0.5 and not clip.is_image:
             out.append(
                 ReportWarning(

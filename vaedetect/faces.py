@@ -7,6 +7,10 @@ Why these choices:
   (a ``multiple_faces`` warning) and to recover small faces the mesh misses, by re-running the mesh on a crop.
 - Landmarks are found on a copy no larger than ``landmark_max_side_px``; crops are cut from the full-resolution frame
   with one similarity transform, so resolution is spent where the models look.
+- The detector sees the whole frame at its own small input size, so it misses faces under ~5% of the frame's longer
+  side (about 100 px in a 1080p wide shot). Only when it finds nothing, it looks again on overlapping tiles of large
+  frames (2x2 and 3x3): no cost when a face is found, and frames up to 640 px (the training data) are never tiled.
+  A wide shot whose whole frame shows one face is not tiled, so a second, smaller face there can go uncounted.
 - Landmarks are computed on every ``landmark_every``-th frame and interpolated between (head pose changes slowly at
   25 fps; the mouth crop still comes from each frame's own pixels).
 - Several faces are tracked by box overlap; the main speaker is the track with the largest summed face area
@@ -68,6 +72,11 @@ class FaceConfig:
     # FaceMesh runs on every n-th frame; frames between get keypoints interpolated from their two neighbours, but
     # crops cut from their own pixels, so lip motion is still seen at the full frame rate. Halves the dominant cost.
     landmark_every: int = 2
+    # Tiled second look when the whole-frame detector finds nothing (faces of all grids merged); tiles shorter than
+    # ``min_tile_px`` on their longer side are not cut (a face the detector finds there would be too small to examine).
+    tile_grids: tuple[int, ...] = (2, 3)
+    min_tile_px: int = 400
+    tile_overlap: float = 0.25
 
 
 @dataclass
@@ -182,6 +191,17 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     return float(inter / union) if union > 0 else 0.0
 
 
+def _one_box_per_face(found: list[tuple[np.ndarray, np.ndarray]]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Largest box first; a smaller box centred inside a kept one is the same face (seen by two tiles, one cutting it,
+    or boxed twice by the detector at one scale: it happens on small faces), not a second person."""
+    kept: list[tuple[np.ndarray, np.ndarray]] = []
+    for d in sorted(found, key=lambda d: -float((d[0][2] - d[0][0]) * (d[0][3] - d[0][1]))):
+        cx, cy = (d[0][0] + d[0][2]) / 2, (d[0][1] + d[0][3]) / 2
+        if not any(k[0][0] <= cx <= k[0][2] and k[0][1] <= cy <= k[0][3] for k in kept):
+            kept.append(d)
+    return kept
+
+
 class FaceAnalyzer:
     """Stateful per-clip face pass. Create one per clip (MediaPipe graphs keep tracking state)."""
 
@@ -240,7 +260,29 @@ class FaceAnalyzer:
         return out
 
     def detect(self, frame: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Full-range detector faces as (box x0,y0,x1,y1, five alignment keypoints), in pixels."""
+        """Full-range detector faces as (box x0,y0,x1,y1, five alignment keypoints), in pixels; when the whole frame
+        gives none, overlapping tiles of a large frame are searched (see ``FaceConfig.tile_grids``)."""
+        found = self._detect_whole(frame)
+        if not found:  # every grid: a face one grid cuts in half is whole on the other
+            found = [d for n in self.config.tile_grids for d in self._detect_tiles(frame, n)]
+        return _one_box_per_face(found)
+
+    def _detect_tiles(self, frame: np.ndarray, n: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Detections on an n x n grid of overlapping tiles, in frame pixels; a face seen by two tiles counts once."""
+        h, w = frame.shape[:2]
+        ov = self.config.tile_overlap
+        th, tw = round(h / (n - (n - 1) * ov)), round(w / (n - (n - 1) * ov))
+        if max(th, tw) < self.config.min_tile_px:
+            return []
+        found: list[tuple[np.ndarray, np.ndarray]] = []
+        for y in np.linspace(0, h - th, n).round().astype(int):
+            for x in np.linspace(0, w - tw, n).round().astype(int):
+                shift = np.array([x, y], np.float32)
+                for box, kp in self._detect_whole(np.ascontiguousarray(frame[y : y + th, x : x + tw])):
+                    found.append((box + np.tile(shift, 2), kp + shift))
+        return found
+
+    def _detect_whole(self, frame: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         small, _ = self._small(frame)
         h, w = frame.shape[:2]
         res = self._detector.process(np.ascontiguousarray(small))
