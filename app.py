@@ -34,7 +34,7 @@ from typing import Any
 
 import gradio as gr
 
-from vaedetect import viz
+from vaedetect import media, viz  # media: PIL reads HEIC uploads in the photo widget too (see media._register_heif)
 from vaedetect.errors import InputError
 
 log = logging.getLogger("vaedetect.app")
@@ -42,7 +42,8 @@ log = logging.getLogger("vaedetect.app")
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
 MAX_FILE_SIZE = "200mb"
-EXAMPLE_SUFFIXES = {".mp4": 0, ".webm": 0, ".mov": 0, ".mkv": 0, ".jpg": 1, ".jpeg": 1, ".png": 1, ".webp": 1}
+# Example files by widget: 0 the video input, 1 the photo input (any photo type the library reads).
+EXAMPLE_SUFFIXES = {".mp4": 0, ".webm": 0, ".mov": 0, ".mkv": 0} | dict.fromkeys(media.IMAGE_EXTENSIONS, 1)
 MAX_EXAMPLES = 12
 UI_VERSION = 5  # bump when the outputs of the Analyze handler change: it keys the cached example outputs
 REPORT_DIR_NAME = "vaedetect-reports"

@@ -155,6 +155,22 @@ def test_photo_has_no_lip_sync_panel(handlers, media, upload_root):
     assert "photo" in out[0]
 
 
+def test_an_iphone_heic_photo_passes_the_photo_widget_and_is_analysed_as_a_photo(handlers, media, upload_root):
+    """Gradio's photo widget opens uploads with PIL before the handler runs: without the HEIF plugin registered in
+    the app process, an iPhone photo failed there."""
+    import gradio as gr
+    from gradio.data_classes import FileData
+    from PIL import Image
+
+    made = upload_root.parent / "IMG_0001.HEIC"
+    Image.open(media["photo"]).save(made, quality=90)
+    heic = as_upload(made, upload_root)
+    widget = gr.Image(type="filepath", image_mode=None)
+    assert widget.preprocess(FileData(path=heic, orig_name=made.name)) == heic
+    out = handlers.analyze_ui(None, heic)
+    assert "photo" in out[0] and not Path(heic).exists()
+
+
 def test_silent_clip_is_analysed(handlers, media, upload_root):
     out = handlers.analyze_ui(as_upload(media["silent"], upload_root), None)
     assert any(label in out[0] for label in viz.TIER_LABELS.values())

@@ -302,6 +302,35 @@ def test_image_is_one_frame_media_with_exif_orientation(tmp_path: Path) -> None:
     assert media.load_audio(path, info) is None
 
 
+@pytest.mark.parametrize("suffix", [".heic", ".avif"])
+def test_heic_and_avif_photos_are_upright_photos_not_one_second_videos(tmp_path: Path, suffix: str) -> None:
+    """ffmpeg demuxes the picture in an HEIF/AVIF file as a 25-frame video; a phone photo must stay one photo, turned
+    upright by the rotation stored with it (EXIF 6 here, which the HEIF writer turns into the container's own)."""
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    upright = _upright_with_marker(96, 64)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path = tmp_path / f"phone{suffix}"
+    stored = cv2.rotate(upright, cv2.ROTATE_90_COUNTERCLOCKWISE)
+    Image.fromarray(stored).save(path, quality=95, exif=exif.tobytes())  # bytes: the writers store the rotation
+
+    info = media.probe(path)
+    assert (info.kind, info.n_frames, info.duration_s, info.rotation_deg) == ("image", 1, 0.0, 90)
+    assert (info.width, info.height) == (64, 96)
+    rgb = media.load_image(path)
+    assert rgb.shape == upright.shape and _marker_corner(rgb) == "top-left"
+    assert np.abs(rgb.astype(int) - upright).mean() < 8  # lossy, but the same picture
+
+
+def test_a_jpeg_xl_photo_gets_a_message_that_says_what_to_do(tmp_path: Path) -> None:
+    path = tmp_path / "photo.jxl"
+    path.write_bytes(b"\x00\x00\x00\x0cJXL \r\n\x87\n" + bytes(200))
+    with pytest.raises(NotMediaError, match=r"JPEG XL .* convert it to JPEG or PNG"):
+        media.probe(path)
+
+
 def test_image_modes_become_rgb_and_large_photos_are_downscaled(tmp_path: Path) -> None:
     gray16 = (np.linspace(0, 65535, 64 * 48).reshape(48, 64)).astype(np.uint16)
     Image.fromarray(gray16).save(tmp_path / "g16.png")

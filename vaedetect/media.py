@@ -21,6 +21,7 @@ Design choices worth knowing:
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import struct
@@ -63,13 +64,13 @@ __all__ = [
 
 ANALYSIS_FPS = 25
 SAMPLE_RATE_HZ = 16_000
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp"})
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".heic", ".heif", ".avif"})
 
 _BYTES_PER_MB = 1024 * 1024
 # Still-image formats PIL may claim. Restricting the list keeps lax plugins (TGA, ...) from "recognising" random
 # bytes, and leaves GIF (often animated) to the video path.
 # Phone MPO files are opened by the JPEG plugin.
-_PIL_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF")
+_PIL_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF", "HEIF", "AVIF")
 _VIDEO_SUFFIXES = frozenset(
     {".mp4", ".m4v", ".mov", ".qt", ".mkv", ".webm", ".avi", ".3gp", ".3g2", ".mpg", ".mpeg", ".ts", ".mts",
      ".m2ts", ".flv", ".wmv", ".asf", ".ogv", ".ogg", ".gif"}
@@ -155,7 +156,10 @@ _MSG_ZIP = (
 _MSG_SVG = "This looks like an SVG drawing, not a video or photo."
 _MSG_UNKNOWN = (
     "This file is not a video or photo that vaedetect can read. Supported: MP4, MOV, MKV, WebM and AVI videos; "
-    "JPEG, PNG, WebP and BMP photos."
+    "JPEG, PNG, WebP, HEIC, AVIF and BMP photos."
+)
+_MSG_JXL = (
+    "JPEG XL photos cannot be read yet. Please convert it to JPEG or PNG (most photo viewers can) and upload that."
 )
 _MSG_CORRUPT_VIDEO = (
     "This video file is damaged or incomplete and cannot be read. If it was downloaded or copied, try getting it again."
@@ -276,6 +280,8 @@ def _sniff_non_media(head: bytes) -> str | None:
         return _MSG_PDF
     if head.startswith(b"PK\x03\x04"):
         return _MSG_ZIP
+    if head.startswith((b"\xff\x0a", b"\x00\x00\x00\x0cJXL \r\n\x87\n")):
+        return _MSG_JXL
     if _looks_like_text(head):
         lowered = head[:2048].lower()
         if b"<html" in lowered or b"<!doctype html" in lowered:
@@ -456,9 +462,25 @@ _CV2_ROTATE = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE
 _EXIF_ROTATION_CW = {3: 180, 4: 180, 5: 90, 6: 90, 7: 270, 8: 270}
 
 
+@functools.cache
+def _register_heif() -> None:
+    """HEIC/HEIF through libheif (pillow-heif). Without it PyAV reads such a photo as a one-second *video* of one
+    repeated frame (ffmpeg demuxes the HEVC item), which would be scored as a silent clip. Done on import too, so
+    anything else in the process that opens an upload with PIL (the app's photo widget) reads HEIC as well."""
+    try:
+        import pillow_heif
+    except ImportError:  # pragma: no cover - pinned in requirements.txt
+        return
+    pillow_heif.register_heif_opener()
+
+
+_register_heif()
+
+
 def _try_open_image(path: Path) -> Image.Image | None:
     """PIL image (lazy, header only) or None when the bytes are not a supported still-image format."""
     Image.init()  # register every plugin: Image.open(formats=...) only sees those already loaded
+    _register_heif()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -502,6 +524,8 @@ def _decode_image(im: Image.Image, limits: MediaLimits) -> tuple[np.ndarray, int
         orientation = 1
     rotation = _EXIF_ROTATION_CW.get(orientation, 0)
     width, height = (stored_h, stored_w) if rotation in (90, 270) else (stored_w, stored_h)
+    if im.format == "HEIF":  # libheif hands the picture over upright and its EXIF orientation reset to 1
+        rotation = _EXIF_ROTATION_CW.get(int(im.info.get("original_orientation") or 1), 0)
     _check_dimensions(width, height, limits, "photo")
     if stored_w * stored_h > limits.max_image_pixels:
         raise LimitExceededError(
@@ -538,7 +562,7 @@ def load_image(path: str | Path, limits: MediaLimits = MediaLimits()) -> np.ndar
         raise (
             _unreadable(path, head)
             if path.suffix.lower() in IMAGE_EXTENSIONS
-            else NotMediaError("This file is not a photo that vaedetect can read (JPEG, PNG, WebP or BMP).")
+            else NotMediaError("This file is not a photo that vaedetect can read (JPEG, PNG, WebP, HEIC, AVIF or BMP).")
         )
     with im, _wrap_errors(_MSG_CORRUPT_IMAGE):
         return _decode_image(im, limits)[0]
