@@ -327,7 +327,7 @@ def test_heic_and_avif_photos_are_upright_photos_not_one_second_videos(tmp_path:
 def test_a_jpeg_xl_photo_gets_a_message_that_says_what_to_do(tmp_path: Path) -> None:
     path = tmp_path / "photo.jxl"
     path.write_bytes(b"\x00\x00\x00\x0cJXL \r\n\x87\n" + bytes(200))
-    with pytest.raises(NotMediaError, match=r"JPEG XL .* convert it to JPEG or PNG"):
+    with pytest.raises(NotMediaError, match=r"JPEG XL photo.* convert it to JPEG or PNG"):
         media.probe(path)
 
 

@@ -21,7 +21,6 @@ Design choices worth knowing:
 
 from __future__ import annotations
 
-import functools
 import math
 import os
 import struct
@@ -159,7 +158,8 @@ _MSG_UNKNOWN = (
     "JPEG, PNG, WebP, HEIC, AVIF and BMP photos."
 )
 _MSG_JXL = (
-    "JPEG XL photos cannot be read yet. Please convert it to JPEG or PNG (most photo viewers can) and upload that."
+    "This looks like a JPEG XL photo, which vaedetect cannot read yet. Please convert it to JPEG or PNG (most photo "
+    "viewers can) and upload that."
 )
 _MSG_CORRUPT_VIDEO = (
     "This video file is damaged or incomplete and cannot be read. If it was downloaded or copied, try getting it again."
@@ -462,11 +462,10 @@ _CV2_ROTATE = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE
 _EXIF_ROTATION_CW = {3: 180, 4: 180, 5: 90, 6: 90, 7: 270, 8: 270}
 
 
-@functools.cache
 def _register_heif() -> None:
     """HEIC/HEIF through libheif (pillow-heif). Without it PyAV reads such a photo as a one-second *video* of one
-    repeated frame (ffmpeg demuxes the HEVC item), which would be scored as a silent clip. Done on import too, so
-    anything else in the process that opens an upload with PIL (the app's photo widget) reads HEIC as well."""
+    repeated frame (ffmpeg demuxes the HEVC item), which would be scored as a silent clip. Done on import, so anything
+    else in the process that opens an upload with PIL (the app's photo widget) reads HEIC as well."""
     try:
         import pillow_heif
     except ImportError:  # pragma: no cover - pinned in requirements.txt
@@ -480,7 +479,6 @@ _register_heif()
 def _try_open_image(path: Path) -> Image.Image | None:
     """PIL image (lazy, header only) or None when the bytes are not a supported still-image format."""
     Image.init()  # register every plugin: Image.open(formats=...) only sees those already loaded
-    _register_heif()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
