@@ -364,6 +364,18 @@ class Handlers:
             raise gr.Error(GENERIC_ERROR, title="Analysis failed", print_exception=False) from None
 
 
+# Chrome, Edge and Firefox cannot draw HEIC: the photo widget shows a broken picture although the file arrived.
+HEIC_NOTE = (
+    "<small>HEIC photo received. Most browsers other than Safari cannot show it here; it will be analysed.</small>"
+)
+
+
+def photo_uploaded(photo: Any) -> tuple[None, str]:
+    """A new photo clears the video (one file at a time) and says so when the browser cannot preview it."""
+    path = _path_of(photo)
+    return None, HEIC_NOTE if path and Path(path).suffix.lower() in (".heic", ".heif") else ""
+
+
 def _tier_marker(tier: str) -> str:
     """An empty element the CSS keys the verdict panel's colour on (``#verdict:has(.tier-fake)``).
 
@@ -494,6 +506,7 @@ def build_app(detector: Any, examples_dir: str | None = None) -> gr.Blocks:
                         height=180,
                         elem_id="photo-input",
                     )
+                    photo_note = gr.Markdown("", elem_id="photo-note")
                     analyze_btn = gr.Button("Analyze", variant="primary", elem_id="analyze-btn")
                     _add_examples(handlers, detector, examples_dir, video, photo, ui_outputs)
                 with gr.Column(scale=6):
@@ -536,9 +549,11 @@ def build_app(detector: Any, examples_dir: str | None = None) -> gr.Blocks:
             gr.Markdown(HOW_IT_WORKS)
 
         # One file at a time: a new video clears the photo and vice versa, so it is clear what gets analysed.
-        video.upload(lambda: None, None, photo, queue=False, show_progress="hidden", api_visibility="private")
-        video.stop_recording(lambda: None, None, photo, queue=False, show_progress="hidden", api_visibility="private")
-        photo.upload(lambda: None, None, video, queue=False, show_progress="hidden", api_visibility="private")
+        hidden = {"queue": False, "show_progress": "hidden", "api_visibility": "private"}
+        video.upload(lambda: (None, ""), None, [photo, photo_note], **hidden)
+        video.stop_recording(lambda: (None, ""), None, [photo, photo_note], **hidden)
+        photo.upload(photo_uploaded, photo, [video, photo_note], **hidden)
+        photo.clear(lambda: "", None, photo_note, **hidden)
 
         analyze_btn.click(
             handlers.analyze_ui,

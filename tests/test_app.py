@@ -171,6 +171,12 @@ def test_an_iphone_heic_photo_passes_the_photo_widget_and_is_analysed_as_a_photo
     assert "photo" in out[0] and not Path(heic).exists()
 
 
+def test_a_heic_upload_says_it_arrived_although_the_browser_cannot_show_it():
+    assert app.photo_uploaded("/tmp/gradio/abc/IMG_0001.HEIC") == (None, app.HEIC_NOTE)
+    assert app.photo_uploaded({"path": "/tmp/gradio/abc/face.jpg"}) == (None, "")
+    assert app.photo_uploaded(None) == (None, "")
+
+
 def test_silent_clip_is_analysed(handlers, media, upload_root):
     out = handlers.analyze_ui(as_upload(media["silent"], upload_root), None)
     assert any(label in out[0] for label in viz.TIER_LABELS.values())
