@@ -206,6 +206,13 @@ def test_a_file_with_nothing_to_score_gets_no_score_and_no_lines(tmp_path: Path,
     assert "No manipulation score" in md and "%" not in md.split("**Why**")[0]
 
 
+def test_a_clip_of_two_frames_with_sound_is_analysed_without_lip_sync(detector: Detector, tmp_path: Path) -> None:
+    """A cut-off upload can hold fewer frames than one lip-sync window (found by truncating a WebM to 5 %)."""
+    frames = ff.talking_face_frames(ff.opening_curve(2))
+    r = detector.analyze(mf.write_video(tmp_path / "two.mp4", frames, fps=25, audio=mf.tone(0.08)))
+    assert r.scores["sync"] is None and r.sync is None
+
+
 def test_silent_clip_warns_no_speech_and_is_scored_on_the_face(detector: Detector, silent_face_clip: Path) -> None:
     r = detector.analyze(silent_face_clip)
     assert "no_speech" in r.warning_codes()

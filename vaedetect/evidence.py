@@ -264,6 +264,8 @@ def sync_evidence(bundle: ModelBundle, arr: ClipArrays, ev: RawEvidence) -> None
         return
     cfg = bundle.config.sync
     half = cfg.n_frames // 2
+    if arr.n_frames < cfg.n_frames:  # not one window (a cut-off upload can hold two frames)
+        return
     valid = arr.speech & arr.present
     # The whole 5-frame window needs a tracked mouth.
     ok = np.convolve(arr.present.astype(int), np.ones(cfg.n_frames, int), mode="same") == cfg.n_frames

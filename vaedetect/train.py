@@ -434,6 +434,8 @@ def mel_stats(clips: list[ClipArrays]) -> tuple[np.ndarray, np.ndarray]:
 
 def _speech_centers(c: ClipArrays, half: int, need_face: bool) -> np.ndarray:
     ok = c.speech.copy()
+    if c.n_frames < 2 * half + 1:
+        return np.zeros(0, dtype=np.int64)
     if need_face:
         full = np.convolve(c.present.astype(int), np.ones(2 * half + 1, int), mode="same") == 2 * half + 1
         ok &= full
