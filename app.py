@@ -45,7 +45,7 @@ MAX_FILE_SIZE = "200mb"
 # Example files by widget: 0 the video input, 1 the photo input (any photo type the library reads).
 EXAMPLE_SUFFIXES = {".mp4": 0, ".webm": 0, ".mov": 0, ".mkv": 0} | dict.fromkeys(media.IMAGE_EXTENSIONS, 1)
 MAX_EXAMPLES = 12
-UI_VERSION = 5  # bump when the outputs of the Analyze handler change: it keys the cached example outputs
+UI_VERSION = 6  # bump when the outputs of the Analyze handler change: it keys the cached example outputs
 REPORT_DIR_NAME = "vaedetect-reports"
 REPORT_DIR_MAX_AGE_S = 1200  # request folders older than this are swept (delete_cache removes the files at 600 s)
 GENERIC_ERROR = (
@@ -371,7 +371,8 @@ HEIC_NOTE = (
 
 
 def photo_uploaded(photo: Any) -> tuple[None, str]:
-    """A new photo clears the video (one file at a time) and says so when the browser cannot preview it."""
+    """A new photo clears the video (one file at a time); a HEIC one also gets a line saying it arrived, since most
+    browsers cannot preview it."""
     path = _path_of(photo)
     return None, HEIC_NOTE if path and Path(path).suffix.lower() in (".heic", ".heif") else ""
 
