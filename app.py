@@ -34,7 +34,7 @@ from typing import Any
 
 import gradio as gr
 
-from vaedetect import media, viz  # media: PIL reads HEIC uploads in the photo widget too (see media._register_heif)
+from vaedetect import media, viz  # importing media also lets PIL read HEIC uploads in the photo widget
 from vaedetect.errors import InputError
 
 log = logging.getLogger("vaedetect.app")

@@ -45,14 +45,14 @@ VIDEOS: dict[str, list[str]] = {
     "silent.mp4": ["-c:v", "libx264", "-an"],
     "audio_only.m4a": ["-vn", "-c:a", "aac"],
     "gif.gif": ["-vf", "fps=10,scale=320:-2", "-an"],
-    "rotated_phone.mp4": ["-vf", "transpose=1", "-c:v", "libx264", "-c:a", "aac", "-display_rotation", "90"],
 }
 
 
-def ffmpeg(*args: str) -> None:
+def ffmpeg(*args: str, stdout=None) -> None:
     import imageio_ffmpeg
 
-    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", *args], check=True, timeout=300)
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", *args]
+    subprocess.run(cmd, check=True, timeout=300, stdout=stdout)
 
 
 def make_inputs(source: Path, out: Path) -> list[Path]:
@@ -63,26 +63,20 @@ def make_inputs(source: Path, out: Path) -> list[Path]:
     pillow_heif.register_heif_opener()
     made = []
     for name, opts in VIDEOS.items():
-        dst = out / name
         try:
-            if name == "rotated_phone.mp4":  # pixels stored sideways, container says "turn 90 degrees to show"
-                side = out / "sideways.mp4"
-                ffmpeg("-i", str(source), "-t", "3", *opts[:4], "-c:a", "aac", str(side))
-                ffmpeg("-display_rotation", "90", "-i", str(side), "-c", "copy", str(dst))
-                side.unlink()
-            else:
-                ffmpeg("-i", str(source), "-t", "3", *opts, str(dst))
-            made.append(dst)
+            ffmpeg("-i", str(source), "-t", "3", *opts, str(out / name))
+            made.append(out / name)
         except subprocess.CalledProcessError:
             print(f"  (this ffmpeg cannot make {name}; skipped)")
+    side, phone = out / "sideways.mp4", out / "rotated_phone.mp4"  # pixels stored sideways + "turn 90 degrees"
+    ffmpeg("-i", str(source), "-t", "3", "-vf", "transpose=1", "-c:v", "libx264", "-c:a", "aac", str(side))
+    ffmpeg("-display_rotation", "90", "-i", str(side), "-c", "copy", str(phone))
+    side.unlink()
     webm = out / "browser_no_duration.webm"  # MediaRecorder-style: written to a pipe, so no duration or cues
     with webm.open("wb") as fh:
-        import imageio_ffmpeg
-
-        cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(source), "-t", "3", "-c:v", "libvpx",
-               "-b:v", "400k", "-c:a", "libopus", "-f", "webm", "-"]  # fmt: skip
-        subprocess.run(cmd, check=True, stdout=fh, timeout=300)
-    made.append(webm)
+        ffmpeg("-i", str(source), "-t", "3", "-c:v", "libvpx", "-b:v", "400k", "-c:a", "libopus", "-f", "webm", "-",
+               stdout=fh)  # fmt: skip
+    made += [phone, webm]
 
     still = out / "frame.png"
     ffmpeg("-i", str(source), "-frames:v", "1", str(still))

@@ -164,8 +164,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     cfg = TrainConfig.from_preset(args.preset)
-    keys = ("face_steps", "face_refine_steps", "audio_steps", "sync_steps", "blend_steps", "max_files", "seed", "lr")
-    keys = (*keys, "fusion")
+    keys = ("face_steps", "face_refine_steps", "audio_steps", "sync_steps", "blend_steps", "max_files", "seed", "lr",
+            "fusion")  # fmt: skip
     overrides = {k: getattr(args, k) for k in keys}
     cfg = replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
     only = tuple(s.strip() for s in args.only.split(",") if s.strip()) if args.only else None

@@ -343,7 +343,8 @@ class Detector:
         unavailable = _unavailable(clip, z, set(self.bundle.calibration.get("evidence", {})), self._offered)
         codes = [w.code for w in warnings]
         if head is None:
-            probability, unc, fake = 0.5, 0.0, 1.0  # no lines are reported (below)
+            # No score and no lines: a 50 % drawn between lines at 0 % and 100 % read as a measurement.
+            probability, thresholds = 0.5, {}
             verdict = "uncertain"
             what = "no face" if not clip.faces.present.any() else "no usable evidence"
             reasons = [
@@ -353,6 +354,7 @@ class Detector:
         else:
             probability = head.probability(z)
             unc, fake = thresholds_with_warnings(head, codes)
+            thresholds = {"uncertain": round(float(unc), 4), "fake": round(min(fake, 1.0), 4)}
             verdict = verdict_for(probability, unc, fake)
             region = (
                 worst_region(raw.zmap.mean(axis=0), face_region(raw.zmap.shape[-1]))
@@ -371,8 +373,7 @@ class Detector:
             scores={k: (None if z[k] is None else round(float(z[k]), 3)) for k in EVIDENCE},
             contributions={k: round(v, 4) for k, v in head.contributions(z).items()} if head is not None else {},
             unavailable=unavailable,
-            # No lines without a score: a 50 % drawn between lines at 0 % and 100 % read as a measurement.
-            thresholds={} if head is None else {"uncertain": round(float(unc), 4), "fake": round(min(fake, 1.0), 4)},
+            thresholds=thresholds,
             sync=self._sync(clip, raw, offset),
             timeline=self._timeline(arr, raw, z, head, offset),
             frames=self._frames(arr, raw, offset),

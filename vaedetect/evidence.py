@@ -264,12 +264,8 @@ def sync_evidence(bundle: ModelBundle, arr: ClipArrays, ev: RawEvidence) -> None
         return
     cfg = bundle.config.sync
     half = cfg.n_frames // 2
-    if arr.n_frames < cfg.n_frames:  # not one window (a cut-off upload can hold two frames)
-        return
     valid = arr.speech & arr.present
-    # The whole 5-frame window needs a tracked mouth.
-    ok = np.convolve(arr.present.astype(int), np.ones(cfg.n_frames, int), mode="same") == cfg.n_frames
-    centers = np.flatnonzero(valid & ok)
+    centers = np.flatnonzero(valid & face_in_whole_window(arr.present, cfg.n_frames))
     centers = centers[(centers >= half) & (centers < arr.n_frames - half)][::SYNC_STRIDE]
     if centers.size < MIN_SYNC_WINDOWS:
         return
@@ -311,6 +307,16 @@ def fuse_offset_curves(mean_dist: np.ndarray, corr: np.ndarray, weight: float = 
     zc = z(corr)
     zc = np.where(np.isfinite(zc), zc, np.nanmin(zc))
     return z(-mean_dist) + weight * zc
+
+
+def face_in_whole_window(present: np.ndarray, n: int) -> np.ndarray:
+    """Frames whose centred ``n``-frame window has a tracked face on every frame (the alignment model's input).
+
+    False near the ends and everywhere in a clip shorter than one window (a cut-off upload can hold two frames;
+    ``np.convolve(..., "same")`` would then return the window's length instead of the clip's)."""
+    if len(present) < n:
+        return np.zeros(len(present), dtype=bool)
+    return np.convolve(present.astype(int), np.ones(n, int), mode="same") == n
 
 
 def compute_evidence(bundle: ModelBundle, arr: ClipArrays, *, keep_images: bool = True) -> RawEvidence:

@@ -35,6 +35,7 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
+import pillow_heif
 from av.sidedata.sidedata import SideDataContainer
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -462,18 +463,10 @@ _CV2_ROTATE = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE
 _EXIF_ROTATION_CW = {3: 180, 4: 180, 5: 90, 6: 90, 7: 270, 8: 270}
 
 
-def _register_heif() -> None:
-    """HEIC/HEIF through libheif (pillow-heif). Without it PyAV reads such a photo as a one-second *video* of one
-    repeated frame (ffmpeg demuxes the HEVC item), which would be scored as a silent clip. Done on import, so anything
-    else in the process that opens an upload with PIL (the app's photo widget) reads HEIC as well."""
-    try:
-        import pillow_heif
-    except ImportError:  # pragma: no cover - pinned in requirements.txt
-        return
-    pillow_heif.register_heif_opener()
-
-
-_register_heif()
+# HEIC/HEIF through libheif. Without it PyAV reads such a photo as a one-second *video* of one repeated frame (ffmpeg
+# demuxes the HEVC item), which would be scored as a silent clip. Registered on import, so anything else in the process
+# that opens an upload with PIL (the app's photo widget) reads HEIC as well.
+pillow_heif.register_heif_opener()
 
 
 def _try_open_image(path: Path) -> Image.Image | None:

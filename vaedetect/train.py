@@ -36,7 +36,7 @@ from tqdm.auto import tqdm
 from vaedetect import pseudofakes
 from vaedetect.audio import MEL_PER_VIDEO_FRAME, mel_windows
 from vaedetect.errors import InputError
-from vaedetect.evidence import ClipArrays, RawEvidence, compute_evidence, sync_mel
+from vaedetect.evidence import ClipArrays, RawEvidence, compute_evidence, face_in_whole_window, sync_mel
 from vaedetect.faces import mouth_crop_from_aligned
 from vaedetect.models import BundleConfig, ModelBundle
 from vaedetect.models.blend import BlendConfig, BlendNet
@@ -434,11 +434,8 @@ def mel_stats(clips: list[ClipArrays]) -> tuple[np.ndarray, np.ndarray]:
 
 def _speech_centers(c: ClipArrays, half: int, need_face: bool) -> np.ndarray:
     ok = c.speech.copy()
-    if c.n_frames < 2 * half + 1:
-        return np.zeros(0, dtype=np.int64)
     if need_face:
-        full = np.convolve(c.present.astype(int), np.ones(2 * half + 1, int), mode="same") == 2 * half + 1
-        ok &= full
+        ok &= face_in_whole_window(c.present, 2 * half + 1)
     idx = np.flatnonzero(ok)
     return idx[(idx >= half) & (idx < c.n_frames - half)]
 
@@ -631,7 +628,8 @@ def calibrate(
     # default recipe left photos and silent clips with no head at all: every one "uncertain" at 50 %). Over three
     # trainings the dev AUC went 0.80/0.47/0.44 (poe) to 0.82/0.90/0.85 (equal; a 4th: 0.72 -> 0.86); see bench/results.
     experts: dict[str, tuple[float, float]] = {}
-    if cfg.fusion == "equal":  # an evidence has a z-score exactly when it has real-clip statistics
+    equal = cfg.fusion == "equal"
+    if equal:  # an evidence has a z-score exactly when it has real-clip statistics
         experts = {name: (1.0, 0.0) for name in EXPERT_KINDS if name in evidence_norm}
     else:
         for name, kinds in EXPERT_KINDS.items():
@@ -648,7 +646,7 @@ def calibrate(
             continue
         w = np.array([experts[f][0] for f in feats])
         b = float(sum(experts[f][1] for f in feats))
-        if cfg.fusion == "equal":
+        if equal:
             w = w / np.sqrt(len(feats))  # Stouffer: about N(0, 1) on real inputs when the evidence is independent
         # Platt step: one scale and offset on the summed log-odds, fitted on real segments against the pseudo-fakes
         # this head can see, so fake_probability is calibrated (independent experts overcount correlated evidence).
@@ -678,9 +676,8 @@ def calibrate(
         # "Likely manipulated" also needs the fused probability itself to favour manipulation.
         fake_thr = min(max(fake_thr, 0.5), 0.99)
         head.fake, head.uncertain = fake_thr, min(unc_thr, fake_thr - MIN_UNCERTAIN_BAND)
-    fitted = cfg.fusion != "equal"
     experts_json = {
-        k: {"weight": w, "bias": b, "fitted_against": list(EXPERT_KINDS[k]) if fitted else []}
+        k: {"weight": w, "bias": b, "fitted_against": [] if equal else list(EXPERT_KINDS[k])}
         for k, (w, b) in experts.items()
     }
 
@@ -885,7 +882,7 @@ def train(
             bcfg.blend = cfg.blend
             bundle.blend = BlendNet(cfg.blend)
         if fresh:
-            new = ModelBundle.new(replace(bcfg, blend=bcfg.blend or cfg.blend))
+            new = ModelBundle.new(bcfg)  # bcfg.blend is set above when the blend stage is trained
             for stage in stages:
                 setattr(bundle, stage, getattr(new, stage))
         # The architectures are the bundle's; the recipe (steps, lr, augmentation) is this run's.
