@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 import torch
 
+from vaedetect import cues
 from vaedetect.audio import MEL_PER_VIDEO_FRAME, mel_windows, minus_speech_mean
 from vaedetect.media import ANALYSIS_FPS
 from vaedetect.models import ModelBundle
@@ -36,6 +37,7 @@ BATCH = 64
 # clips found within one frame 0.66 / 0.91 / 0.91 of the time with the model alone / this weight / lip-from-voice
 # alone; 3-second pieces 0.41 / 0.71 / 0.68.
 LIPVOICE_WEIGHT = 2.0
+CUE_FRAMES = 60  # region cues: the first this many FaceMesh frames from where the analysis starts (about 5 s)
 
 
 @dataclass
@@ -50,6 +52,9 @@ class ClipArrays:
     is_image: bool = False
     fps: float = 25.0
     lip: np.ndarray | None = None  # (T,) inner-lip gap / inter-ocular distance; NaN where no face
+    cue_idx: np.ndarray | None = None  # frames that have a cue crop (FaceMesh frames), ascending
+    cue_crops: np.ndarray | None = None  # (K, C, C, 3) uint8 crops for vaedetect.cues
+    cue_landmarks: np.ndarray | None = None  # (K, 468, 2) the landmarks each cue crop was cut with
 
     @property
     def n_frames(self) -> int:
@@ -67,6 +72,9 @@ class ClipArrays:
             is_image=clip.is_image,
             fps=float(ANALYSIS_FPS),
             lip=f.lip_opening,
+            cue_idx=f.cue_idx,
+            cue_crops=f.cue_crops,
+            cue_landmarks=f.landmarks[f.cue_idx] if len(f.cue_idx) else None,
         )
 
     def audio_shifted(self, frames: int) -> ClipArrays:
@@ -89,7 +97,18 @@ class ClipArrays:
             mel=self.mel[a] if self.mel is not None else None,
             speech=self.speech[v],
             lip=self.lip[v] if self.lip is not None else None,
+            **self._cue_frames(start, stop),
         )
+
+    def _cue_frames(self, start: int, stop: int | None) -> dict[str, np.ndarray | None]:
+        if self.cue_idx is None or self.cue_crops is None or self.cue_landmarks is None:
+            return {}
+        keep = (self.cue_idx >= start) & (self.cue_idx < (stop if stop is not None else self.n_frames))
+        return {
+            "cue_idx": self.cue_idx[keep] - start,
+            "cue_crops": self.cue_crops[keep],
+            "cue_landmarks": self.cue_landmarks[keep],
+        }
 
 
 @dataclass
@@ -119,6 +138,7 @@ class RawEvidence:
     lipvoice_offset: int | None = None  # lip-from-voice's own arg-max
     audio_window_err: np.ndarray | None = None
     audio_centers: np.ndarray | None = None
+    cues: dict[str, float] = field(default_factory=dict)  # vaedetect.cues.CUES; NaN where not measurable
 
 
 def _to_input(crops: np.ndarray, px: int) -> torch.Tensor:
@@ -319,9 +339,17 @@ def face_in_whole_window(present: np.ndarray, n: int) -> np.ndarray:
     return np.convolve(present.astype(int), np.ones(n, int), mode="same") == n
 
 
+def cue_evidence(arr: ClipArrays, ev: RawEvidence) -> None:
+    """Region cues over the first :data:`CUE_FRAMES` FaceMesh frames (a photo: its one frame)."""
+    if arr.cue_crops is None or arr.cue_landmarks is None or not len(arr.cue_crops):
+        return
+    ev.cues = cues.clip_cues(arr.cue_crops[:CUE_FRAMES], arr.cue_landmarks[:CUE_FRAMES])
+
+
 def compute_evidence(bundle: ModelBundle, arr: ClipArrays, *, keep_images: bool = True) -> RawEvidence:
     ev = RawEvidence()
     face_evidence(bundle, arr, ev, keep_images=keep_images)
+    cue_evidence(arr, ev)
     if not arr.is_image:
         audio_evidence(bundle, arr, ev)
         sync_evidence(bundle, arr, ev)

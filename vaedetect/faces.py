@@ -39,6 +39,11 @@ _EYE_B = (362, 263)
 _NOSE_TIP = 1
 _MOUTH_CORNERS = (61, 291)
 _INNER_LIP_TOP, _INNER_LIP_BOTTOM = 13, 14
+# FaceMesh's face outline (in order around the face) and lip points, as mediapipe's FACEMESH_FACE_OVAL/LIPS name them.
+FACE_OVAL = (176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109, 10, 338, 297, 332, 284, 251,
+             389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377, 152, 148)
+LIPS = (0, 13, 14, 17, 37, 39, 40, 61, 78, 80, 81, 82, 84, 87, 88, 91, 95, 146, 178, 181, 185, 191, 267, 269, 270, 291,
+        308, 310, 311, 312, 314, 317, 318, 321, 324, 375, 402, 405, 409, 415)
 
 # Canonical positions (fraction of the crop side) of eye centres, nose tip and mouth corners: the ArcFace template,
 # loosened so the crop keeps the jaw line and hair line where face-swap blending seams live.
@@ -77,6 +82,11 @@ class FaceConfig:
     tile_grids: tuple[int, ...] = (2, 3)
     min_tile_px: int = 400
     tile_overlap: float = 0.25
+    # Larger crops for the region cues (vaedetect.cues), cut only where FaceMesh ran, from its own (unsmoothed)
+    # landmarks, so the regions drawn from those landmarks sit exactly on the crop; the first ``max_cue_crops`` are
+    # kept (enough to start after a long silent lead-in and still have the cue frames the evidence takes).
+    cue_crop_px: int = 256
+    max_cue_crops: int = 150
 
 
 @dataclass
@@ -96,6 +106,8 @@ class FaceTrack:
     n_tracks: int
     frame_size: tuple[int, int] = (0, 0)
     detector_faces: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int16))
+    cue_idx: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))  # frames of ``cue_crops``
+    cue_crops: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0, 3), dtype=np.uint8))
 
     @property
     def n_frames(self) -> int:
@@ -110,7 +122,7 @@ class FaceTrack:
         return int(self.present.sum())
 
 
-def _keypoints(lm: np.ndarray) -> np.ndarray:
+def keypoints_of(lm: np.ndarray) -> np.ndarray:
     """Five alignment points (eye centres, nose tip, mouth corners) from 468 landmarks in pixels."""
     return np.stack(
         [
@@ -172,7 +184,7 @@ def mouth_crop_from_aligned(face: np.ndarray, size_px: int = MOUTH_CROP_PX) -> n
 
 def lip_opening(lm: np.ndarray) -> float:
     """Inner-lip gap divided by the inter-ocular distance: a scale-free, transparent mouth-motion signal."""
-    kp = _keypoints(lm)
+    kp = keypoints_of(lm)
     iod = float(np.linalg.norm(kp[1] - kp[0]))
     if iod < 1e-6:
         return float("nan")
@@ -325,6 +337,7 @@ class FaceAnalyzer:
         times: list[float] = []
         per_frame: list[list[tuple[int, np.ndarray, np.ndarray | None]]] = []  # (track id, box, landmarks)
         crops: dict[int, dict[int, tuple[np.ndarray, np.ndarray]]] = {}  # track -> frame -> (face, mouth)
+        cue_crops: dict[int, dict[int, np.ndarray]] = {}  # track -> mesh frame -> cue crop
         area: dict[int, float] = {}
         last_box: dict[int, tuple[int, np.ndarray]] = {}  # track -> (frame idx, box)
         smoothed: dict[int, np.ndarray] = {}
@@ -344,6 +357,9 @@ class FaceAnalyzer:
             mouth = mouth_crop(frame, kp, cfg.mouth_crop_px)
             crops.setdefault(tid, {})[i] = (face, mouth)
             per_frame[i].append((tid, box, lm))
+            kept = cue_crops.setdefault(tid, {})
+            if lm is not None and len(kept) < cfg.max_cue_crops:
+                kept[i] = aligned_face_crop(frame, keypoints_of(lm), cfg.cue_crop_px)
 
         def fill_pending(cur_i: int, cur: dict[int, tuple[np.ndarray, np.ndarray]]) -> None:
             """Crops for skipped frames, with keypoints interpolated between the landmark frames around them."""
@@ -364,7 +380,7 @@ class FaceAnalyzer:
                 pending.append((i, frame))
                 continue
             faces: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] = [
-                (_box(lm), _keypoints(lm), lm) for lm in self.mesh(frame)
+                (_box(lm), keypoints_of(lm), lm) for lm in self.mesh(frame)
             ]
             if self._static or i // detect_every != last_det_period:
                 last_det_period = i // detect_every
@@ -376,7 +392,7 @@ class FaceAnalyzer:
                 # an aligned crop for the face models, without lip landmarks.
                 dbox, dkp = max(last_det, key=lambda d: (d[0][2] - d[0][0]) * (d[0][3] - d[0][1]))
                 lm = self.mesh_in_box(frame, dbox)
-                faces = [(_box(lm), _keypoints(lm), lm)] if lm is not None else [(dbox, dkp, None)]
+                faces = [(_box(lm), keypoints_of(lm), lm)] if lm is not None else [(dbox, dkp, None)]
             used: set[int] = set()
             cur: dict[int, tuple[np.ndarray, np.ndarray]] = {}
             for box, kp, lm in sorted(faces, key=lambda f: -float((f[0][2] - f[0][0]) * (f[0][3] - f[0][1]))):
@@ -427,6 +443,13 @@ class FaceAnalyzer:
         if gaps.any() and known.sum() >= 2:
             lip[gaps] = np.interp(np.flatnonzero(gaps), np.flatnonzero(known), lip[known])
         faces_per_frame = np.array([len(a) for a in per_frame], dtype=np.int16)
+        main_cues = cue_crops.get(main, {}) if main is not None else {}
+        cue_idx = np.array(sorted(main_cues), dtype=int)
+        cue_stack = (
+            np.stack([main_cues[i] for i in cue_idx])
+            if len(cue_idx)
+            else np.zeros((0, cfg.cue_crop_px, cfg.cue_crop_px, 3), np.uint8)
+        )
         max_mesh = int(faces_per_frame.max()) if n else 0
         max_det = max(det_counts) if det_counts else 0
         return FaceTrack(
@@ -443,6 +466,8 @@ class FaceAnalyzer:
             n_tracks=len(area),
             frame_size=frame_size,
             detector_faces=np.asarray(det_counts, dtype=np.int16),
+            cue_idx=cue_idx,
+            cue_crops=cue_stack,
         )
 
 
