@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from vaedetect import cues as cues_mod  # noqa: E402
-from vaedetect.fusion import LearnedFusion, fit_fusion  # noqa: E402
+from vaedetect.fusion import QUALITY, LearnedFusion, fit_fusion, fit_quality_correction  # noqa: E402
 
 EXISTING = ("face", "latent", "temporal", "audio", "sync")
 N_REAL_FOLDS = 5
@@ -70,6 +70,14 @@ def _sharpness(crops: np.ndarray) -> float:
     return float(np.median([cv2.Laplacian(cv2.cvtColor(c, cv2.COLOR_RGB2GRAY), cv2.CV_32F).var() for c in crops]))
 
 
+def _bpp(meta: dict) -> float:
+    """Bits per pixel: a video's per frame (25 fps, as every shared file is), a photo's over its one picture."""
+    pixels = max(meta["width"] * meta["height"], 1)
+    if meta["kind"] == "image":
+        return meta["size_bytes"] * 8 / pixels
+    return (meta["bitrate_kbps"] or np.nan) * 1000 / (pixels * 25)
+
+
 def load(cache: Path) -> list[Item]:
     memo_path = cache / "cues.json"
     memo = json.loads(memo_path.read_text()) if memo_path.exists() else {}
@@ -98,11 +106,7 @@ def load(cache: Path) -> list[Item]:
                 tied=_tied(row),
                 is_image=meta["kind"] == "image",
                 values=values,
-                quality={
-                    "sharpness": m["sharpness"],
-                    "face_px": m["face_px"],
-                    "bitrate": meta["bitrate_kbps"] or np.nan,
-                },
+                quality={"face_px": m["face_px"], "sharpness": m["sharpness"], "bits_per_pixel": _bpp(meta)},
             )
         )
     memo_path.write_text(json.dumps(memo))
@@ -113,22 +117,32 @@ def _fold(group: str) -> int:
     return int(hashlib.sha1(group.encode()).hexdigest(), 16) % N_REAL_FOLDS
 
 
-def fit(train: list[Item], features: tuple[str, ...], l2: float) -> LearnedFusion:
-    real = [it.values for it in train if not it.label]
+def fit(train: list[Item], features: tuple[str, ...], l2: float, correct: bool) -> LearnedFusion:
+    real = [it for it in train if not it.label]
     fakes = [it for it in train if it.label]
-    return fit_fusion(real, [it.values for it in fakes], features, l2=l2, fake_groups=[it.family for it in fakes])
+    return fit_fusion(
+        [it.values for it in real],
+        [it.values for it in fakes],
+        features,
+        l2=l2,
+        fake_groups=[it.family for it in fakes],
+        real_quality=[it.quality for it in real] if correct else None,
+        fake_quality=[it.quality for it in fakes] if correct else None,
+    )
 
 
 def score(model: LearnedFusion, items: list[Item]) -> np.ndarray:
-    return np.array([model.logit(it.values) for it in items])
+    return np.array([model.logit(it.values, it.quality) for it in items])
 
 
-def lofo(items: list[Item], features: tuple[str, ...], l2: float) -> dict:
-    families = sorted({it.family for it in items if it.label})
-    real_idx = [i for i, it in enumerate(items) if not it.label]
+def lofo(items: list[Item], features: tuple[str, ...], l2: float, correct: bool, scored: list[Item]) -> dict:
+    """Train on ``items`` of the other families, score the held-out family's and real files among ``scored``."""
+    ids = {id(it) for it in scored}
+    families = sorted({it.family for it in scored if it.label})
+    real_idx = [i for i, it in enumerate(items) if not it.label and id(it) in ids]
     table = {}
     for fam in families:
-        fake_idx = [i for i, it in enumerate(items) if it.family == fam]
+        fake_idx = [i for i, it in enumerate(items) if it.family == fam and id(it) in ids]
         fake_scores = np.zeros(len(fake_idx))
         real_scores: dict[int, float] = {}
         lines = []
@@ -138,7 +152,7 @@ def lofo(items: list[Item], features: tuple[str, ...], l2: float) -> dict:
                 for it in items
                 if (it.label and it.family != fam) or (not it.label and fam not in it.tied and _fold(it.group) != k)
             ]
-            model = fit(train, features, l2)
+            model = fit(train, features, l2, correct)
             train_real = score(model, [it for it in train if not it.label])
             lines.append(np.quantile(train_real, 1 - FAKE_LINE_FPR))
             fake_scores += score(model, [items[i] for i in fake_idx]) / N_REAL_FOLDS
@@ -156,11 +170,6 @@ def lofo(items: list[Item], features: tuple[str, ...], l2: float) -> dict:
             "detected_at_line": float((fake_scores >= line).mean()),
             "real_over_line": float((rs >= line).mean()),
         }
-        for media, want in (("videos", False), ("photos", True)):
-            fi = [s for s, i in zip(fake_scores, fake_idx, strict=True) if items[i].is_image == want]
-            ri = [real_scores[i] for i in real_scores if items[i].is_image == want]
-            if fi and ri:
-                row[f"auc_{media}"] = float(roc_auc_score([0] * len(ri) + [1] * len(fi), np.r_[ri, fi]))
         table[fam] = row
     aucs = [r["auc"] for r in table.values()]
     return {"families": table, "mean_auc": float(np.mean(aucs)), "min_auc": float(np.min(aucs))}
@@ -179,13 +188,42 @@ def univariate(items: list[Item], features: tuple[str, ...]) -> dict:
             a, b = r[np.isfinite(r)], f[np.isfinite(f)]
             if len(a) and len(b):
                 row[fam] = round(float(roc_auc_score([0] * len(a) + [1] * len(b), np.r_[a, b])), 2)
-        for q in ("sharpness", "face_px", "bitrate"):
-            qa = np.array([it.quality[q] for it in reals], dtype=float)
-            ok = np.isfinite(r) & np.isfinite(qa)
-            if ok.sum() > 10:
-                row[f"rho_{q}"] = round(float(spearmanr(r[ok], qa[ok]).statistic), 2)
         out[k] = row
     return out
+
+
+def quality_rho(items: list[Item], features: tuple[str, ...], correct: bool) -> dict:
+    """Spearman ρ of each evidence with each quality measure over real files; with ``correct``, each real identity
+    fold is corrected by a :class:`QualityCorrection` fitted on the other folds (out-of-fold, so ρ is not zero by
+    construction)."""
+    reals = [it for it in items if not it.label]
+    values = [dict(it.values) for it in reals]
+    if correct:
+        for k in range(N_REAL_FOLDS):
+            train = [it for it in reals if _fold(it.group) != k]
+            corr = fit_quality_correction([it.values for it in train], [it.quality for it in train], features)
+            for j, it in enumerate(reals):
+                if _fold(it.group) == k and corr is not None:
+                    values[j] = corr.apply(it.values, it.quality)
+    out = {}
+    for f in features:
+        v = np.array([np.nan if x.get(f) is None else x[f] for x in values], dtype=float)
+        row = {}
+        for q in QUALITY:
+            qa = np.array([it.quality[q] for it in reals], dtype=float)
+            ok = np.isfinite(v) & np.isfinite(qa)
+            if ok.sum() > 10:
+                row[q] = round(float(spearmanr(v[ok], qa[ok]).statistic), 2)
+        out[f] = row
+    return out
+
+
+def _print_lofo(title: str, res: dict) -> None:
+    print(f"\n{title}")
+    print(f"{'family':28s} {'n':>4s} {'AUC':>6s} {'det@line':>9s} {'real>line':>9s}")
+    for fam, r in res["families"].items():
+        print(f"{fam:28s} {r['n_fake']:4d} {r['auc']:6.3f} {r['detected_at_line']:9.2f} {r['real_over_line']:9.2f}")
+    print(f"mean AUC {res['mean_auc']:.3f}, min {res['min_auc']:.3f}")
 
 
 def main() -> None:
@@ -193,36 +231,45 @@ def main() -> None:
     ap.add_argument("--cache", default=str(ROOT / ".cache" / "gen"))
     ap.add_argument("--features", default="cues,existing")
     ap.add_argument("--l2", type=float, default=0.01)
+    ap.add_argument("--quality-correction", action="store_true")
     ap.add_argument("--json")
     args = ap.parse_args()
     items = load(Path(args.cache))
     sets = {"cues": cues_mod.CUES, "existing": EXISTING}
     features = tuple(k for name in args.features.split(",") for k in sets[name])
+    correct = args.quality_correction
     print(f"{len(items)} files: {sum(it.label for it in items)} fake, {sum(1 - it.label for it in items)} real")
     uni = univariate(items, features)
     fams = sorted({it.family for it in items if it.label})
-    print("\nper evidence: AUC by family (raw value, >0.5 = fakes higher) | Spearman with quality on reals")
-    print(f"{'evidence':22s}" + "".join(f"{f.split('-')[-1][:9]:>10s}" for f in fams) + "  rho_sharp rho_px rho_kbps")
+    print("\nper evidence: AUC by family (raw value, > 0.5 = fakes higher)")
+    print(f"{'evidence':22s}" + "".join(f"{f.split('-')[-1][:9]:>10s}" for f in fams))
     for k, row in uni.items():
-        print(
-            f"{k:22s}"
-            + "".join(f"{row.get(f, float('nan')):10.2f}" for f in fams)
-            + f"  {row.get('rho_sharpness', np.nan):8.2f} {row.get('rho_face_px', np.nan):6.2f}"
-            f" {row.get('rho_bitrate', np.nan):7.2f}"
-        )
-    res = lofo(items, features, args.l2)
-    print(f"\nleave-one-family-out, features={args.features}, l2={args.l2}")
-    print(f"{'family':28s} {'n':>4s} {'AUC':>6s} {'videos':>7s} {'photos':>7s} {'det@line':>9s} {'real>line':>9s}")
-    for fam, r in res["families"].items():
-        print(
-            f"{fam:28s} {r['n_fake']:4d} {r['auc']:6.3f} {r.get('auc_videos', np.nan):7.3f} "
-            f"{r.get('auc_photos', np.nan):7.3f} {r['detected_at_line']:9.2f} {r['real_over_line']:9.2f}"
-        )
-    print(f"mean AUC {res['mean_auc']:.3f}, min {res['min_auc']:.3f}")
+        print(f"{k:22s}" + "".join(f"{row.get(f, float('nan')):10.2f}" for f in fams))
+    videos = [it for it in items if not it.is_image]
+    photos = [it for it in items if it.is_image]
+    rho = {"videos": quality_rho(videos, features, correct), "photos": quality_rho(photos, features, correct)}
+    for media, table in rho.items():
+        print(f"\nSpearman rho with quality over real {media} ({'corrected out-of-fold' if correct else 'raw'})")
+        print(f"{'evidence':22s}" + "".join(f"{q:>16s}" for q in QUALITY))
+        for k, row in table.items():
+            print(f"{k:22s}" + "".join(f"{row.get(q, float('nan')):16.2f}" for q in QUALITY))
+    res_v = lofo(videos, features, args.l2, correct, videos)
+    photo_features = tuple(k for k in features if k in ("face", "latent") or k in cues_mod.FRAME_CUES)
+    res_p = lofo(items, photo_features, args.l2, correct, photos)
+    tag = f"features={args.features}, l2={args.l2}, quality correction={'on' if correct else 'off'}"
+    _print_lofo(f"leave-one-family-out, VIDEOS, {tag}", res_v)
+    _print_lofo(f"leave-one-family-out, PHOTOS (photo evidence, trained on all media), {tag}", res_p)
     if args.json:
-        Path(args.json).write_text(
-            json.dumps({"features": features, "l2": args.l2, "univariate": uni, **res}, indent=1)
-        )
+        out = {
+            "features": features,
+            "l2": args.l2,
+            "quality_correction": correct,
+            "univariate": uni,
+            "quality_rho": rho,
+            "videos": res_v,
+            "photos": res_p,
+        }
+        Path(args.json).write_text(json.dumps(out, indent=1))
 
 
 if __name__ == "__main__":
