@@ -131,6 +131,24 @@ def test_silent_clip_warns_no_speech_and_is_scored_on_the_face(detector: Detecto
     assert r.scores["face"] is not None and r.sync is None
 
 
+def test_a_partly_visible_face_widens_the_lines_and_the_page_says_why(detector: Detector, tmp_path: Path) -> None:
+    """``partial_face`` is one of the warnings that widen the lines: the verdict's reasons and the verdict panel must
+    say so (a drifted copy of the widening list once left this one unexplained)."""
+    from vaedetect import explain
+    from vaedetect.scoring import WIDENED_REASON
+
+    face = ff.talking_face_frames(ff.opening_curve(20, seed=5))
+    h, w = face.shape[1:3]
+    frames = np.concatenate([face, mf.moving_pattern_frames(40, height=h, width=w)])  # a face in a third of it
+    r = detector.analyze(mf.write_video(tmp_path / "partial.mp4", frames, fps=25))
+    partial = next(w for w in r.warnings if w.code == "partial_face")
+    head = select_head(load_heads(detector.bundle.calibration), r.scores)
+    assert r.thresholds["uncertain"] < head.uncertain and r.thresholds["fake"] > head.fake
+    assert WIDENED_REASON in r.reasons
+    md = explain.verdict_markdown(r)
+    assert explain.SCORE_WIDENED in md and f"⚠ {partial.message} *({explain.WIDENS_LINES})*" in md
+
+
 def test_heavy_compression_is_read_from_the_quantiser_not_the_bitrate(detector: Detector, tmp_path: Path) -> None:
     from vaedetect import media
     from vaedetect.caveats import HEAVY_COMPRESSION_BPP
