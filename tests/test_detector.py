@@ -67,6 +67,13 @@ def test_report_of_a_talking_clip_has_every_part_and_round_trips_through_json(ta
     assert again.to_dict() == data
 
 
+def test_a_report_written_before_the_rename_still_reads(talking_report: Report) -> None:
+    old = talking_report.to_dict()
+    old["fake_probability"] = old.pop("manipulation_score")  # schema 3 and earlier
+    old["schema_version"] = 3
+    assert Report.from_dict(old).manipulation_score == talking_report.manipulation_score
+
+
 def test_report_contributions_add_up_to_its_manipulation_score(detector: Detector, talking_report: Report) -> None:
     r = talking_report
     head = select_head(load_heads(detector.bundle.calibration), r.scores)

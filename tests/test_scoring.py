@@ -174,6 +174,7 @@ def test_score_z_scores_clip_frames_and_seconds_alike_with_the_lip_sync_sign_fro
     assert s.z["audio"] is None and set(s.z) == set(EVIDENCE)
     assert np.allclose(s.frame_face, [0.0, 1.0, 2.0, 1.0])
     first, second = s.seconds
+    assert [p.t for p in s.seconds] == [0.0, 1.0]  # from the first analysed frame: the detector adds its cut
     assert first.face == pytest.approx(0.5) and first.sync is None  # frames 5 and 20; no lip-sync window
     assert second.face == pytest.approx(1.5) and second.sync == pytest.approx(DIRECTION["sync"] * (0.3 - 0.3) / 0.1)
     assert s.head.name == "full" and first.fused is not None

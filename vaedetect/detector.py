@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,6 @@ from vaedetect.report import (
     ModelInfo,
     Report,
     SyncResult,
-    TimelinePoint,
 )
 from vaedetect.scoring import Scores, offset_cues_agree, score
 
@@ -120,10 +120,7 @@ class Detector:
             unavailable=unavailable(clip, scores.z, set(self.bundle.calibration.get("evidence", {})), self._offered),
             thresholds=scores.lines,
             sync=self._sync(clip, raw, offset),
-            timeline=[
-                TimelinePoint(t=float(s.second + offset / arr.fps), face=s.face, sync=s.sync, fused=s.fused)
-                for s in scores.seconds
-            ],
+            timeline=[replace(p, t=p.t + offset / arr.fps) for p in scores.seconds],
             frames=self._frames(arr, raw, scores, offset),
             media=_media_summary(clip),
             model=ModelInfo(name=self.bundle_name, revision=self.bundle_revision, source=self.bundle_source),

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from vaedetect.evidence import RawEvidence, face_region
-from vaedetect.report import EVIDENCE, WIDENING, ReportWarning
+from vaedetect.report import EVIDENCE, WIDENING, ReportWarning, TimelinePoint
 
 __all__ = ["DIRECTION", "EVIDENCE", "Head", "Scores", "normalize", "score"]
 
@@ -31,6 +31,7 @@ REASON_Z = 2.0
 CLEAR_OFFSET_FRAMES = 5
 AGREE_FRAMES = 2  # the two offset cues agree when their own best offsets are this close
 WIDEN_FRACTION = 0.25
+WIDENED_REASON = "Warnings below widened the uncertain band: the verdict needs stronger evidence."
 
 
 @dataclass
@@ -107,21 +108,12 @@ def frame_face_z(raw: RawEvidence, calibration: dict[str, Any]) -> np.ndarray:
     return _z("face", raw.frame_scores, norm) if norm else raw.frame_scores
 
 
-@dataclass
-class SecondScore:
-    """One second of the analysed clip: the face and lip-sync z-scores there, and the head's score on them."""
-
-    second: int
-    face: float | None = None
-    sync: float | None = None
-    fused: float | None = None
-
-
 def per_second(
     raw: RawEvidence, calibration: dict[str, Any], z: dict[str, float | None], head: Head | None
-) -> list[SecondScore]:
+) -> list[TimelinePoint]:
     """The clip's z-scores with each second's own face, latent, blend and lip-sync values in place of the clip's, and
-    the head's score on that mix: *when* a clip looks off. Nothing for a photo."""
+    the head's score on that mix: *when* a clip looks off. ``t`` counts from the first analysed frame; nothing for a
+    photo."""
     if raw.is_image:
         return []
     norms = calibration.get("evidence", {})
@@ -142,7 +134,7 @@ def per_second(
             if ms.any():
                 zs["sync"] = sync = float(_z("sync", raw.sync_curve[ms].mean(), norms["sync"]))
         fused = head.probability(zs) if head is not None and (face is not None or sync is not None) else None
-        out.append(SecondScore(second=s, face=face, sync=sync, fused=fused))
+        out.append(TimelinePoint(t=float(s), face=face, sync=sync, fused=fused))
     return out
 
 
@@ -160,8 +152,7 @@ def load_heads(calibration: dict[str, Any]) -> dict[str, Head]:
 
 def select_head(heads: dict[str, Head], z: dict[str, float | None]) -> Head | None:
     """The head using the most evidence among those whose every input is available."""
-    available = {k for k, v in z.items() if v is not None}
-    usable = [h for h in heads.values() if set(h.features) <= available]
+    usable = [h for h in heads.values() if feature_vector(z, h.features) is not None]
     return max(usable, key=lambda h: len(h.features), default=None)
 
 
@@ -338,16 +329,13 @@ def reasons_for(
     return out
 
 
-WIDENED_REASON = "Warnings below widened the uncertain band: the verdict needs stronger evidence."
-
-
 @dataclass
 class Scores:
     """Everything scoring decided about one clip; the detector copies it into the Report."""
 
     z: dict[str, float | None]  # per clip, one per EVIDENCE
     frame_face: np.ndarray  # face z-score per sampled frame (``raw.frame_idx`` order)
-    seconds: list[SecondScore]
+    seconds: list[TimelinePoint]  # ``t`` from the first analysed frame
     head: Head | None  # None: nothing this bundle can score
     manipulation_score: float  # 0.5 without a head (and then no lines: see ``lines``)
     lines: dict[str, float]  # {"uncertain", "fake"} after widening; empty without a head
