@@ -1,7 +1,8 @@
 """vaedetect web app: upload a short clip or a photo, get a verdict and the evidence behind it.
 
-Thin by design: every number comes from ``vaedetect`` (the detector) and every picture from ``vaedetect.viz``; this
-file only wires widgets, handles files and turns errors into sentences.
+Thin by design: every number comes from ``vaedetect`` (the detector), every sentence from ``vaedetect.explain`` and
+every picture from ``vaedetect.figures``; the page's longer prose and its CSS are files under ``assets/ui/``. This file
+only wires widgets, handles files and turns errors into sentences.
 
 Privacy: nothing leaves the machine. No analytics, no CDN fonts, no share links; the user's upload is deleted as soon
 as its analysis ends, and the files we serve back (JSON report, images) live in Gradio's cache, where files older
@@ -29,13 +30,15 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import gradio as gr
 
-from vaedetect import media, viz  # importing media also lets PIL read HEIC uploads in the photo widget
+from vaedetect import explain, figures, media  # importing media also lets PIL read HEIC uploads in the photo widget
 from vaedetect.errors import InputError
+from vaedetect.report import Report
 
 log = logging.getLogger("vaedetect.app")
 
@@ -45,7 +48,7 @@ MAX_FILE_SIZE = "200mb"
 # Example files by widget: 0 the video input, 1 the photo input (any photo type the library reads).
 EXAMPLE_SUFFIXES = {".mp4": 0, ".webm": 0, ".mov": 0, ".mkv": 0} | dict.fromkeys(media.IMAGE_EXTENSIONS, 1)
 MAX_EXAMPLES = 12
-UI_VERSION = 6  # bump when the outputs of the Analyze handler change: it keys the cached example outputs
+UI_VERSION = 7  # bump when the outputs of the Analyze handler change: it keys the cached example outputs
 REPORT_DIR_NAME = "vaedetect-reports"
 REPORT_DIR_MAX_AGE_S = 1200  # request folders older than this are swept (delete_cache removes the files at 600 s)
 GENERIC_ERROR = (
@@ -65,82 +68,92 @@ THEME = gr.themes.Soft(
     button_primary_background_fill_hover="*primary_700",
     button_primary_text_color="white",
 )
-CSS = """
-#verdict { min-height: 220px; border-left: 10px solid var(--neutral-300); }
-#verdict:has(.tier-real) { border-left-color: #1a9850; background: rgba(26, 152, 80, 0.07); }
-#verdict:has(.tier-uncertain) { border-left-color: #e6a000; background: rgba(230, 160, 0, 0.09); }
-#verdict:has(.tier-fake) { border-left-color: #d73027; background: rgba(215, 48, 39, 0.08); }
-#verdict:has(.tier-error) { border-left-color: #7f7f7f; }
-#verdict h2 { font-size: 2rem; margin: 0.2rem 0 0.6rem 0; }
-#verdict:has(.tier-real) h2 { color: #1a9850; }
-#verdict:has(.tier-uncertain) h2 { color: #b37a00; }
-#verdict:has(.tier-fake) h2 { color: #d73027; }
-#heatmap img { width: 100%; height: 100%; object-fit: contain; }
-.inferno-bar {
-  display: inline-block; width: 110px; height: 0.8em; vertical-align: middle; border-radius: 2px;
-  background: linear-gradient(to right, #000004, #420a68, #932667, #dd513a, #fca50a, #fcffa4);
-}
-.caption { color: var(--body-text-color-subdued); font-size: 0.92rem; margin-top: -0.3rem; }
-#header-model { font-size: 0.9rem; color: var(--body-text-color-subdued); }
-"""
+UI_DIR = Path(__file__).resolve().parent / "assets" / "ui"
+CSS = (UI_DIR / "style.css").read_text(encoding="utf-8")
+HOW_IT_WORKS = (UI_DIR / "how_it_works.md").read_text(encoding="utf-8")
 
-HOW_IT_WORKS = """
-## How vaedetect decides
 
-vaedetect looks for traces that manipulation tools leave, using models trained **only on real videos**. It combines
-several independent kinds of evidence:
+class Calibrated(Protocol):
+    calibration: dict[str, Any]
 
-1. **Face reconstruction.** A model that has only ever seen real faces tries to redraw each face in the clip. Real
-   faces are redrawn closely; faces with blending seams, generator textures or warped mouths are redrawn worse. The
-   *heatmap* shows where the redrawing differs more than it usually does for real faces.
-2. **Face map.** Every face becomes a point on a map drawn from the model's inner description of faces. Faces of
-   one person group together. The manipulated faces we made ourselves (by blending faces, or regenerating them) sit
-   mostly beside the real faces they were made from, only a little apart: the map shows how unusual a face is to the
-   model, and it cannot sort real from manipulated by position alone. It shows where this clip's faces land.
-3. **Voice.** The same redrawing idea applied to the sound of the speech.
-4. **Lip-sync.** A model trained on real speakers checks whether the mouth movements fit the voice, and how far the
-   sound would have to be shifted to fit best. A second, simpler cue predicts how wide the mouth should open from
-   how the voice sounds and compares it with what the mouth does; an offset is only claimed when both cues agree.
-   Dubbed or lip-synced fakes often fit poorly.
-5. **Smoothness over time.** Real faces change smoothly from frame to frame; many fakes flicker.
 
-## What the verdict means
+class Detector(Protocol):
+    """What the app needs of :class:`vaedetect.detector.Detector`; the tests' ``FakeDetector`` has the same surface."""
 
-The evidence is combined into one **manipulation score** (0-100 %) and compared with two lines set on real clips and
-photos we held out for testing. A video with sound, a silent clip and a photo are scored with different evidence, so
-each has its own lines; the verdict panel shows the ones used.
+    bundle: Calibrated  # its calibration identifies the weights when a bundle has no revision (examples cache)
+    bundle_name: str
+    bundle_revision: str | None
+    bundle_warnings: list[tuple[str, str]]
 
-* **Likely real** — below the "uncertain" line: as unremarkable as most real files (about 4 in 5 land here).
-* **Uncertain** — some evidence, but not enough to say. Look at the reasons and at the pictures.
-* **Likely manipulated** — the evidence is stronger than in 95% of the real clips and photos we held out for testing:
-  about one real file in twenty still lands here, which is why it is never proof on its own.
+    def analyze(self, path: str | Path, progress: Callable[[float, str], None] | None = None) -> Report: ...
 
-Warnings such as heavy compression or a very small face move the two lines apart, so more files land on "uncertain"
-instead of the detector guessing. The score ranks evidence; it is not the chance that the file is fake.
+    def reference_map(self) -> dict[str, Any]: ...
 
-The reasons start with what moved the verdict most; under them, "Counted in the verdict" gives each evidence's push
-(positive: towards "manipulated"). Every check that applies to the file counts alike: each says how unusual the
-file is next to real footage. A verdict is **not proof**: it is one input to your judgement, alongside the source,
-the context and other reporting.
 
-## Limits and false alarms
+@dataclass
+class Outputs:
+    """The Analyze button's output widgets. Made unrendered, so the layout can place the examples above them, and
+    answered with ``{widget: value}`` dicts, so no handler depends on their order."""
 
-* Heavy compression throws fine detail away: it can hide the traces of a manipulation, and it blurs the mouth
-  movements the lip-sync check reads, so a real video's lip-sync can look worse.
-* Very small or dark videos, strong make-up or filters, unusual camera angles and faces that are partly hidden can
-  make **real** videos look suspicious. That is why we prefer "Uncertain" to a wrong accusation.
-* The voice check learned from about fifty recordings of mostly English speech: another language, singing, music
-  under the voice or an unusual microphone may make a **real** voice look unusual. Read its reason with that in mind.
-* New kinds of fakes may not leave the traces we look for: "Likely real" does not guarantee authenticity.
-* A photo or a silent clip has less evidence (no lip-sync, no voice), so its verdict is less certain.
-* Only the first minute of a long video is analysed.
+    verdict: gr.Markdown
+    report_file: gr.File
+    slider: gr.ImageSlider
+    heatmap: gr.Image
+    frame_pick: gr.Slider
+    frame_note: gr.Markdown
+    umap_plot: gr.Plot
+    timeline_plot: gr.Plot
+    timeline_note: gr.Markdown
+    alignment_plot: gr.Plot
+    alignment_note: gr.Markdown
+    frames_state: gr.State  # the sampled frames' pictures, for the frame picker
 
-## Privacy
+    @classmethod
+    def create(cls) -> Outputs:
+        caption = {"elem_classes": ["caption"], "render": False}
+        return cls(
+            verdict=gr.Markdown(IDLE_TEXT, elem_id="verdict", container=True, padding=True, render=False),
+            report_file=gr.File(label="Download the full report (JSON)", elem_id="report-file", render=False),
+            slider=gr.ImageSlider(
+                label="Original ↔ redrawn by the model",
+                format="png",
+                interactive=False,
+                max_height=360,
+                buttons=["fullscreen"],
+                elem_id="recon-slider",
+                render=False,
+            ),
+            heatmap=gr.Image(
+                label="Where the redrawing differs most",
+                format="png",
+                interactive=False,
+                height=360,
+                buttons=["download", "fullscreen"],
+                elem_id="heatmap",
+                render=False,
+            ),
+            frame_pick=gr.Slider(
+                0, 1, value=0, step=1, label="Choose a sampled frame", visible=False, elem_id="frame-pick", render=False
+            ),
+            frame_note=gr.Markdown("", **caption),
+            umap_plot=gr.Plot(label="Face map", elem_id="umap-plot", render=False),
+            timeline_plot=gr.Plot(label="Timeline", elem_id="timeline-plot", render=False),
+            timeline_note=gr.Markdown("", elem_id="timeline-note", **caption),
+            alignment_plot=gr.Plot(label="Lip-sync", elem_id="alignment-plot", render=False),
+            alignment_note=gr.Markdown("", elem_id="alignment-note", **caption),
+            frames_state=gr.State([], render=False),
+        )
 
-* Everything runs on this computer or server. Nothing is sent to any other service.
-* Your file is deleted as soon as its analysis finishes. The report and images shown on this page (and a file you
-  upload but never analyse) are deleted automatically within about 20 minutes.
-"""
+    def all(self) -> list[Any]:
+        return [getattr(self, f.name) for f in fields(self)]
+
+    def cacheable(self) -> list[Any]:
+        """What cached examples can hold: all but the frame picker and the frame list (see ``examples_ui``)."""
+        return [c for c in self.all() if c not in (self.frame_pick, self.frames_state)]
+
+    def named(self, values: dict[Any, Any]) -> dict[str, Any]:
+        """A handler's answer keyed by field name (for tests and the benchmark)."""
+        return {f.name: values[getattr(self, f.name)] for f in fields(self) if getattr(self, f.name) in values}
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -177,8 +190,9 @@ def _is_within(path: Path, root: Path) -> bool:
 class Handlers:
     """Request handlers around one loaded detector; all state here is read-only after construction."""
 
-    def __init__(self, detector: Any) -> None:
+    def __init__(self, detector: Detector, outputs: Outputs | None = None) -> None:
         self.detector = detector
+        self.out = outputs or Outputs.create()
         self.protected: set[str] = set()  # cached example inputs: shared by every visitor, never deleted
         try:
             self.reference = detector.reference_map()
@@ -218,7 +232,7 @@ class Handlers:
         d.mkdir()
         return d
 
-    def run(self, path: str | None, progress: Callable[[float, str], None] | None = None) -> Any:
+    def run(self, path: str | None, progress: Callable[[float, str], None] | None = None) -> Report:
         """Analyse one file and delete it afterwards, whatever happens. Raises InputError for unusable input."""
         if not path:
             raise InputError("Please upload a video or a photo first.")
@@ -232,7 +246,7 @@ class Handlers:
         finally:
             self.discard_upload(path)
 
-    def write_report(self, report: Any, source_name: str | None) -> str:
+    def write_report(self, report: Report, source_name: str | None) -> str:
         stem = re.sub(r"[^A-Za-z0-9_-]+", "_", Path(source_name or "clip").stem)[:60] or "clip"
         out = self._request_dir() / f"vaedetect-report-{stem}.json"
         out.write_text(report.to_json())
@@ -240,65 +254,67 @@ class Handlers:
 
     # -- UI ------------------------------------------------------------------------------------------------------
 
-    def render(self, report: Any) -> dict[str, Any]:
+    def render(self, report: Report) -> dict[str, Any]:
         """Everything the page shows for one report (no Gradio types, so it can be timed and tested alone)."""
         frames = []
         for i, fr in enumerate(report.frames):
-            pair = viz.side_by_side(fr)
+            pair = figures.side_by_side(fr)
             if pair is None:
                 continue
-            frames.append({"pair": pair, "heatmap": fr.heatmap, "caption": viz.frame_caption(report, i), "index": i})
-        best = viz.best_frame_index(report)
+            frames.append(
+                {"pair": pair, "heatmap": fr.heatmap, "caption": explain.frame_caption(report, i), "index": i}
+            )
+        best = explain.best_frame_index(report)
         start = next((k for k, f in enumerate(frames) if f["index"] == best), 0)
         return {
-            "verdict": viz.verdict_markdown(report),
+            "verdict": explain.verdict_markdown(report),
             "tier": report.verdict,
             "frames": frames,
             "start": start,
-            "umap": viz.umap_figure(report, self.reference),
-            "alignment": viz.alignment_figure(report),
-            "alignment_note": viz.alignment_caption(report),
-            "timeline_note": viz.timeline_caption(report),
-            "timeline": viz.timeline_figure(report),
+            "umap": figures.umap_figure(report, self.reference),
+            "alignment": figures.alignment_figure(report),
+            "alignment_note": explain.alignment_caption(report),
+            "timeline_note": explain.timeline_caption(report),
+            "timeline": figures.timeline_figure(report),
         }
 
-    @staticmethod
-    def _ui_outputs(rendered: dict[str, Any] | None, message: str, report_path: str | None) -> tuple:
-        """Values for the UI outputs, in order; ``rendered=None`` shows ``message`` and clears the evidence."""
+    def _ui_outputs(self, rendered: dict[str, Any] | None, message: str, report_path: str | None) -> dict[Any, Any]:
+        """A value for every output widget; ``rendered=None`` shows ``message`` and clears the evidence."""
+        o = self.out
         if rendered is None:
-            return (
-                _tier_marker("error") + message,
-                None,
-                None,
-                gr.update(visible=False),
-                "",
-                None,
-                None,
-                None,
-                None,
-                "",
-                "",
-                [],
-            )
+            return {
+                o.verdict: _tier_marker("error") + message,
+                o.report_file: None,
+                o.slider: None,
+                o.heatmap: None,
+                o.frame_pick: gr.update(visible=False),
+                o.frame_note: "",
+                o.umap_plot: None,
+                o.timeline_plot: None,
+                o.timeline_note: "",
+                o.alignment_plot: None,
+                o.alignment_note: "",
+                o.frames_state: [],
+            }
         frames = rendered["frames"]
         k = rendered["start"]
         shown = frames[k] if frames else None
-        return (
-            _tier_marker(rendered["tier"]) + rendered["verdict"],
-            shown["pair"] if shown else None,
-            shown["heatmap"] if shown else None,
-            gr.update(minimum=0, maximum=max(len(frames) - 1, 1), value=k, visible=len(frames) > 1),
-            shown["caption"] if shown else "No face was found, so there is no face to compare.",
-            report_path,
-            rendered["umap"],
-            rendered["alignment"],
-            rendered["timeline"],
-            rendered["alignment_note"],
-            rendered["timeline_note"],
-            frames,
-        )
+        return {
+            o.verdict: _tier_marker(rendered["tier"]) + rendered["verdict"],
+            o.report_file: report_path,
+            o.slider: shown["pair"] if shown else None,
+            o.heatmap: shown["heatmap"] if shown else None,
+            o.frame_pick: gr.update(minimum=0, maximum=max(len(frames) - 1, 1), value=k, visible=len(frames) > 1),
+            o.frame_note: shown["caption"] if shown else "No face was found, so there is no face to compare.",
+            o.umap_plot: rendered["umap"],
+            o.timeline_plot: rendered["timeline"],
+            o.timeline_note: rendered["timeline_note"],
+            o.alignment_plot: rendered["alignment"],
+            o.alignment_note: rendered["alignment_note"],
+            o.frames_state: frames,
+        }
 
-    def analyze_ui(self, video: Any, photo: Any, progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple:  # noqa: B008
+    def analyze_ui(self, video: Any, photo: Any, progress: gr.Progress = gr.Progress(track_tqdm=True)) -> dict:  # noqa: B008
         """Analyze button: video if given, else photo. Every failure becomes a sentence in the verdict panel."""
         path = _path_of(video) or _path_of(photo)
         other = _path_of(photo) if _path_of(video) else None
@@ -321,37 +337,35 @@ class Handlers:
             gr.Warning(GENERIC_ERROR)
             return self._ui_outputs(None, _error_markdown(GENERIC_ERROR), None)
 
-    def examples_ui(self, video: Any, photo: Any) -> tuple:
+    def examples_ui(self, video: Any, photo: Any) -> dict:
         """Cached examples: analyze_ui without the frame picker and the per-session frame list.
 
         Both are left out because Gradio 6.31 cannot cache them: the frame list is not serialisable, and a property
         update (``gr.update(visible=...)``) raises inside lazy example caching. ``reset_frames`` hides the picker.
         """
-        out = self.analyze_ui(video, photo)
-        return out[:3] + out[4:-1]
+        keep = self.out.cacheable()
+        return {c: v for c, v in self.analyze_ui(video, photo).items() if c in keep}
 
-    @staticmethod
-    def reset_frames() -> tuple:
-        return gr.update(visible=False, value=0), []
+    def reset_frames(self) -> dict:
+        return {self.out.frame_pick: gr.update(visible=False, value=0), self.out.frames_state: []}
 
-    def example_video(self, video: Any) -> tuple:
+    def example_video(self, video: Any) -> dict:
         return self.examples_ui(video, None)
 
-    def example_photo(self, photo: Any) -> tuple:
+    def example_photo(self, photo: Any) -> dict:
         return self.examples_ui(None, photo)
 
-    @staticmethod
-    def select_frame(index: float | None, frames: list[dict] | None) -> tuple:
+    def select_frame(self, index: float | None, frames: list[dict] | None) -> dict:
+        """The picked sampled frame's pictures and caption; nothing changes without frames."""
         if not frames:
-            return gr.skip(), gr.skip(), gr.skip()
-        k = min(max(round(index or 0), 0), len(frames) - 1)
-        f = frames[k]
-        return f["pair"], f["heatmap"], f["caption"]
+            return {}
+        f = frames[min(max(round(index or 0), 0), len(frames) - 1)]
+        return {self.out.slider: f["pair"], self.out.heatmap: f["heatmap"], self.out.frame_note: f["caption"]}
 
     # -- API -----------------------------------------------------------------------------------------------------
 
     def analyze_api(self, file: gr.FileData) -> dict:
-        """Analyse a video or photo and return the full JSON report (verdict, fake_probability, reasons, ...)."""
+        """Analyse a video or photo and return the full JSON report (verdict, manipulation_score, reasons, ...)."""
         path = _path_of(file)
         try:
             return self.run(path).to_dict()
@@ -401,9 +415,8 @@ def _orig_name(value: Any) -> str | None:
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def _header(detector: Any) -> str:
-    name = getattr(detector, "bundle_name", "unknown")
-    rev = getattr(detector, "bundle_revision", None)
+def _header(detector: Detector) -> str:
+    name, rev = detector.bundle_name, detector.bundle_revision
     lines = [
         "# vaedetect — is this video manipulated?",
         "Upload a short video (or record one) or a photo of a person. You get a verdict and the evidence behind it. "
@@ -411,7 +424,7 @@ def _header(detector: Any) -> str:
         "",
         f"<span id='header-model'>Model: <b>{name}</b>" + (f" @ <code>{rev[:12]}</code>" if rev else "") + "</span>",
     ]
-    for code, message in getattr(detector, "bundle_warnings", None) or []:
+    for code, message in detector.bundle_warnings:
         lines.append(f"\n⚠ **{code.replace('_', ' ')}**: {message}")
     return "\n".join(lines)
 
@@ -432,58 +445,15 @@ def example_files(folder: str | None) -> tuple[list[str], list[str]]:
     return found
 
 
-def build_app(detector: Any, examples_dir: str | None = None) -> gr.Blocks:
+def build_app(detector: Detector, examples_dir: str | None = None) -> gr.Blocks:
     """The Blocks UI around an already-loaded detector (tests inject a fake one). Queue is configured here."""
     handlers = Handlers(detector)
     examples_dir = examples_dir if examples_dir is not None else os.environ.get("VAEDETECT_EXAMPLES")
 
     with gr.Blocks(title="vaedetect — deepfake check", delete_cache=(600, 600)) as demo:
         gr.Markdown(_header(detector), elem_id="header")
-        # Outputs are made first (unrendered) so the examples can sit under the inputs, before the outputs' places.
-        verdict = gr.Markdown(IDLE_TEXT, elem_id="verdict", container=True, padding=True, render=False)
-        report_file = gr.File(label="Download the full report (JSON)", elem_id="report-file", render=False)
-        slider = gr.ImageSlider(
-            label="Original ↔ redrawn by the model",
-            format="png",
-            interactive=False,
-            max_height=360,
-            buttons=["fullscreen"],
-            elem_id="recon-slider",
-            render=False,
-        )
-        heatmap = gr.Image(
-            label="Where the redrawing differs most",
-            format="png",
-            interactive=False,
-            height=360,
-            buttons=["download", "fullscreen"],
-            elem_id="heatmap",
-            render=False,
-        )
-        frame_pick = gr.Slider(
-            0, 1, value=0, step=1, label="Choose a sampled frame", visible=False, elem_id="frame-pick", render=False
-        )
-        frame_note = gr.Markdown("", elem_classes=["caption"], render=False)
-        umap_plot = gr.Plot(label="Face map", elem_id="umap-plot", render=False)
-        timeline_plot = gr.Plot(label="Timeline", elem_id="timeline-plot", render=False)
-        alignment_plot = gr.Plot(label="Lip-sync", elem_id="alignment-plot", render=False)
-        alignment_note = gr.Markdown("", elem_classes=["caption"], elem_id="alignment-note", render=False)
-        timeline_note = gr.Markdown("", elem_classes=["caption"], elem_id="timeline-note", render=False)
-        frames_state = gr.State([])
-        ui_outputs = [
-            verdict,
-            slider,
-            heatmap,
-            frame_pick,
-            frame_note,
-            report_file,
-            umap_plot,
-            alignment_plot,
-            timeline_plot,
-            alignment_note,
-            timeline_note,
-            frames_state,
-        ]
+        o = handlers.out  # made unrendered, so the examples can sit under the inputs, before the outputs' places
+        o.frames_state.render()
 
         with gr.Tab("Check a clip"):
             with gr.Row(equal_height=False):
@@ -509,42 +479,30 @@ def build_app(detector: Any, examples_dir: str | None = None) -> gr.Blocks:
                     )
                     photo_note = gr.Markdown("", elem_id="photo-note")
                     analyze_btn = gr.Button("Analyze", variant="primary", elem_id="analyze-btn")
-                    _add_examples(handlers, detector, examples_dir, video, photo, ui_outputs)
+                    _add_examples(handlers, detector, examples_dir, video, photo)
                 with gr.Column(scale=6):
-                    verdict.render()
-                    report_file.render()
+                    o.verdict.render()
+                    o.report_file.render()
 
             gr.Markdown("### What the face model saw")
             with gr.Row():
                 with gr.Column():
-                    slider.render()
-                    _caption(
-                        "Drag the handle. Left: the face from your file. Right: the same face redrawn by a model "
-                        "that has only seen real faces. Real faces are redrawn closely."
-                    )
+                    o.slider.render()
+                    _caption(explain.SLIDER_CAPTION)
                 with gr.Column():
-                    heatmap.render()
-                    _caption(
-                        "<span class='inferno-bar'></span> Colour = how much worse the redrawing is than for real "
-                        "faces: dark = normal, bright yellow = far worse (4+ standard deviations). Only the face "
-                        "area the score uses is coloured; the rest is greyed. Hair edges and glasses can glow on real "
-                        "videos too."
-                    )
-            frame_pick.render()
-            frame_note.render()
+                    o.heatmap.render()
+                    _caption(explain.HEATMAP_CAPTION)
+            o.frame_pick.render()
+            o.frame_note.render()
             with gr.Row():
                 with gr.Column():
-                    umap_plot.render()
-                    _caption(
-                        "Each dot is a face; one person's faces group together. Blue: real reference faces. "
-                        "Orange/pink: faces we manipulated on purpose (mostly beside their originals). Diamonds: this "
-                        "clip (colour = time). Diamonds far from every group are unlike the faces the model learned."
-                    )
+                    o.umap_plot.render()
+                    _caption(explain.MAP_CAPTION)
                 with gr.Column():
-                    timeline_plot.render()
-                    timeline_note.render()
-            alignment_plot.render()
-            alignment_note.render()
+                    o.timeline_plot.render()
+                    o.timeline_note.render()
+            o.alignment_plot.render()
+            o.alignment_note.render()
 
         with gr.Tab("How it works / limits"):
             gr.Markdown(HOW_IT_WORKS)
@@ -559,16 +517,16 @@ def build_app(detector: Any, examples_dir: str | None = None) -> gr.Blocks:
         analyze_btn.click(
             handlers.analyze_ui,
             inputs=[video, photo],
-            outputs=ui_outputs,
+            outputs=o.all(),
             preprocess=False,  # raw file payloads: a damaged photo becomes our friendly error, not Gradio's
             api_visibility="private",
             concurrency_id="analysis",
             concurrency_limit=2,
         )
-        frame_pick.input(
+        o.frame_pick.input(
             handlers.select_frame,
-            inputs=[frame_pick, frames_state],
-            outputs=[slider, heatmap, frame_note],
+            inputs=[o.frame_pick, o.frames_state],
+            outputs=[o.slider, o.heatmap, o.frame_note],
             trigger_mode="always_last",
             show_progress="hidden",
             concurrency_limit=None,
@@ -577,7 +535,7 @@ def build_app(detector: Any, examples_dir: str | None = None) -> gr.Blocks:
         gr.api(
             handlers.analyze_api,
             api_name="analyze",
-            api_description="Analyse a video or photo; returns the JSON report (verdict, fake_probability, reasons…).",
+            api_description="The JSON report of a video or photo (verdict, manipulation_score, reasons…).",
             concurrency_id="analysis",
             concurrency_limit=2,
         )
@@ -587,11 +545,9 @@ def build_app(detector: Any, examples_dir: str | None = None) -> gr.Blocks:
     return demo
 
 
-def _add_examples(
-    handlers: Handlers, detector: Any, folder: str | None, video: gr.Video, photo: gr.Image, ui_outputs: list
-) -> None:
+def _add_examples(handlers: Handlers, detector: Detector, folder: str | None, video: gr.Video, photo: gr.Image) -> None:
     """Lazily cached example videos/photos from a local folder; nothing at all when there are none."""
-    frame_pick, frames_state = ui_outputs[3], ui_outputs[-1]
+    o = handlers.out
     videos, photos = example_files(folder)
     for files, component, kind, label in (
         (videos, video, "video", "Example videos"),
@@ -603,7 +559,7 @@ def _add_examples(
             ex = gr.Examples(
                 examples=[[f] for f in files],
                 inputs=[component],
-                outputs=ui_outputs[:3] + ui_outputs[4:-1],  # no frame picker / frame list: see examples_ui
+                outputs=o.cacheable(),  # no frame picker / frame list: see examples_ui
                 fn=handlers.example_video if kind == "video" else handlers.example_photo,
                 cache_examples=True,
                 cache_mode="lazy",
@@ -611,20 +567,22 @@ def _add_examples(
                 elem_id=f"{kind}-examples",
             )
         handlers.protected.update(_example_cache_paths(ex))
-        ex.dataset.click(handlers.reset_frames, None, [frame_pick, frames_state], queue=False, api_visibility="private")
+        ex.dataset.click(
+            handlers.reset_frames, None, [o.frame_pick, o.frames_state], queue=False, api_visibility="private"
+        )
 
 
 @contextlib.contextmanager
-def _examples_cache(detector: Any, files: list[str]) -> Iterator[None]:
+def _examples_cache(detector: Detector, files: list[str]) -> Iterator[None]:
     """Point Gradio's example cache at a folder keyed by model, UI version and example files.
 
     Gradio keys its lazily cached outputs only by component id, and keeps them on disk across restarts: without
     this, a new checkpoint or a replaced example file would keep showing the old verdicts.
     """
-    h = hashlib.sha256(f"{UI_VERSION}|{getattr(detector, 'bundle_name', '')}|".encode())
-    h.update(str(getattr(detector, "bundle_revision", "")).encode())
+    h = hashlib.sha256(f"{UI_VERSION}|{detector.bundle_name}|".encode())
+    h.update(str(detector.bundle_revision or "").encode())
     # A bundled or local checkpoint has no revision: its calibration (redone whenever the weights change) stands in.
-    h.update(json.dumps(getattr(getattr(detector, "bundle", None), "calibration", None), sort_keys=True).encode())
+    h.update(json.dumps(detector.bundle.calibration, sort_keys=True).encode())
     for f in files:
         st = Path(f).stat()
         h.update(f"|{f}|{st.st_size}|{st.st_mtime_ns}".encode())
@@ -676,13 +634,13 @@ def launch_kwargs() -> dict[str, Any]:
     }
 
 
-def load_detector() -> Any:
+def load_detector() -> Detector:
     import vaedetect
 
     return vaedetect.load_detector(os.environ.get("VAEDETECT_CHECKPOINT"))
 
 
-def main(argv: list[str] | None = None, detector_factory: Callable[[], Any] = load_detector) -> None:
+def main(argv: list[str] | None = None, detector_factory: Callable[[], Detector] = load_detector) -> None:
     parser = argparse.ArgumentParser(description="vaedetect web app")
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", DEFAULT_HOST))
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", DEFAULT_PORT)))
@@ -690,7 +648,7 @@ def main(argv: list[str] | None = None, detector_factory: Callable[[], Any] = lo
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     t0 = time.perf_counter()
     detector = detector_factory()
-    log.info("detector %s loaded in %.1f s", getattr(detector, "bundle_name", "?"), time.perf_counter() - t0)
+    log.info("detector %s loaded in %.1f s", detector.bundle_name, time.perf_counter() - t0)
     demo = build_app(detector)
     demo.launch(server_name=args.host, server_port=args.port, **launch_kwargs())
 

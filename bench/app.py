@@ -124,7 +124,7 @@ def latency(clips: list[Path], detector, repeats: int) -> list[dict]:
             times["analysis"].append(t1 - t0)
             times["render"].append(t2 - t1)
             times["encode"].append(t3 - t2)
-            verdict = f"{report.verdict} {report.fake_probability:.2f}"
+            verdict = f"{report.verdict} {report.manipulation_score:.2f}"
         rows.append(
             {
                 "clip": clip.name,

@@ -61,7 +61,7 @@ def main() -> None:
         print(
             f"{name[:30]:30s} {level:>8s} {'-' if measured is None else f'{measured:.1f}':>7s} "
             f"{'-' if face is None else f'{face:+.2f}':>6s} {'-' if sync is None else f'{sync:+.2f}':>6s} "
-            f"{r.fake_probability:6.3f}  {','.join(r.warning_codes())}",
+            f"{r.manipulation_score:6.3f}  {','.join(r.warning_codes())}",
             flush=True,
         )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -68,6 +69,7 @@ class FakeDetector:
 
     def __init__(self, delay_s: float = 0.0, seed: int = 0) -> None:
         self.delay_s = delay_s
+        self.bundle = SimpleNamespace(calibration={"fake": True})  # what the app's examples cache keys on
         self.bundle_warnings: list[tuple[str, str]] = [
             ("checkpoint_fallback", "Test detector in use: the numbers on this page are made up.")
         ]
@@ -193,7 +195,7 @@ class FakeDetector:
         contributions = {k: round(w * scores[k], 4) for k, w in (("face", 0.1), ("sync", 0.3)) if scores[k] is not None}
         return Report(
             verdict=verdict,
-            fake_probability=prob,
+            manipulation_score=prob,
             reasons=reasons,
             warnings=warnings,
             scores=scores,
@@ -274,7 +276,7 @@ def fake_report(*, kind: str = "video", has_audio: bool = True, faces: bool = Tr
     unavailable = {} if sync else {"sync": "no speech was heard in this clip."}
     return Report(
         verdict="uncertain",
-        fake_probability=0.42,
+        manipulation_score=0.42,
         reasons=["Some frames reconstruct worse than typical real faces."],
         warnings=warnings,
         scores={"face": 1.1, "latent": 0.4, "audio": None, "sync": None, "temporal": 0.2},

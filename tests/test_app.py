@@ -1,8 +1,9 @@
 """The Gradio app: handlers called directly, the served app through gradio_client, privacy and load.
 
-One fixture decides which detector runs: the real one when ``vaedetect.load_detector`` exists and the default bundle
-loads, else :class:`fakes.FakeDetector`. Assertions are written so both pass: they check that every output is there
-and well-formed, not which verdict a synthetic clip gets.
+The app runs with the real detector, loaded the way ``python app.py`` loads it (``VAEDETECT_CHECKPOINT`` or the
+shipped bundle): a bundle that cannot load fails this suite instead of being replaced by a stand-in. Assertions check
+that every output is there and well-formed, not which verdict a synthetic clip gets. :class:`fakes.FakeDetector` is
+used only where a test says why (a detector that breaks on purpose, the launch settings).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import plotly.graph_objects as go
 import pytest
 
 import app
-from vaedetect import viz
+from vaedetect import explain, figures
 
 try:  # pytest puts tests/ on sys.path (no tests/__init__.py)
     from faces_factory import opening_curve, speech_like_audio, talking_face_frames
@@ -40,25 +41,14 @@ DEFAULT_BUNDLE = ROOT / "assets" / "checkpoints" / "default" / "config.json"
 LOOPBACK = {"127.0.0.1", "::1", "localhost", "0.0.0.0", "::"}
 
 
-def choose_detector() -> tuple[object, bool]:
-    """(detector, is_real): the real detector when its bundle loads, else the fake. The only switch.
-
-    The bundle is VAEDETECT_CHECKPOINT when set (as for ``python app.py``), else the bundled default.
-    """
-    import vaedetect
-
-    checkpoint = os.environ.get("VAEDETECT_CHECKPOINT")
-    if hasattr(vaedetect, "load_detector") and (checkpoint or DEFAULT_BUNDLE.exists()):
-        try:
-            return vaedetect.load_detector(checkpoint), True
-        except Exception as err:  # pragma: no cover - a broken bundle should not hide UI regressions
-            print(f"real detector failed to load ({err!r}); using FakeDetector")
-    return FakeDetector(), False
+def app_detector() -> app.Detector:
+    """The detector ``python app.py`` would serve. No fallback: if the bundle cannot load, the suite must fail."""
+    return app.load_detector()
 
 
 @pytest.fixture(scope="session")
 def detector():
-    return choose_detector()[0]
+    return app_detector()
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -116,43 +106,74 @@ def handlers(detector):
 # Handlers called directly
 # ---------------------------------------------------------------------------------------------------------------
 
-N_UI_OUTPUTS = 12
+
+def ui(handlers, *inputs) -> dict:
+    """The Analyze button's answer, by output name."""
+    return handlers.out.named(handlers.analyze_ui(*inputs))
+
+
+def test_a_broken_bundle_stops_the_app_instead_of_a_stand_in(tmp_path, monkeypatch):
+    """Copy the shipped bundle, break one weights file: loading it the app's way (and so this suite's fixture, and
+    ``python app.py``) raises; nothing substitutes a fake detector."""
+    import gradio as gr
+
+    broken = tmp_path / "broken-bundle"
+    shutil.copytree(DEFAULT_BUNDLE.parent, broken)
+    (broken / "face_vae.safetensors").write_bytes(b"these are not weights")
+    monkeypatch.setenv("VAEDETECT_CHECKPOINT", str(broken))
+    launched = []
+    monkeypatch.setattr(gr.Blocks, "launch", lambda self, **kw: launched.append(kw))
+    with pytest.raises(Exception):  # noqa: B017 - whatever the loader raises, it must not be swallowed
+        app_detector()
+    with pytest.raises(Exception):  # noqa: B017
+        app.main([])
+    assert not launched, "the app must not start on a bundle it could not load"
+
+
+def test_every_output_gets_a_value_in_both_outcomes(handlers, media, upload_root):
+    """Good file or bad, the handler answers every widget by name (no positional order to drift)."""
+    everything = set(handlers.out.all())
+    assert set(handlers.analyze_ui(as_upload(media["good"], upload_root), None)) == everything
+    with pytest.warns(UserWarning):
+        assert set(handlers.analyze_ui(as_upload(media["text"], upload_root), None)) == everything
+    assert set(handlers.examples_ui(None, as_upload(media["photo"], upload_root))) == set(handlers.out.cacheable())
 
 
 def test_good_clip_populates_every_output_and_deletes_upload(handlers, media, upload_root):
     path = as_upload(media["good"], upload_root)
-    out = handlers.analyze_ui(path, None)
-    assert len(out) == N_UI_OUTPUTS
-    verdict, pair, heatmap, pick, note, report_path, umap, align, timeline, align_note, timeline_note, frames = out
-    text = verdict
-    assert any(label in text for label in viz.TIER_LABELS.values())
+    out = ui(handlers, path, None)
+    text = out["verdict"]
+    assert any(label in text for label in explain.TIER_LABELS.values())
     assert "%" in text and "Model:" in text
     assert any(f'class="tier-{t}"' in text for t in ("real", "uncertain", "fake"))  # colours the panel
-    for fig in (umap, align, timeline):
-        assert isinstance(fig, go.Figure)
-        json.loads(fig.to_json())
-    report = json.loads(Path(report_path).read_text())
+    for key in ("umap_plot", "alignment_plot", "timeline_plot"):
+        assert isinstance(out[key], go.Figure)
+        json.loads(out[key].to_json())
+    report = json.loads(Path(out["report_file"]).read_text())
     assert report["verdict"] in ("real", "uncertain", "fake")
-    assert 0.0 <= report["fake_probability"] <= 1.0
+    assert 0.0 <= report["manipulation_score"] <= 1.0 and "fake_probability" not in report
     has_curve = bool(report["sync"] and report["sync"]["curve_t"])
-    assert align_note == (viz.ALIGNMENT_CAPTION if has_curve else "")  # the reading guide only under a drawn curve
-    assert timeline_note == (viz.TIMELINE_CAPTION if report["timeline"] else "")
-    assert Path(report_path).is_relative_to(upload_root)  # served from Gradio's cache, swept by delete_cache
-    if frames:  # the real detector may not find the synthetic face; the fake always does
+    # The reading guide only under a drawn curve.
+    assert out["alignment_note"] == (explain.ALIGNMENT_CAPTION if has_curve else "")
+    assert out["timeline_note"] == (explain.TIMELINE_CAPTION if report["timeline"] else "")
+    assert Path(out["report_file"]).is_relative_to(upload_root)  # served from Gradio's cache, swept by delete_cache
+    frames = out["frames_state"]
+    if frames:  # the real detector may not find the synthetic face
+        pair, heatmap = out["slider"], out["heatmap"]
         assert pair[0].dtype == np.uint8 and pair[0].shape == pair[1].shape
         assert heatmap.ndim == 3 and heatmap.shape[2] == 3
-        assert pick["visible"] == (len(frames) > 1)
-        assert "t = " in note
+        assert out["frame_pick"]["visible"] == (len(frames) > 1)
+        assert "t = " in out["frame_note"]
     assert not Path(path).exists(), "the upload must be deleted after analysis"
     assert not Path(path).parent.exists()
 
 
 def test_photo_has_no_lip_sync_panel(handlers, media, upload_root):
-    out = handlers.analyze_ui(None, as_upload(media["photo"], upload_root))
-    text = " ".join(a.text or "" for a in out[7].layout.annotations)
-    assert viz.NO_SOUND_PHOTO_TEXT in text
-    assert out[9] == "" and out[10] == ""  # no caption explaining curves that are not drawn
-    assert "photo" in out[0]
+    out = ui(handlers, None, as_upload(media["photo"], upload_root))
+    text = " ".join(a.text or "" for a in out["alignment_plot"].layout.annotations)
+    assert figures.NO_SOUND_PHOTO_TEXT in text
+    assert out["alignment_note"] == "" and out["timeline_note"] == ""  # no caption explaining curves not drawn
+    assert "photo" in out["verdict"]
 
 
 def test_an_iphone_heic_photo_passes_the_photo_widget_and_is_analysed_as_a_photo(handlers, media, upload_root):
@@ -167,8 +188,8 @@ def test_an_iphone_heic_photo_passes_the_photo_widget_and_is_analysed_as_a_photo
     heic = as_upload(made, upload_root)
     widget = gr.Image(type="filepath", image_mode=None)
     assert widget.preprocess(FileData(path=heic, orig_name=made.name)) == heic
-    out = handlers.analyze_ui(None, heic)
-    assert "photo" in out[0] and not Path(heic).exists()
+    out = ui(handlers, None, heic)
+    assert "photo" in out["verdict"] and not Path(heic).exists()
 
 
 def test_a_heic_upload_says_it_arrived_although_the_browser_cannot_show_it():
@@ -178,65 +199,66 @@ def test_a_heic_upload_says_it_arrived_although_the_browser_cannot_show_it():
 
 
 def test_silent_clip_is_analysed(handlers, media, upload_root):
-    out = handlers.analyze_ui(as_upload(media["silent"], upload_root), None)
-    assert any(label in out[0] for label in viz.TIER_LABELS.values())
-    assert viz.NO_SPEECH_TEXT in " ".join(a.text or "" for a in out[7].layout.annotations)
+    out = ui(handlers, as_upload(media["silent"], upload_root), None)
+    assert any(label in out["verdict"] for label in explain.TIER_LABELS.values())
+    assert figures.NO_SPEECH_TEXT in " ".join(a.text or "" for a in out["alignment_plot"].layout.annotations)
 
 
 def test_browser_webcam_webm(handlers, upload_root, tmp_path):
     """What the webcam button uploads: MediaRecorder-style WebM (VP8 + Opus, no duration in the header)."""
     op = opening_curve(30)
     webm = write_browser_webm(tmp_path / "recording.webm", talking_face_frames(op), audio=speech_like_audio(op))
-    out = handlers.analyze_ui(as_upload(webm, upload_root), None)
-    assert any(label in out[0] for label in viz.TIER_LABELS.values())
+    out = ui(handlers, as_upload(webm, upload_root), None)
+    assert any(label in out["verdict"] for label in explain.TIER_LABELS.values())
 
 
 @pytest.mark.parametrize("kind", ["empty", "text", "random"])
 def test_bad_input_gives_friendly_message_and_is_deleted(handlers, media, upload_root, kind):
     path = as_upload(media[kind], upload_root)
     with pytest.warns(UserWarning):  # gr.Warning outside a request falls back to warnings.warn
-        out = handlers.analyze_ui(path, None)
-    text = out[0]
+        out = ui(handlers, path, None)
+    text = out["verdict"]
     assert "### ⚠ Cannot analyse this file" in text
     assert "Traceback" not in text and "Error" not in text
     assert 'class="tier-error"' in text
-    assert out[1:3] == (None, None) and out[5] is None and out[9] == out[10] == "" and out[-1] == []
+    assert out["slider"] is None and out["heatmap"] is None and out["report_file"] is None
+    assert out["alignment_note"] == out["timeline_note"] == "" and out["frames_state"] == []
     assert not Path(path).exists()
 
 
 def test_nothing_uploaded(handlers):
     with pytest.warns(UserWarning):
-        out = handlers.analyze_ui(None, None)
-    assert "Please upload a video or a photo" in out[0]
+        out = ui(handlers, None, None)
+    assert "Please upload a video or a photo" in out["verdict"]
 
 
 def test_reanalysing_a_deleted_upload_explains_why(handlers, media, upload_root):
     path = as_upload(media["good"], upload_root)
     handlers.analyze_ui(path, None)
     with pytest.warns(UserWarning):
-        out = handlers.analyze_ui(path, None)
-    assert "no longer on the server" in out[0]
+        out = ui(handlers, path, None)
+    assert "no longer on the server" in out["verdict"]
 
 
 def test_unexpected_error_is_generic_and_logged(media, upload_root, caplog):
-    class Broken(FakeDetector):
+    class Broken(FakeDetector):  # a detector that fails on purpose
         def analyze(self, path, progress=None):
             raise RuntimeError("model exploded: CUDA something")
 
     h = app.Handlers(Broken())
     path = as_upload(media["good"], upload_root)
     with pytest.warns(UserWarning):
-        out = h.analyze_ui(path, None)
-    assert app.GENERIC_ERROR in out[0] and "CUDA" not in out[0]
+        out = ui(h, path, None)
+    assert app.GENERIC_ERROR in out["verdict"] and "CUDA" not in out["verdict"]
     assert "model exploded" in caplog.text  # traceback stays server-side
     assert not Path(path).exists()
 
 
 def test_video_wins_over_photo_and_both_uploads_are_deleted(handlers, media, upload_root):
     v, p = as_upload(media["good"], upload_root), as_upload(media["photo"], upload_root)
-    out = handlers.analyze_ui({"path": v, "orig_name": "talking.mp4"}, {"path": p, "orig_name": "face.jpg"})
-    assert "photo" not in out[0].split("Model:")[-1]
-    assert Path(out[5]).name == "vaedetect-report-talking.json"
+    out = ui(handlers, {"path": v, "orig_name": "talking.mp4"}, {"path": p, "orig_name": "face.jpg"})
+    assert "photo" not in out["verdict"].split("Model:")[-1]
+    assert Path(out["report_file"]).name == "vaedetect-report-talking.json"
     assert not Path(v).exists() and not Path(p).exists()
 
 
@@ -247,11 +269,12 @@ def test_never_deletes_outside_upload_folder(handlers, media, upload_root, tmp_p
 
 
 def test_select_frame(handlers, media, upload_root):
-    out = FakeDetector().analyze(str(media["good"]))
-    frames = handlers.render(out)["frames"]
-    pair, _heat, caption = handlers.select_frame(1, frames)
-    assert pair[0].shape == frames[1]["pair"][0].shape and caption == frames[1]["caption"]
-    assert handlers.select_frame(99, frames)[2] == frames[-1]["caption"]
+    report = FakeDetector().analyze(str(media["good"]))  # always has several frames with pictures
+    frames = handlers.render(report)["frames"]
+    out = handlers.out.named(handlers.select_frame(1, frames))
+    assert out["slider"][0].shape == frames[1]["pair"][0].shape and out["frame_note"] == frames[1]["caption"]
+    assert handlers.out.named(handlers.select_frame(99, frames))["frame_note"] == frames[-1]["caption"]
+    assert handlers.select_frame(0, []) == {}  # nothing to pick: nothing changes
 
 
 def test_api_handler_returns_report_or_raises_friendly(handlers, media, upload_root):
@@ -375,7 +398,7 @@ def test_gradio_client_analyze(detector, media, tmp_path):
         assert "/analyze" in client.view_api(print_info=False, return_format="dict")["named_endpoints"]
         report = _predict(client, media["good"])
         assert report["verdict"] in ("real", "uncertain", "fake")
-        assert {"fake_probability", "reasons", "warnings", "scores", "media", "model"} <= set(report)
+        assert {"manipulation_score", "reasons", "warnings", "scores", "media", "model"} <= set(report)
         with pytest.raises(AppError, match="text file"):
             _predict(client, media["text"])
         assert served.leftover_uploads(media["good"], media["text"]) == []
@@ -442,18 +465,13 @@ def test_app_serves_without_any_network(tmp_path, media):
     reason = _unshare_works()
     if reason:
         pytest.skip(reason)
-    _, is_real = choose_detector()
     script = tmp_path / "netless.py"
     script.write_text(
         textwrap.dedent(
             f"""
             import os, subprocess, sys, time, urllib.request
             port = "7861"
-            code = (
-                "import sys; sys.path[:0] = [{str(ROOT / "tests")!r}, {str(ROOT)!r}]; import app, fakes; "
-                + ("app.main(['--port', '" + port + "'])" if {is_real!r} else
-                   "app.main(['--port', '" + port + "'], detector_factory=fakes.FakeDetector)")
-            )
+            code = "import sys; sys.path[:0] = [{str(ROOT)!r}]; import app; app.main(['--port', '" + port + "'])"
             env = dict(os.environ, GRADIO_TEMP_DIR={str(tmp_path / "gradio")!r})
             proc = subprocess.Popen([sys.executable, "-c", code], cwd={str(ROOT)!r}, env=env)
             try:

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from vaedetect import viz
+from vaedetect import explain
 
 try:
-    from test_app import Served, choose_detector, make_talking_clip
+    from test_app import Served, app_detector, make_talking_clip
 except ImportError:  # pragma: no cover
-    from tests.test_app import Served, choose_detector, make_talking_clip
+    from tests.test_app import Served, app_detector, make_talking_clip
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOT_COPY = Path("/tmp/vaedetect-screenshot.png")
@@ -39,7 +39,7 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    detector, _ = choose_detector()
+    detector = app_detector()
     examples = tmp_path_factory.mktemp("examples")
     make_talking_clip(examples / "example_speaker.mp4", seed=7)
     s = Served(detector, tmp_path_factory.mktemp("gradio"), examples_dir=str(examples))
@@ -77,7 +77,7 @@ def test_upload_analyze_and_see_evidence(page, served, tmp_path):
     page.wait_for_selector("#video-input video")
     page.click("#analyze-btn")
     heading = page.wait_for_selector("#verdict h2")
-    assert heading.inner_text().strip() in viz.TIER_LABELS.values()
+    assert heading.inner_text().strip() in explain.TIER_LABELS.values()
     assert "%" in page.inner_text("#verdict")
     tier_colours = {"rgb(26, 152, 80)", "rgb(230, 160, 0)", "rgb(215, 48, 39)"}  # the CSS survives sanitising
     assert page.evaluate("() => getComputedStyle(document.querySelector('#verdict')).borderLeftColor") in tier_colours

@@ -12,6 +12,7 @@ import pytest
 from conftest import SHARED_DATA, shared_clips
 
 from vaedetect import audio as A
+from vaedetect.evidence import lip_loudness_corr
 from vaedetect.faces import FACE_CROP_PX, MOUTH_CROP_PX, track_faces
 from vaedetect.ingest import ingest
 
@@ -48,7 +49,7 @@ def test_lip_opening_follows_the_jaw_and_correlates_with_loudness(talking_clip: 
     clip = ingest(talking_clip)
     openings = ff.opening_curve(75, seed=0)
     assert np.corrcoef(openings, clip.faces.lip_opening)[0, 1] > 0.7
-    assert clip.lip_loudness_corr() > 0.3
+    assert lip_loudness_corr(clip.faces.lip_opening, clip.speech.loudness_db) > 0.3
 
 
 def test_interpolated_landmark_frames_give_the_same_crops_as_landmarks_on_every_frame(talking_clip: Path) -> None:
@@ -76,7 +77,7 @@ def test_clip_without_face_is_marked_not_fatal(no_face_clip: Path) -> None:
     assert clip.faces.n_frames == 50
     assert not clip.faces.present.any()
     assert clip.faces.coverage == 0.0
-    assert clip.lip_loudness_corr() is None
+    assert lip_loudness_corr(clip.faces.lip_opening, clip.speech.loudness_db) is None
 
 
 def test_two_faces_are_counted_and_the_largest_is_the_main_track(two_face_clip: Path) -> None:

@@ -4,7 +4,7 @@ Usage::
 
     import vaedetect
     report = vaedetect.load_detector().analyze("clip.mp4")
-    print(report.verdict, report.fake_probability, report.reasons)
+    print(report.verdict, report.manipulation_score, report.reasons)
 """
 
 from __future__ import annotations

@@ -78,7 +78,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         report.save_json(args.json)
     th = report.thresholds
     if th:
-        score = f"score {report.fake_probability:.0%}; uncertain from {th['uncertain']:.0%}, fake from {th['fake']:.0%}"
+        score = (
+            f"score {report.manipulation_score:.0%}; uncertain from {th['uncertain']:.0%}, fake from {th['fake']:.0%}"
+        )
     else:
         score = "no score: none of the checks could run"
     print(f"{report.verdict.upper()}  ({score})  {args.path}")

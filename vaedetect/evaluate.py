@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from vaedetect.errors import InputError
-from vaedetect.scoring import EVIDENCE
+from vaedetect.report import EVIDENCE
 
 SUMMARY_KEYS = (
     "n", "auc", "ap", "eer", "tpr_at_fpr_1", "tpr_at_fpr_5", "accuracy_at_threshold", "real_called_fake",
@@ -148,14 +148,14 @@ def evaluate_csv(
                 "kind": row["kind"],
                 "media": report.media.kind,
                 "identity": row["identity"],
-                "fake_probability": float(report.fake_probability),
+                "manipulation_score": float(report.manipulation_score),
                 "verdict": report.verdict,
                 "scores": report.scores,
                 "warnings": [w.code for w in report.warnings],
             }
         )
     y = np.array([r["label"] == "fake" for r in scored], dtype=np.int64)
-    s = np.array([r["fake_probability"] for r in scored], dtype=np.float64)
+    s = np.array([r["manipulation_score"] for r in scored], dtype=np.float64)
     verdict_fake = np.array([r["verdict"] == "fake" for r in scored], dtype=bool)
     out: dict[str, Any] = {"n": len(rows), "n_scored": len(scored), **binary_metrics(y, s)}
     # Rows without an identity are their own cluster; with identities the interval resamples people.
@@ -177,7 +177,7 @@ def evaluate_csv(
         ks = [r for r in scored if r["kind"] == kind]
         per_kind[kind] = {
             "n": len(ks),
-            "mean_score": float(np.mean([r["fake_probability"] for r in ks])),
+            "mean_score": float(np.mean([r["manipulation_score"] for r in ks])),
             "detection_rate": float(np.mean([r["verdict"] == "fake" for r in ks])),
             "flagged_rate": float(np.mean([r["verdict"] != "real" for r in ks])),
         }

@@ -38,6 +38,7 @@ BATCH = 64
 # alone; 3-second pieces 0.41 / 0.71 / 0.68.
 LIPVOICE_WEIGHT = 2.0
 CUE_FRAMES = 60  # region cues: the first this many FaceMesh frames from where the analysis starts (about 5 s)
+MAP_NEIGHBOURS = 10  # reference faces a clip's face is placed among on the 2-D map
 
 
 @dataclass
@@ -113,8 +114,15 @@ class ClipArrays:
 
 @dataclass
 class RawEvidence:
-    """Per-clip raw statistics (before normalisation against real data), plus what the UI draws."""
+    """Per-clip raw statistics (before normalisation against real data), plus what the UI draws.
 
+    Frame indices (``frame_idx``, ``sync_centers``) count on the grid of the clip they came from, so that grid
+    (``n_frames`` at ``fps``) travels with them: scoring bins them into seconds.
+    """
+
+    n_frames: int = 0
+    fps: float = float(ANALYSIS_FPS)
+    is_image: bool = False
     face: float | None = None
     latent: float | None = None
     temporal: float | None = None
@@ -346,8 +354,68 @@ def cue_evidence(arr: ClipArrays, ev: RawEvidence) -> None:
     ev.cues = cues.clip_cues(arr.cue_crops[:CUE_FRAMES], arr.cue_landmarks[:CUE_FRAMES])
 
 
+def lip_loudness_corr(lip: np.ndarray, loudness_db: np.ndarray) -> float | None:
+    """Pearson correlation of lip opening and loudness over frames with a tracked mouth; None when undefined.
+
+    A transparent companion to the learned alignment model: in real speech the mouth opens as the voice gets louder,
+    so this is clearly positive for genuine talking faces.
+    """
+    if len(lip) < 10:
+        return None
+    ok = np.isfinite(lip)
+    if ok.sum() < 10:
+        return None
+    # Light smoothing (3 frames): landmark jitter and 40 ms loudness windows are noisier than syllables.
+    lip_s = np.convolve(np.where(ok, lip, np.nanmean(lip)), np.ones(3) / 3, mode="same")
+    loud = np.convolve(np.maximum(loudness_db, -80.0), np.ones(3) / 3, mode="same")
+    a, b = lip_s[ok], loud[ok]
+    if a.std() < 1e-6 or b.std() < 1e-6:
+        return None
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+@dataclass
+class ReferenceMap:
+    """The bundle's reference faces (real and pseudo-fake latents with their 2-D map positions) and where a clip's own
+    faces land among them. Placement is inverse-distance kNN in latent space: no UMAP transform per request."""
+
+    latents: np.ndarray | None  # (N, D) real then pseudo-fake latents; None when the bundle has none
+    xy: np.ndarray | None  # (N, 2) their map positions
+    real_xy: np.ndarray  # for drawing the map
+    fake_xy: np.ndarray
+    fake_kinds: list[str]
+
+    @classmethod
+    def from_reference(cls, ref: dict[str, np.ndarray]) -> ReferenceMap:
+        lat = [ref.get("real_latents"), ref.get("fake_latents")]
+        xy = [ref.get("real_xy"), ref.get("fake_xy")]
+        have = [i for i in range(2) if lat[i] is not None and len(lat[i])]
+        return cls(
+            latents=np.concatenate([lat[i] for i in have]) if have else None,
+            xy=np.concatenate([xy[i] for i in have]) if have else None,
+            real_xy=np.asarray(ref.get("real_xy", np.zeros((0, 2)))),
+            fake_xy=np.asarray(ref.get("fake_xy", np.zeros((0, 2)))),
+            fake_kinds=[str(k) for k in ref.get("fake_kinds", [])],
+        )
+
+    def place(self, latents: np.ndarray) -> np.ndarray:
+        """(N, 2) map positions for (N, D) latents; the origin when the bundle has no reference."""
+        if self.latents is None or len(latents) == 0:
+            return np.zeros((len(latents), 2), np.float32)
+        d = np.linalg.norm(latents[:, None, :] - self.latents[None, :, :], axis=2)
+        k = min(MAP_NEIGHBOURS, d.shape[1])
+        nn_idx = np.argpartition(d, k - 1, axis=1)[:, :k]
+        nd = np.take_along_axis(d, nn_idx, axis=1)
+        w = 1.0 / (nd + 1e-6)
+        return (self.xy[nn_idx] * w[..., None]).sum(axis=1) / w.sum(axis=1, keepdims=True)
+
+    def for_figure(self) -> dict[str, object]:
+        """What ``figures.umap_figure`` draws the reference clusters from."""
+        return {"real_xy": self.real_xy, "fake_xy": self.fake_xy, "fake_kinds": list(self.fake_kinds)}
+
+
 def compute_evidence(bundle: ModelBundle, arr: ClipArrays, *, keep_images: bool = True) -> RawEvidence:
-    ev = RawEvidence()
+    ev = RawEvidence(n_frames=arr.n_frames, fps=arr.fps, is_image=arr.is_image)
     face_evidence(bundle, arr, ev, keep_images=keep_images)
     cue_evidence(arr, ev)
     if not arr.is_image:

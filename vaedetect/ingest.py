@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 
 from vaedetect import audio as audio_mod
 from vaedetect import media
+from vaedetect.evidence import lip_loudness_corr
 from vaedetect.faces import FaceConfig, FaceTrack, track_faces
 
 
@@ -40,30 +41,10 @@ class Clip:
     def is_image(self) -> bool:
         return self.info.kind == "image"
 
-    def lip_loudness_corr(self) -> float | None:
-        """Pearson correlation of lip opening and loudness over frames with a tracked mouth; None when undefined.
-
-        A transparent companion to the learned alignment model: in real speech the mouth opens as the voice gets
-        louder, so this is clearly positive for genuine talking faces.
-        """
-        if self.audio is None or self.n_frames < 10:
-            return None
-        lip = self.faces.lip_opening
-        ok = np.isfinite(lip)
-        if ok.sum() < 10:
-            return None
-        # Light smoothing (3 frames): landmark jitter and 40 ms loudness windows are noisier than syllables.
-        lip_s = np.convolve(np.where(ok, lip, np.nanmean(lip)), np.ones(3) / 3, mode="same")
-        loud = np.convolve(np.maximum(self.speech.loudness_db, -80.0), np.ones(3) / 3, mode="same")
-        a, b = lip_s[ok], loud[ok]
-        if a.std() < 1e-6 or b.std() < 1e-6:
-            return None
-        return float(np.corrcoef(a, b)[0, 1])
-
     def summary(self) -> dict[str, Any]:
         """The ``inspect`` facts (stable keys; see README)."""
         info, faces = self.info, self.faces
-        corr = self.lip_loudness_corr()
+        corr = lip_loudness_corr(faces.lip_opening, self.speech.loudness_db) if self.audio is not None else None
         counts = np.bincount(faces.faces_per_frame, minlength=2) if faces.n_frames else np.zeros(2, int)
         return {
             "path": info.path,

@@ -14,8 +14,12 @@ from typing import Any
 import numpy as np
 
 VERDICTS = ("real", "uncertain", "fake")
-EVIDENCE = ("face", "latent", "audio", "sync", "temporal", "blend")
-SCHEMA_VERSION = 3  # 2: ``contributions``; 3: ``media.quantizer`` and ``media.jpeg_quality``
+# Every evidence a report can score, in the order ``Report.scores`` (and so the JSON) lists them. The one definition:
+# scoring, evaluation and training import it from here, because the Report is the contract they all feed.
+EVIDENCE = ("face", "latent", "temporal", "audio", "sync", "blend")
+# 2: ``contributions``; 3: ``media.quantizer`` and ``media.jpeg_quality``; 4: ``fake_probability`` renamed
+# ``manipulation_score`` (it ranks files against the lines; it was never a chance of being fake).
+SCHEMA_VERSION = 4
 # Warnings that make a verdict less certain: the uncertain band widens instead of the detector guessing.
 WIDENING = frozenset({"low_resolution", "heavy_compression", "short_clip", "multiple_faces", "partial_face"})
 
@@ -106,7 +110,8 @@ class ModelInfo:
 @dataclass
 class Report:
     verdict: str
-    fake_probability: float
+    # 0..1, ranks files; read against ``thresholds`` (this file's lines), not as the chance that the file is fake.
+    manipulation_score: float
     reasons: list[str]
     warnings: list[ReportWarning]
     scores: dict[str, float | None]
@@ -130,9 +135,12 @@ class Report:
     def warning_codes(self) -> list[str]:
         return [w.code for w in self.warnings]
 
+    def widening_warnings(self) -> list[ReportWarning]:
+        """The warnings that moved this report's verdict lines apart (see ``scoring.thresholds_with_warnings``)."""
+        return [w for w in self.warnings if w.code in WIDENING]
+
     def lines_widened(self) -> bool:
-        """Whether a warning moved this report's verdict lines apart (see ``scoring.thresholds_with_warnings``)."""
-        return any(c in WIDENING for c in self.warning_codes())
+        return bool(self.widening_warnings())
 
     def pushes(self, min_abs: float = 0.005) -> list[tuple[str, float]]:
         """Counted evidence whose push on the verdict is not negligible, strongest towards "manipulated" first."""
@@ -155,6 +163,8 @@ class Report:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Report:
         data = dict(data)
+        if "fake_probability" in data and "manipulation_score" not in data:  # a report written before schema 4
+            data["manipulation_score"] = data.pop("fake_probability")
         data["warnings"] = [ReportWarning(**w) for w in data["warnings"]]
         if data.get("sync"):
             sync = {k: v for k, v in data["sync"].items() if k != "curve"}

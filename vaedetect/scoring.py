@@ -1,4 +1,8 @@
-"""Scoring: raw evidence -> z-scores against real data -> fused, calibrated probability -> verdict, reasons, warnings.
+"""Scoring: raw evidence -> z-scores against real data -> fused, calibrated score -> lines, verdict and reasons.
+
+The only module that z-scores: per clip, per sampled frame and per second, each oriented by :data:`DIRECTION` so that
+larger always means "less like held-out real clips". :func:`score` is the entry point; the rest are its pieces
+(training calls :func:`normalize` and the heads directly to fit them).
 
 Fusion is a logistic model over the per-evidence z-scores. In log-odds space that is a product of experts: each
 available evidence multiplies in its own likelihood ratio, and a missing one contributes nothing. The teacher head
@@ -9,15 +13,16 @@ evidence was unavailable.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from vaedetect.evidence import RawEvidence
-from vaedetect.report import WIDENING
+from vaedetect.evidence import RawEvidence, face_region
+from vaedetect.report import EVIDENCE, WIDENING, ReportWarning, TimelinePoint
 
-EVIDENCE = ("face", "latent", "temporal", "audio", "sync", "blend")
+__all__ = ["DIRECTION", "EVIDENCE", "Head", "Scores", "normalize", "score"]
+
 # +1: larger raw value is more anomalous; -1: smaller is (sync: offset 0 should clearly win).
 DIRECTION = {"face": 1.0, "latent": 1.0, "temporal": 1.0, "audio": 1.0, "sync": -1.0, "blend": 1.0}
 REASON_Z = 2.0
@@ -26,6 +31,7 @@ REASON_Z = 2.0
 CLEAR_OFFSET_FRAMES = 5
 AGREE_FRAMES = 2  # the two offset cues agree when their own best offsets are this close
 WIDEN_FRACTION = 0.25
+WIDENED_REASON = "Warnings below widened the uncertain band: the verdict needs stronger evidence."
 
 
 @dataclass
@@ -81,18 +87,61 @@ class Head:
         )
 
 
+def _z(name: str, value: Any, norm: dict[str, float]) -> Any:
+    """One evidence value (a float or an array of them) as a z-score against held-out real clips, larger = odder."""
+    return DIRECTION[name] * (value - norm["mean"]) / max(norm["std"], 1e-6)
+
+
 def normalize(raw: RawEvidence, calibration: dict[str, Any]) -> dict[str, float | None]:
-    """z-scores oriented so that larger = more anomalous than held-out real clips."""
-    out: dict[str, float | None] = {}
+    """Per-clip z-scores, one per :data:`EVIDENCE` (None where the clip or the bundle has no such evidence)."""
     norms = calibration.get("evidence", {})
+    out: dict[str, float | None] = {}
     for name in EVIDENCE:
         value = getattr(raw, name)
-        st = norms.get(name)
-        if value is None or st is None:
-            out[name] = None
-            continue
-        out[name] = float(DIRECTION[name] * (value - st["mean"]) / max(st["std"], 1e-6))
+        out[name] = None if value is None or name not in norms else float(_z(name, value, norms[name]))
     return out
+
+
+def frame_face_z(raw: RawEvidence, calibration: dict[str, Any]) -> np.ndarray:
+    """Face z-score of each sampled frame (``raw.frame_idx`` order); raw values if the bundle has no face statistics."""
+    norm = calibration.get("evidence", {}).get("face")
+    return _z("face", raw.frame_scores, norm) if norm else raw.frame_scores
+
+
+def per_second(
+    raw: RawEvidence, calibration: dict[str, Any], z: dict[str, float | None], head: Head | None
+) -> list[TimelinePoint]:
+    """The clip's z-scores with each second's own face, latent, blend and lip-sync values in place of the clip's, and
+    the head's score on that mix: *when* a clip looks off. ``t`` counts from the first analysed frame; nothing for a
+    photo."""
+    if raw.is_image:
+        return []
+    norms = calibration.get("evidence", {})
+    out = []
+    for s in range(int(np.ceil(raw.n_frames / raw.fps))):
+        lo, hi = s * raw.fps, (s + 1) * raw.fps
+        zs = dict(z)
+        face = sync = None
+        m = (raw.frame_idx >= lo) & (raw.frame_idx < hi)
+        if m.any() and "face" in norms:
+            zs["face"] = face = float(_z("face", raw.frame_scores[m].mean(), norms["face"]))
+            if "latent" in norms:
+                zs["latent"] = float(_z("latent", raw.frame_latent[m].mean(), norms["latent"]))
+            if "blend" in norms and raw.frame_blend is not None:
+                zs["blend"] = float(_z("blend", raw.frame_blend[m].mean(), norms["blend"]))
+        if raw.sync_centers is not None and "sync" in norms:
+            ms = (raw.sync_centers >= lo) & (raw.sync_centers < hi)
+            if ms.any():
+                zs["sync"] = sync = float(_z("sync", raw.sync_curve[ms].mean(), norms["sync"]))
+        fused = head.probability(zs) if head is not None and (face is not None or sync is not None) else None
+        out.append(TimelinePoint(t=float(s), face=face, sync=sync, fused=fused))
+    return out
+
+
+def feature_vector(z: dict[str, float | None], features: tuple[str, ...]) -> np.ndarray | None:
+    """A head's inputs, or None when any is missing: nothing is filled in (a head only scores what it can see)."""
+    vals = [z.get(f) for f in features]
+    return None if any(v is None for v in vals) else np.array(vals, dtype=np.float64)
 
 
 def load_heads(calibration: dict[str, Any]) -> dict[str, Head]:
@@ -103,8 +152,7 @@ def load_heads(calibration: dict[str, Any]) -> dict[str, Head]:
 
 def select_head(heads: dict[str, Head], z: dict[str, float | None]) -> Head | None:
     """The head using the most evidence among those whose every input is available."""
-    available = {k for k, v in z.items() if v is not None}
-    usable = [h for h in heads.values() if set(h.features) <= available]
+    usable = [h for h in heads.values() if feature_vector(z, h.features) is not None]
     return max(usable, key=lambda h: len(h.features), default=None)
 
 
@@ -279,3 +327,57 @@ def reasons_for(
     if verdict == "uncertain":
         out.append("The combined evidence is between what real clips and manipulated clips usually show.")
     return out
+
+
+@dataclass
+class Scores:
+    """Everything scoring decided about one clip; the detector copies it into the Report."""
+
+    z: dict[str, float | None]  # per clip, one per EVIDENCE
+    frame_face: np.ndarray  # face z-score per sampled frame (``raw.frame_idx`` order)
+    seconds: list[TimelinePoint]  # ``t`` from the first analysed frame
+    head: Head | None  # None: nothing this bundle can score
+    manipulation_score: float  # 0.5 without a head (and then no lines: see ``lines``)
+    lines: dict[str, float]  # {"uncertain", "fake"} after widening; empty without a head
+    verdict: str
+    reasons: list[str]
+    contributions: dict[str, float] = field(default_factory=dict)
+
+
+def score(raw: RawEvidence, calibration: dict[str, Any], warnings: list[ReportWarning]) -> Scores:
+    """Raw evidence -> z-scores -> the fitting head's score -> lines (widened by :data:`WIDENING` warnings) -> verdict
+    and the reasons behind it."""
+    heads = load_heads(calibration)
+    z = normalize(raw, calibration)
+    head = select_head(heads, z)
+    codes = [w.code for w in warnings]
+    if head is None:
+        # No score and no lines: a 50 % drawn between lines at 0 % and 100 % read as a measurement.
+        what = "no face" if "no_face" in codes else "no usable evidence"
+        reasons = [
+            f"There was nothing this model can score ({what}; lip-sync needs a visible face and speech), "
+            "so no verdict is given."
+        ]
+        probability, lines, verdict = 0.5, {}, "uncertain"
+    else:
+        probability = head.probability(z)
+        unc, fake = thresholds_with_warnings(head, codes)
+        lines = {"uncertain": round(float(unc), 4), "fake": round(min(fake, 1.0), 4)}
+        verdict = verdict_for(probability, unc, fake)
+        region = None
+        if raw.zmap is not None and len(raw.zmap):
+            region = worst_region(raw.zmap.mean(axis=0), face_region(raw.zmap.shape[-1]))
+        reasons = reasons_for(z, raw, verdict, raw.fps, region, head)
+        if any(c in WIDENING for c in codes):
+            reasons.append(WIDENED_REASON)
+    return Scores(
+        z=z,
+        frame_face=frame_face_z(raw, calibration) if raw.frame_idx.size else np.zeros(0),
+        seconds=per_second(raw, calibration, z, head),
+        head=head,
+        manipulation_score=float(probability),
+        lines=lines,
+        verdict=verdict,
+        reasons=reasons,
+        contributions=head.contributions(z) if head is not None else {},
+    )

@@ -1,4 +1,4 @@
-"""Figures and the verdict panel draw from full and partial reports, and stay strict-JSON serialisable."""
+"""Figures and report pictures draw from full and partial reports, and stay strict-JSON serialisable."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from vaedetect import viz
-from vaedetect.report import ReportWarning
+from vaedetect import explain, figures
 
 try:  # pytest puts tests/ on sys.path (no tests/__init__.py)
     from fakes import FakeDetector, fake_report
@@ -37,7 +36,7 @@ def reference() -> dict:
 
 def test_umap_figure_has_reference_clusters_and_clip_on_top(reference):
     report = fake_report()
-    fig = viz.umap_figure(report, reference)
+    fig = figures.umap_figure(report, reference)
     _strict_json(fig)
     names = [t.name for t in fig.data]
     assert names[0] == "real faces (reference)"
@@ -51,23 +50,23 @@ def test_umap_figure_has_reference_clusters_and_clip_on_top(reference):
 
 def test_umap_figure_without_faces_or_reference_explains_itself(reference):
     report = fake_report(faces=False)
-    fig = viz.umap_figure(report, None)
+    fig = figures.umap_figure(report, None)
     _strict_json(fig)
-    assert viz.NO_FACE_MAP_TEXT in _annotation_texts(fig)
-    fig = viz.umap_figure(report, reference)  # reference but no clip points: still a map, with a note
+    assert figures.NO_FACE_MAP_TEXT in _annotation_texts(fig)
+    fig = figures.umap_figure(report, reference)  # reference but no clip points: still a map, with a note
     assert "this clip" not in [t.name for t in fig.data]
     assert "No face found" in _annotation_texts(fig)
 
 
 def test_umap_subsamples_large_reference():
     big = {"real_xy": np.random.default_rng(0).normal(size=(10_000, 2)), "fake_xy": np.zeros((0, 2)), "fake_kinds": []}
-    fig = viz.umap_figure(fake_report(), big)
+    fig = figures.umap_figure(fake_report(), big)
     assert len(fig.data[0].x) <= 1500
 
 
 def test_alignment_figure_with_sync():
     report = fake_report()
-    fig = viz.alignment_figure(report)
+    fig = figures.alignment_figure(report)
     _strict_json(fig)
     names = [t.name for t in fig.data]
     assert "alignment confidence" in names
@@ -76,7 +75,7 @@ def test_alignment_figure_with_sync():
     assert "mismatch: voice-predicted vs seen mouth" in names
     best = next(t for t in fig.data if t.name == "best shift")
     assert best.x[0] == report.sync.offset_frames
-    assert viz.offset_sentence(report.sync.offset_frames, report.sync.offset_s) in _annotation_texts(fig)
+    assert explain.offset_sentence(report.sync.offset_frames, report.sync.offset_s) in _annotation_texts(fig)
     lip = next(t for t in fig.data if t.name == "voice loudness")
     assert min(lip.y) >= 0 and max(lip.y) <= 1  # normalised companion curve
 
@@ -86,7 +85,7 @@ def test_alignment_star_marks_the_reported_offset_even_off_the_models_minimum():
     s = report.sync
     other = next(o for o in s.offsets if abs(o - s.offset_frames) > 3)
     s.offset_frames = other  # both cues together chose a shift the model alone did not
-    fig = viz.alignment_figure(report)
+    fig = figures.alignment_figure(report)
     best = next(t for t in fig.data if t.name == "best shift")
     assert best.x[0] == other and best.y[0] == s.mean_distance_by_offset[s.offsets.index(other)]
     flipped = next(t for t in fig.data if t.name == "mismatch: voice-predicted vs seen mouth")
@@ -98,39 +97,33 @@ def test_alignment_star_marks_the_reported_offset_even_off_the_models_minimum():
 def test_alignment_figure_claims_no_offset_when_the_two_cues_disagree():
     report = fake_report()
     report.sync.offset_cues_agree = False
-    texts = _annotation_texts(viz.alignment_figure(report))
+    texts = _annotation_texts(figures.alignment_figure(report))
     assert "the two cues disagree on the offset" in texts and "best offset" not in texts
 
 
 def test_alignment_figure_for_a_bundle_without_lip_from_voice_has_no_dashed_curve():
     report = fake_report()
     report.sync.lipvoice_corr_by_offset = []
-    names = [t.name for t in viz.alignment_figure(report).data]
+    names = [t.name for t in figures.alignment_figure(report).data]
     assert "mismatch: voice-predicted vs seen mouth" not in names and "best shift" in names
 
 
 def test_alignment_figure_without_sync_is_a_sentence_and_has_no_reading_guide():
     for report, text in (
-        (fake_report(has_audio=False), viz.NO_SPEECH_TEXT),
-        (fake_report(kind="image"), viz.NO_SOUND_PHOTO_TEXT),
+        (fake_report(has_audio=False), figures.NO_SPEECH_TEXT),
+        (fake_report(kind="image"), figures.NO_SOUND_PHOTO_TEXT),
     ):
-        fig = viz.alignment_figure(report)
+        fig = figures.alignment_figure(report)
         _strict_json(fig)
         assert len(fig.data) == 0
         assert text in _annotation_texts(fig)
-        assert viz.alignment_caption(report) == ""
-    assert viz.alignment_caption(fake_report()) == viz.ALIGNMENT_CAPTION
-
-
-def test_offset_sentence_follows_syncnet_sign():
-    assert viz.offset_sentence(3, 0.12) == "audio lags video by 0.12 s (3 frames)"
-    assert viz.offset_sentence(-1, -0.04) == "audio leads video by 0.04 s (1 frame)"
-    assert "in step" in viz.offset_sentence(0, 0.0)
+        assert explain.alignment_caption(report) == ""
+    assert explain.alignment_caption(fake_report()) == explain.ALIGNMENT_CAPTION
 
 
 def test_timeline_figure_traces_and_thresholds():
     report = fake_report()
-    fig = viz.timeline_figure(report)
+    fig = figures.timeline_figure(report)
     _strict_json(fig)
     series = [t for t in fig.data if t.x != (None,)]
     assert [t.name for t in series] == ["face score (z)", "lip-sync score (z)", "combined score"]
@@ -146,23 +139,23 @@ def test_timeline_figure_traces_and_thresholds():
 
 
 def test_timeline_reading_guide_only_where_there_is_a_timeline():
-    assert viz.timeline_caption(fake_report()) == viz.TIMELINE_CAPTION
-    assert viz.timeline_caption(fake_report(kind="image")) == ""
+    assert explain.timeline_caption(fake_report()) == explain.TIMELINE_CAPTION
+    assert explain.timeline_caption(fake_report(kind="image")) == ""
 
 
 def test_timeline_figure_silent_clip_and_photo():
-    fig = viz.timeline_figure(fake_report(has_audio=False))
+    fig = figures.timeline_figure(fake_report(has_audio=False))
     names = [t.name for t in fig.data if t.x != (None,)]
     assert names == ["face score (z)", "combined score"]  # no sync series
-    fig = viz.timeline_figure(fake_report(kind="image"))
-    assert len(fig.data) == 0 and viz.NO_TIMELINE_TEXT in _annotation_texts(fig)
+    fig = figures.timeline_figure(fake_report(kind="image"))
+    assert len(fig.data) == 0 and figures.NO_TIMELINE_TEXT in _annotation_texts(fig)
 
 
 def test_timeline_without_fused_probability_has_no_thresholds():
     report = fake_report()
     for p in report.timeline:
         p.fused = None
-    fig = viz.timeline_figure(report)
+    fig = figures.timeline_figure(report)
     assert not fig.layout.shapes and len(fig.data) == 2
 
 
@@ -170,43 +163,37 @@ def test_figures_tolerate_nan():
     report = fake_report()
     report.sync.curve_confidence[1] = float("nan")
     report.timeline[0].face = float("nan")
-    _strict_json(viz.alignment_figure(report))
-    _strict_json(viz.timeline_figure(report))
+    _strict_json(figures.alignment_figure(report))
+    _strict_json(figures.timeline_figure(report))
 
 
-def test_verdict_markdown_mentions_tier_probability_reasons_warnings_and_model():
-    report = fake_report(has_audio=False)
-    md = viz.verdict_markdown(report)
-    assert "Manipulation score: 42 %" in md and "chance of manipulation" not in md
-    th = report.thresholds
-    assert viz.SCORE_LINES.format(unc=viz._fmt_pct(th["uncertain"]), fake=viz._fmt_pct(th["fake"])) in md
-    assert "not the chance that this file is fake" in md
-    assert viz.SCORE_WIDENED not in md  # no warning moved the lines
-    report.warnings.append(ReportWarning("heavy_compression", "The video is heavily compressed."))
-    md = viz.verdict_markdown(report)
-    assert viz.SCORE_WIDENED in md
-    assert "Uncertain" in md
-    assert "- Some frames reconstruct worse" in md
-    assert "⚠ The video is heavily compressed." in md
-    assert "Lip-sync: no speech was heard" in md
-    assert "fake-test-bundle" in md and "0123456789ab" in md
-    assert "Counted in the verdict" not in md  # the builder gives no contributions
-    report.contributions = {"face": 0.05, "sync": 0.27, "temporal": -0.001}  # a negligible push is not listed
-    assert "Counted in the verdict: Lip-sync (+0.27), Face reconstruction (+0.05);" in viz.verdict_markdown(report)
-    report.verdict, report.fake_probability = "fake", 0.996
-    assert "Likely manipulated" in viz.verdict_markdown(report) and ">99 %" in viz.verdict_markdown(report)
-    report.verdict = "real"
-    assert "Likely real" in viz.verdict_markdown(report)
-
-
-def test_side_by_side_and_best_frame():
+def test_side_by_side_pairs_a_frames_crop_with_its_reconstruction():
     report = fake_report()
-    pair = viz.side_by_side(report.frames[0])
+    pair = figures.side_by_side(report.frames[0])
     assert pair is not None and pair[0].shape == pair[1].shape and pair[0].dtype == np.uint8
-    best = viz.best_frame_index(report)
-    assert report.frames[best].face_score == max(f.face_score for f in report.frames)
-    assert "most unusual" in viz.frame_caption(report, best)
     empty = fake_report(faces=False)
-    assert viz.side_by_side(empty.frames[0]) is None and viz.side_by_side(None) is None
-    assert viz.best_frame_index(empty) is None
-    assert "No face" in viz.frame_caption(empty, None)
+    assert figures.side_by_side(empty.frames[0]) is None and figures.side_by_side(None) is None
+
+
+def test_heatmap_colours_only_the_scored_face_area_and_greys_the_rest() -> None:
+    from vaedetect.evidence import face_region
+
+    crop = np.zeros((64, 64, 3), np.uint8)
+    crop[..., 0] = 200  # a red picture: colour outside the face area would survive a plain overlay
+    zmap = np.full((32, 32), 4.0, np.float32)  # far worse than real faces everywhere, background included
+    region = face_region(32)
+    out = figures.heatmap_overlay(crop, zmap, region=region).astype(int)
+    plain = figures.heatmap_overlay(crop, zmap).astype(int)
+    corner, centre = (1, 1), (34, 32)
+    assert not region[0, 0] and region[17, 16]
+    assert np.ptp(out[corner]) == 0 and np.ptp(plain[corner]) > 50  # outside: grey, not heat
+    assert np.array_equal(out[centre], plain[centre])  # inside: the same heat colour
+
+
+def test_frame_images_are_display_sized_and_the_heatmap_lies_over_the_shown_crop() -> None:
+    rng = np.random.default_rng(0)
+    crop = rng.integers(0, 255, (128, 128, 3), dtype=np.uint8)
+    recon = rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    shown, redrawn, heat = figures.frame_images(crop, recon, np.zeros((32, 32), np.float32))
+    assert shown.shape == redrawn.shape == heat.shape == (figures.DISPLAY_PX, figures.DISPLAY_PX, 3)
+    assert np.array_equal(heat, figures.heatmap_overlay(shown, np.zeros((32, 32), np.float32)))

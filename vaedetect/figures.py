@@ -1,4 +1,5 @@
-"""Figures and images drawn from a :class:`~vaedetect.report.Report`, for the UI and for saved reports.
+"""Pictures drawn from a :class:`~vaedetect.report.Report`: heatmap overlays, the face map, the lip-sync and timeline
+figures. The words beside them live in :mod:`vaedetect.explain`.
 
 No Gradio here, so the CLI, notebooks and tests can draw the same pictures. Every function accepts a partial report
 (a photo has no audio, a clip may have no face): missing evidence becomes a figure with a short centred sentence
@@ -14,45 +15,30 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import cv2
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from vaedetect.explain import offset_sentence
 from vaedetect.report import FrameEvidence, Report, SyncResult
 
 __all__ = [
-    "TIER_LABELS",
     "alignment_figure",
-    "best_frame_index",
     "empty_figure",
-    "frame_caption",
-    "offset_sentence",
+    "frame_images",
+    "heatmap_overlay",
     "side_by_side",
     "timeline_figure",
     "umap_figure",
-    "verdict_markdown",
 ]
 
-TIER_LABELS = {"real": "Likely real", "uncertain": "Uncertain", "fake": "Likely manipulated"}
-_EVIDENCE_NAMES = {
-    "face": "Face reconstruction",
-    "latent": "Face similarity to real faces (latent map)",
-    "audio": "Voice reconstruction",
-    "sync": "Lip-sync",
-    "temporal": "Frame-to-frame consistency",
-    "blend": "Blending traces (face-swap seams)",
-}
+DISPLAY_PX = 192  # face pictures in a report: the crop, its reconstruction and the heatmap
+HEATMAP_MAX_Z = 4.0  # brightest heatmap colour: this many standard deviations worse than real faces
 NO_SPEECH_TEXT = "No speech in this clip — lip-sync evidence not available"
 NO_FACE_MAP_TEXT = "No face was analysed — the face map is not available"
 NO_TIMELINE_TEXT = "A single photo has no timeline"
 NO_SOUND_PHOTO_TEXT = "A single photo has no sound — lip-sync evidence not available"
-ALIGNMENT_CAPTION = (
-    "Top: how sure the lip-sync model is that mouth and voice belong together, over time. Bottom left: mouth opening "
-    "and loudness should rise and fall together. Bottom right: how badly mouth and voice fit at each audio shift, by "
-    "the lip-sync model (solid) and by the mouth opening predicted from the voice (dashed); the star is where both "
-    "together fit best, and real clips fit best near 0."
-)
-
 # Colour-blind-safe palette (Okabe-Ito); the clip's own frames use a sequential scale on top.
 _REAL_COLOUR = "#0072B2"
 _FAKE_COLOURS = ["#D55E00", "#E69F00", "#CC79A7", "#009E73", "#F0E442", "#56B4E9"]
@@ -119,96 +105,40 @@ def _normalise(values: Sequence[float | None]) -> list[float | None]:
     return _floats(np.where(ok, scaled, np.nan))
 
 
-def _fmt_pct(p: float) -> str:
-    pct = 100.0 * float(p)
-    if 0 < pct < 1:
-        return "<1 %"
-    if 99 < pct < 100:
-        return ">99 %"
-    return f"{pct:.0f} %"
-
-
-def offset_sentence(offset_frames: int, offset_s: float) -> str:
-    """Plain words for the SyncNet convention (positive offset: audio lags video)."""
-    n = abs(int(offset_frames))
-    frames = f"{n} frame" if n == 1 else f"{n} frames"
-    if n == 0:
-        return "audio and video are in step (offset 0 frames)"
-    verb = "lags" if offset_frames > 0 else "leads"
-    return f"audio {verb} video by {abs(float(offset_s)):.2f} s ({frames})"
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Verdict
-# ---------------------------------------------------------------------------------------------------------------
-
-
-# The number is read against lines set on held-out real footage, and those lines differ between a video with sound, a
-# silent clip and a photo (each is scored by its own head). Called a "chance", 53 % under a "likely real" verdict read
-# as a contradiction; what the number supports is its place relative to the lines.
-SCORE_LINES = "For this kind of file, “uncertain” starts at {unc} and “likely manipulated” at {fake}."
-SCORE_WIDENED = " The lines are further apart than usual because of the limits listed below."
-SCORE_MEANING = (
-    "The lines are set on real clips and photos we held out: about 19 in 20 of them score below “likely"
-    " manipulated”. The score ranks evidence; it is not the chance that this file is fake, and it is not proof."
-)
-
-NO_SCORE = "none of the checks could run on this file, so it stays “uncertain” without a number."
-
-
-def verdict_markdown(report: Report) -> str:
-    """The verdict panel: tier, score with the lines it is read against, reasons, limits, missing evidence, model."""
-    tier = report.verdict
-    label = TIER_LABELS.get(tier, tier)
-    lines = [f"## {label}", ""]
-    prob = f"**Manipulation score: {_fmt_pct(report.fake_probability)}**"
-    th = report.thresholds or {}
-    if not th:  # nothing was scored (see Detector._report): a number here would look like a measurement
-        prob = f"**No manipulation score:** {NO_SCORE}"
-    elif "uncertain" in th and "fake" in th:
-        prob += (
-            f"  \n<small>{SCORE_LINES.format(unc=_fmt_pct(th['uncertain']), fake=_fmt_pct(th['fake']))}"
-            f"{SCORE_WIDENED if report.lines_widened() else ''} {SCORE_MEANING}</small>"
-        )
-    lines += [prob, ""]
-    if report.reasons:
-        lines += ["**Why**", *[f"- {r}" for r in report.reasons], ""]
-    if pushes := report.pushes():
-        parts = ", ".join(f"{_EVIDENCE_NAMES.get(k, k)} ({v:+.2f})" for k, v in pushes)
-        lines += [f"<small>Counted in the verdict: {parts}; positive pushes towards “manipulated”.</small>", ""]
-    if report.warnings:
-        lines += ["**Limits for this clip**", *[f"- ⚠ {w.message}" for w in report.warnings], ""]
-    if report.unavailable:
-        lines.append("**Not checked**")
-        for key, why in report.unavailable.items():
-            lines.append(f"- {_EVIDENCE_NAMES.get(key, key)}: {why}")
-        lines.append("")
-    m = report.media
-    if m.kind == "image":
-        seen = f"photo, {m.width}×{m.height}"
-    else:
-        seen = f"analysed {m.analysed_duration_s:.1f} s of {m.duration_s:.1f} s, {m.width}×{m.height}"
-        if not m.has_audio:
-            seen += ", no sound track"
-    rev = f" @ {report.model.revision[:12]}" if report.model.revision else ""
-    lines.append(f"<small>Model: {report.model.name}{rev} · {seen}</small>")
-    return "\n".join(lines)
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # Frames
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def best_frame_index(report: Report) -> int | None:
-    """The frame to show first: the most anomalous face (highest score), else the first frame with images."""
-    candidates = [i for i, f in enumerate(report.frames) if f.crop is not None]
-    if not candidates:
-        return None
-    scored = [i for i in candidates if report.frames[i].face_score is not None]
-    if scored:
-        return max(scored, key=lambda i: float(report.frames[i].face_score))  # type: ignore[arg-type]
-    return candidates[0]
+def heatmap_overlay(
+    crop: np.ndarray, zmap: np.ndarray, max_z: float = HEATMAP_MAX_Z, region: np.ndarray | None = None
+) -> np.ndarray:
+    """Normalised error (0..max_z sigma above real faces) as a colour overlay on the face: hot = unlike real faces.
+
+    With ``region`` (a mask at the zmap's resolution: the face area the score is taken from) everything outside it is
+    shown dimmed and grey, so a background or collar the redrawing misses does not draw the eye to what is not scored.
+    """
+    h, w = crop.shape[:2]
+    z = cv2.resize(np.clip(zmap, 0.0, max_z) / max_z, (w, h), interpolation=cv2.INTER_CUBIC)
+    z = np.clip(z, 0.0, 1.0)
+    colour = cv2.cvtColor(cv2.applyColorMap((z * 255).astype(np.uint8), cv2.COLORMAP_INFERNO), cv2.COLOR_BGR2RGB)
+    alpha = (0.25 + 0.6 * z)[..., None]
+    out = crop * (1 - alpha) + colour * alpha
+    if region is not None:
+        inside = cv2.resize(region.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
+        inside = cv2.GaussianBlur(inside, (0, 0), max(w, h) / 96)[..., None]  # a soft edge, not a cut-out
+        grey = 0.35 * crop.mean(axis=2, keepdims=True) + 40.0
+        out = out * inside + grey * (1 - inside)
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def frame_images(
+    crop: np.ndarray, reconstruction: np.ndarray, zmap: np.ndarray, region: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(crop, reconstruction, heatmap) at ``DISPLAY_PX`` for one sampled frame of a report."""
+    shown = cv2.resize(crop, (DISPLAY_PX, DISPLAY_PX), interpolation=cv2.INTER_AREA)
+    redrawn = cv2.resize(reconstruction, (DISPLAY_PX, DISPLAY_PX), interpolation=cv2.INTER_CUBIC)
+    return shown, redrawn, heatmap_overlay(shown, zmap, region=region)
 
 
 def side_by_side(frame: FrameEvidence | None) -> tuple[np.ndarray, np.ndarray] | None:
@@ -216,19 +146,6 @@ def side_by_side(frame: FrameEvidence | None) -> tuple[np.ndarray, np.ndarray] |
     if frame is None or frame.crop is None or frame.reconstruction is None:
         return None
     return np.asarray(frame.crop, dtype=np.uint8), np.asarray(frame.reconstruction, dtype=np.uint8)
-
-
-def frame_caption(report: Report, index: int | None) -> str:
-    """One line naming the frame on screen, so the slider position has a meaning."""
-    if index is None or not (0 <= index < len(report.frames)):
-        return "No face was found in the sampled frames, so there is nothing to compare."
-    f = report.frames[index]
-    text = f"Frame at **t = {f.time_s:.1f} s**"
-    if f.face_score is not None:
-        text += f", face score z = {f.face_score:.1f}"
-    if index == best_frame_index(report) and len(report.frames) > 1:
-        text += " (the most unusual of the sampled frames)"
-    return text
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -343,22 +260,6 @@ def _lipvoice_trace(fig: go.Figure, s: SyncResult, dist: list[float | None]) -> 
         row=2,
         col=2,
     )
-
-
-TIMELINE_CAPTION = (
-    "One point per second. Black: combined manipulation score (left axis; dashed lines are the verdict lines). "
-    "Dotted: face and lip-sync scores (right axis; 0 = typical of real clips)."
-)
-
-
-def timeline_caption(report: Report) -> str:
-    """How to read the timeline; nothing for a photo or a clip without per-second scores (the panel says why)."""
-    return TIMELINE_CAPTION if report.media.kind != "image" and report.timeline else ""
-
-
-def alignment_caption(report: Report) -> str:
-    """How to read the lip-sync figure; nothing when there is no figure to read (the empty panel says why)."""
-    return ALIGNMENT_CAPTION if report.sync is not None and report.sync.curve_t else ""
 
 
 def alignment_figure(report: Report) -> go.Figure:

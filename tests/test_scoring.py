@@ -1,0 +1,205 @@
+"""Scoring: z-scores, heads, lines, verdicts and reasons, on hand-made evidence (no models, no media)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vaedetect.evidence import RawEvidence, face_region
+from vaedetect.report import EVIDENCE, WIDENING, ReportWarning
+from vaedetect.scoring import (
+    DIRECTION,
+    NOT_COUNTED,
+    WIDENED_REASON,
+    Head,
+    load_heads,
+    reasons_for,
+    score,
+    select_head,
+    thresholds_with_warnings,
+    verdict_for,
+    worst_region,
+)
+
+
+def test_verdict_tiers_at_the_threshold_edges() -> None:
+    assert verdict_for(0.2999, 0.3, 0.7) == "real"
+    assert verdict_for(0.3, 0.3, 0.7) == "uncertain"
+    assert verdict_for(0.6999, 0.3, 0.7) == "uncertain"
+    assert verdict_for(0.7, 0.3, 0.7) == "fake"
+
+
+def test_warnings_widen_the_uncertain_band_and_unrelated_codes_do_not() -> None:
+    head = Head("h", ("face",), np.array([1.0]), 0.0, 0.4, 0.8)
+    assert thresholds_with_warnings(head, []) == (0.4, 0.8)
+    assert thresholds_with_warnings(head, ["no_speech", "truncated"]) == (0.4, 0.8)
+    unc1, fake1 = thresholds_with_warnings(head, ["heavy_compression"])
+    unc2, fake2 = thresholds_with_warnings(head, ["heavy_compression", "low_resolution"])
+    assert unc2 < unc1 < 0.4 and 0.8 < fake1 < fake2 < 1.0
+
+
+def test_the_head_with_the_most_available_evidence_is_chosen() -> None:
+    heads = {
+        "full": Head("full", ("face", "sync"), np.ones(2), 0.0, 0.4, 0.8),
+        "photo": Head("photo", ("face",), np.ones(1), 0.0, 0.4, 0.8),
+        "audio": Head("audio", ("audio",), np.ones(1), 0.0, 0.4, 0.8),
+    }
+    assert select_head(heads, {"face": 1.0, "sync": 0.5, "audio": None}).name == "full"
+    assert select_head(heads, {"face": 1.0, "sync": None, "audio": None}).name == "photo"
+    assert select_head(heads, {"face": None, "sync": None, "audio": 2.0}).name == "audio"
+    assert select_head(heads, {"face": None, "sync": None, "audio": None}) is None
+
+
+def test_a_head_without_any_weight_is_not_used() -> None:
+    cal = {
+        "heads": {
+            "audio": Head("audio", ("audio",), np.zeros(1), 0.0, 0.45, 0.5).to_json(),
+            "photo": Head("photo", ("face",), np.ones(1), 0.0, 0.4, 0.8).to_json(),
+        }
+    }
+    assert set(load_heads(cal)) == {"photo"}
+
+
+def test_a_head_adds_each_experts_evidence_in_log_odds() -> None:
+    head = Head("h", ("face", "sync"), np.array([0.5, 2.0]), -1.0, 0.4, 0.8)
+    p = head.probability({"face": 2.0, "sync": 1.0})
+    assert p == pytest.approx(1 / (1 + np.exp(-(0.5 * 2 + 2 * 1 - 1))))
+    assert head.probability({"face": 2.0, "sync": 3.0}) > p  # more anomalous evidence, higher probability
+
+
+def test_contributions_are_each_counted_evidences_share_of_the_fused_log_odds() -> None:
+    head = Head("h", ("face", "latent", "sync"), np.array([0.5, 0.0, 2.0]), -1.0, 0.4, 0.8)
+    z = {"face": 2.0, "latent": 3.0, "sync": -0.5}
+    c = head.contributions(z)
+    assert c == {"face": 1.0, "sync": -1.0}  # latent has weight 0: not counted, so not listed
+    p = head.probability(z)
+    assert sum(c.values()) + head.bias == pytest.approx(np.log(p / (1 - p)))
+
+
+def test_reasons_name_what_drove_a_fake_verdict_and_never_reassure_about_it() -> None:
+
+    head = Head("full", ("face", "sync"), np.array([0.05, 0.5]), 0.0, 0.5, 0.55)
+    z = dict.fromkeys(EVIDENCE) | {"face": 0.4, "sync": 0.8}
+    out = reasons_for(z, RawEvidence(sync_offset=0), "fake", 25.0, None, head)
+    assert "less closely than in the average real clip (+0.8σ)" in out[0] and "weighs most" in out[0]
+    assert not any("as in real footage" in r for r in out)
+    # Without the head (or for a real verdict) the same evidence reads as reassurance, and nothing "weighs most".
+    real = reasons_for(z, RawEvidence(sync_offset=0), "real", 25.0, None, head)
+    assert any("in step, as in real footage" in r for r in real) and not any("weighs most" in r for r in real)
+    # A face that is the driver is named softly instead of being called "like real faces".
+    photo = Head("photo", ("face",), np.array([0.3]), 0.0, 0.5, 0.55)
+    out = reasons_for(dict.fromkeys(EVIDENCE) | {"face": 0.8}, RawEvidence(), "uncertain", 25.0, None, photo)
+    assert out[0].startswith("The face reconstructs a little worse") and not any("like real faces" in r for r in out)
+
+
+def test_striking_evidence_the_head_does_not_count_is_labelled_and_listed_after_what_counts() -> None:
+
+    head = Head("full", ("face", "audio", "sync"), np.array([0.3, 0.0, 0.5]), 0.0, 0.5, 0.55)
+    z = dict.fromkeys(EVIDENCE) | {"face": 2.2, "audio": 3.0, "sync": 0.1}
+    out = reasons_for(z, RawEvidence(sync_offset=0), "fake", 25.0, "mouth", head)
+    assert out[0].startswith("The face reconstructs 2.2σ worse") and out[0].endswith("weighs most in the verdict.")
+    voice = next(r for r in out if r.startswith("The voice"))
+    assert voice.endswith(NOT_COUNTED) and out.index(voice) == 1
+
+
+def test_a_clear_audio_offset_is_stated_even_when_the_sync_score_is_unremarkable() -> None:
+
+    z = dict.fromkeys(EVIDENCE) | {"sync": 0.8}
+    out = reasons_for(z, RawEvidence(sync_offset=11), "fake", 25.0, None)
+    assert any("out of step: the lips lead the speech by 0.44 s" in r for r in out)
+    assert not any("in step, as in real footage" in r for r in out)
+    small = reasons_for(z, RawEvidence(sync_offset=3), "uncertain", 25.0, None)
+    assert not any("step" in r for r in small)  # a few frames off with a typical score: say nothing either way
+    assert any("in step" in r for r in reasons_for(z, RawEvidence(sync_offset=0), "real", 25.0, None))
+
+
+def test_an_offset_the_two_cues_disagree_on_is_not_claimed() -> None:
+
+    z = dict.fromkeys(EVIDENCE) | {"sync": 0.8}
+    agree = RawEvidence(sync_offset=11, sync_offset_model=10, lipvoice_offset=11)
+    assert any("out of step" in r for r in reasons_for(z, agree, "fake", 25.0, None))
+    split = RawEvidence(sync_offset=10, sync_offset_model=11, lipvoice_offset=0)
+    out = reasons_for(z, split, "uncertain", 25.0, None)
+    assert not any("out of step" in r or "in step" in r for r in out)
+    assert any("disagree" in r and "+0.44 s" in r and "+0.00 s" in r for r in out)
+    # The fused estimate landing on 0 is not "in step" either while the alignment model alone says +0.44 s.
+    zero = RawEvidence(sync_offset=0, sync_offset_model=11, lipvoice_offset=0)
+    out = reasons_for(z, zero, "real", 25.0, None)
+    assert not any("in step" in r for r in out) and any("disagree" in r for r in out)
+
+
+def test_the_region_named_in_a_reason_is_one_the_heatmap_colours() -> None:
+
+    zmap = np.zeros((32, 32), np.float32)
+    zmap[:, :3] = 9.0  # background at the left edge, outside the scored face area
+    zmap[22:27, 12:20] = 2.0  # the mouth, inside it
+    assert worst_region(zmap) == "face edges"
+    assert worst_region(zmap, face_region(32)) == "mouth"
+
+
+CALIBRATION = {
+    "evidence": {
+        "face": {"mean": 1.0, "std": 0.5},
+        "latent": {"mean": 2.0, "std": 1.0},
+        "sync": {"mean": 0.3, "std": 0.1},
+    },
+    "heads": {
+        "full": Head("full", ("face", "latent", "sync"), np.array([1.0, 0.5, 1.0]), -1.0, 0.4, 0.8).to_json(),
+        "photo": Head("photo", ("face", "latent"), np.array([1.0, 0.5]), -1.0, 0.4, 0.8).to_json(),
+    },
+}
+
+
+def _clip_evidence() -> RawEvidence:
+    """Two seconds at 25 fps: face samples in both, lip-sync windows in the second only."""
+    return RawEvidence(
+        n_frames=50,
+        fps=25.0,
+        face=1.5,
+        latent=2.5,
+        sync=0.1,
+        frame_idx=np.array([5, 20, 30, 45]),
+        frame_scores=np.array([1.0, 1.5, 2.0, 1.5]),
+        frame_latent=np.array([2.0, 3.0, 2.0, 3.0]),
+        sync_offset=0,
+        sync_centers=np.array([30, 40]),
+        sync_curve=np.array([0.2, 0.4]),
+    )
+
+
+def test_score_z_scores_clip_frames_and_seconds_alike_with_the_lip_sync_sign_from_direction() -> None:
+    s = score(_clip_evidence(), CALIBRATION, [])
+    assert s.z["face"] == pytest.approx(1.0) and s.z["latent"] == pytest.approx(0.5)
+    assert s.z["sync"] == pytest.approx(DIRECTION["sync"] * (0.1 - 0.3) / 0.1) == pytest.approx(2.0)
+    assert s.z["audio"] is None and set(s.z) == set(EVIDENCE)
+    assert np.allclose(s.frame_face, [0.0, 1.0, 2.0, 1.0])
+    first, second = s.seconds
+    assert [p.t for p in s.seconds] == [0.0, 1.0]  # from the first analysed frame: the detector adds its cut
+    assert first.face == pytest.approx(0.5) and first.sync is None  # frames 5 and 20; no lip-sync window
+    assert second.face == pytest.approx(1.5) and second.sync == pytest.approx(DIRECTION["sync"] * (0.3 - 0.3) / 0.1)
+    assert s.head.name == "full" and first.fused is not None
+    assert s.manipulation_score == pytest.approx(s.head.probability(s.z))
+    assert sum(s.contributions.values()) + s.head.bias == pytest.approx(
+        np.log(s.manipulation_score / (1 - s.manipulation_score))
+    )
+
+
+@pytest.mark.parametrize("code", sorted(WIDENING))
+def test_every_widening_warning_moves_the_lines_apart_and_the_reasons_say_so(code: str) -> None:
+    plain = score(_clip_evidence(), CALIBRATION, [ReportWarning("no_speech", "")])
+    widened = score(_clip_evidence(), CALIBRATION, [ReportWarning(code, "")])
+    assert widened.lines["uncertain"] < plain.lines["uncertain"] and widened.lines["fake"] > plain.lines["fake"]
+    assert WIDENED_REASON in widened.reasons and WIDENED_REASON not in plain.reasons
+
+
+def test_nothing_to_score_gives_no_lines_and_says_why() -> None:
+    s = score(RawEvidence(n_frames=50), CALIBRATION, [ReportWarning("no_face", "")])
+    assert s.head is None and s.lines == {} and s.verdict == "uncertain" and s.contributions == {}
+    assert "no face" in s.reasons[0] and s.frame_face.size == 0
+
+
+def test_a_photo_has_no_seconds() -> None:
+    raw = _clip_evidence()
+    raw.is_image, raw.sync, raw.sync_offset = True, None, None
+    s = score(raw, CALIBRATION, [])
+    assert s.seconds == [] and s.head.name == "photo"
