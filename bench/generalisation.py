@@ -19,7 +19,6 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
@@ -28,19 +27,18 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from vaedetect import cues as cues_mod  # noqa: E402
-from vaedetect.fusion import QUALITY, LearnedFusion, fit_fusion, fit_quality_correction  # noqa: E402
+from vaedetect.fusion import (  # noqa: E402
+    QUALITY,
+    LearnedFusion,
+    bits_per_pixel,
+    fit_fusion,
+    fit_quality_correction,
+)
+from vaedetect.training.learned import record_of, tied_families  # noqa: E402
 
 EXISTING = ("face", "latent", "temporal", "audio", "sync")
 N_REAL_FOLDS = 5
 FAKE_LINE_FPR = 0.05
-# Real files that come from a family's own pipeline (its inputs or the real half of its demos) leave with it.
-_TIED = {
-    "iperov+DeepFaceLive": ("faceswap-deepfacelive",),
-    "tanshuai0219+EDTalk": ("talking-head-edtalk",),
-    "tencent-ailab+V-Express": ("talking-head-emo", "talking-head-vasa1"),
-}
-
-
 @dataclass
 class Item:
     path: str
@@ -51,31 +49,12 @@ class Item:
     is_image: bool
     values: dict[str, float]
     quality: dict[str, float]
-
-
-def _tied(row: dict) -> tuple[str, ...]:
-    if row["label"] != "real":
-        return ()
-    repo = row["source_repo"]
-    if repo in _TIED:
-        return _TIED[repo]
-    if "wav2lip" in repo.lower():
-        return ("lipsync-wav2lip",)
-    return ()
-
-
-def _sharpness(crops: np.ndarray) -> float:
-    if not len(crops):
-        return float("nan")
-    return float(np.median([cv2.Laplacian(cv2.cvtColor(c, cv2.COLOR_RGB2GRAY), cv2.CV_32F).var() for c in crops]))
+    row: dict
 
 
 def _bpp(meta: dict) -> float:
-    """Bits per pixel: a video's per frame (25 fps, as every shared file is), a photo's over its one picture."""
-    pixels = max(meta["width"] * meta["height"], 1)
-    if meta["kind"] == "image":
-        return meta["size_bytes"] * 8 / pixels
-    return (meta["bitrate_kbps"] or np.nan) * 1000 / (pixels * 25)
+    v = bits_per_pixel(meta["kind"], meta["size_bytes"], meta["width"], meta["height"], meta["bitrate_kbps"], 25.0)
+    return np.nan if v is None else v
 
 
 def load(cache: Path) -> list[Item]:
@@ -91,7 +70,7 @@ def load(cache: Path) -> list[Item]:
             c = cues_mod.clip_cues(crops, lm) if lm is not None else {k: float("nan") for k in cues_mod.CUES}
             memo[f.stem] = {
                 "cues": c,
-                "sharpness": _sharpness(d["crops"]),
+                "sharpness": cues_mod.face_sharpness(d["crops"]),
                 "face_px": float(np.nanmedian(d["face_size_px"])) if d["present"].any() else float("nan"),
             }
         m = memo[f.stem]
@@ -103,9 +82,10 @@ def load(cache: Path) -> list[Item]:
                 label=int(row["label"] == "fake"),
                 family=row["kind"] if row["label"] == "fake" else "",
                 group=ident,
-                tied=_tied(row),
+                tied=tied_families(row),
                 is_image=meta["kind"] == "image",
                 values=values,
+                row=row,
                 quality={"face_px": m["face_px"], "sharpness": m["sharpness"], "bits_per_pixel": _bpp(meta)},
             )
         )
@@ -233,8 +213,16 @@ def main() -> None:
     ap.add_argument("--l2", type=float, default=0.01)
     ap.add_argument("--quality-correction", action="store_true")
     ap.add_argument("--json")
+    ap.add_argument("--dump-records", help="write the records train's fusion stage reads (JSON lines) and stop")
     args = ap.parse_args()
     items = load(Path(args.cache))
+    if args.dump_records:
+        with open(args.dump_records, "w") as fh:
+            for it in items:
+                values = {k: v for k, v in it.values.items() if v is not None and np.isfinite(v)}
+                rec = record_of(it.row, {"values": values, "quality": it.quality, "is_image": it.is_image})
+                fh.write(json.dumps(rec) + "\n")
+        return
     sets = {"cues": cues_mod.CUES, "existing": EXISTING}
     features = tuple(k for name in args.features.split(",") for k in sets[name])
     correct = args.quality_correction

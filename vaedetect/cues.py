@@ -149,6 +149,14 @@ def clip_cues(crops: np.ndarray, landmarks: np.ndarray) -> dict[str, float]:
     return out
 
 
+def face_sharpness(crops: np.ndarray) -> float | None:
+    """Median variance of the Laplacian over cue crops: how much fine detail the face has (a quality measure, not a
+    cue: re-sharing changes it, so the fusion corrects evidence for it)."""
+    if not len(crops):
+        return None
+    return float(np.median([cv2.Laplacian(_gray(c), cv2.CV_32F).var() for c in crops]))
+
+
 def _nanmedian(values: list[float]) -> float:
     a = np.asarray(values, dtype=np.float64)
     a = a[np.isfinite(a)]

@@ -22,7 +22,15 @@ import torch
 from vaedetect import figures, hub, media
 from vaedetect.audio import leading_silence_frames
 from vaedetect.caveats import clip_warnings, unavailable
-from vaedetect.evidence import ClipArrays, RawEvidence, ReferenceMap, compute_evidence, face_region, lip_loudness_corr
+from vaedetect.evidence import (
+    ClipArrays,
+    RawEvidence,
+    ReferenceMap,
+    clip_quality,
+    compute_evidence,
+    face_region,
+    lip_loudness_corr,
+)
 from vaedetect.faces import FaceConfig
 from vaedetect.ingest import Clip, ingest
 from vaedetect.models import ModelBundle
@@ -34,7 +42,7 @@ from vaedetect.report import (
     Report,
     SyncResult,
 )
-from vaedetect.scoring import Scores, offset_cues_agree, score
+from vaedetect.scoring import Scores, normalize, offset_cues_agree, score
 
 MAX_REPORT_FRAMES = 16  # sampled frames that carry pictures in a report (every sampled frame is on the map)
 
@@ -104,6 +112,7 @@ class Detector:
         arr, offset = self._arrays(clip)
         with torch.inference_mode():
             raw = compute_evidence(self.bundle, arr)
+        raw.quality = clip_quality(clip, arr)
         timings["models"] = time.perf_counter() - t0
 
         report_progress(0.9, "scoring")
@@ -130,6 +139,17 @@ class Detector:
         report.timings = {k: round(v, 4) for k, v in timings.items()}
         report_progress(1.0, "done")
         return report
+
+    def record(self, path: str | Path) -> dict[str, Any]:
+        """What the learned fusion is fitted on for one file (see :func:`vaedetect.fusion.fit_heads`): the per-clip
+        z-scores and region cues, the quality measures, and whether it is a photo; no pictures are kept."""
+        clip = ingest(path, self.limits, self.face_config)
+        arr, _ = self._arrays(clip)
+        with torch.inference_mode():
+            raw = compute_evidence(self.bundle, arr, keep_images=False)
+        z = normalize(raw, self.bundle.calibration)
+        values = {k: v for k, v in {**z, **raw.cues}.items() if v is not None and np.isfinite(v)}
+        return {"values": values, "quality": clip_quality(clip, arr), "is_image": clip.is_image}
 
     # -- pipeline pieces --------------------------------------------------------------------------------------
     def _arrays(self, clip: Clip) -> tuple[ClipArrays, int]:

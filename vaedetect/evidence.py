@@ -16,6 +16,7 @@ import torch
 
 from vaedetect import cues
 from vaedetect.audio import MEL_PER_VIDEO_FRAME, mel_windows, minus_speech_mean
+from vaedetect.fusion import bits_per_pixel
 from vaedetect.media import ANALYSIS_FPS
 from vaedetect.models import ModelBundle
 from vaedetect.models.sync import distance_matrix
@@ -147,6 +148,7 @@ class RawEvidence:
     audio_window_err: np.ndarray | None = None
     audio_centers: np.ndarray | None = None
     cues: dict[str, float] = field(default_factory=dict)  # vaedetect.cues.CUES; NaN where not measurable
+    quality: dict[str, float | None] = field(default_factory=dict)  # vaedetect.fusion.QUALITY, see clip_quality
 
 
 def _to_input(crops: np.ndarray, px: int) -> torch.Tensor:
@@ -412,6 +414,20 @@ class ReferenceMap:
     def for_figure(self) -> dict[str, object]:
         """What ``figures.umap_figure`` draws the reference clusters from."""
         return {"real_xy": self.real_xy, "fake_xy": self.fake_xy, "fake_kinds": list(self.fake_kinds)}
+
+
+def clip_quality(clip: Clip, arr: ClipArrays) -> dict[str, float | None]:
+    """What re-sharing changes (:data:`vaedetect.fusion.QUALITY`): median face size, the cue crops' sharpness, and
+    bits per pixel. The learned fusion removes from each evidence what these predict on real files."""
+    info, size = clip.info, clip.faces.face_size_px
+    crops = arr.cue_crops[:CUE_FRAMES] if arr.cue_crops is not None else np.zeros((0,))
+    return {
+        "face_px": float(np.nanmedian(size)) if np.isfinite(size).any() else None,
+        "sharpness": cues.face_sharpness(crops),
+        "bits_per_pixel": bits_per_pixel(
+            info.kind, info.size_bytes, info.width, info.height, info.video_bitrate_kbps, info.source_fps
+        ),
+    }
 
 
 def compute_evidence(bundle: ModelBundle, arr: ClipArrays, *, keep_images: bool = True) -> RawEvidence:

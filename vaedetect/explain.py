@@ -11,6 +11,7 @@ from vaedetect.report import Report
 __all__ = [
     "ALIGNMENT_CAPTION",
     "EVIDENCE_NAMES",
+    "EVIDENCE_SENTENCES",
     "TIER_LABELS",
     "TIMELINE_CAPTION",
     "alignment_caption",
@@ -29,6 +30,64 @@ EVIDENCE_NAMES = {
     "sync": "Lip-sync",
     "temporal": "Frame-to-frame consistency",
     "blend": "Blending traces (face-swap seams)",
+    "lower_upper_detail": "Lower vs upper face detail",
+    "lower_upper_noise": "Lower vs upper face grain",
+    "lower_upper_colour": "Lower vs upper face colour",
+    "mouth_upper_detail": "Mouth vs eyes detail",
+    "face_ring_detail": "Face vs surroundings detail",
+    "face_ring_noise": "Face vs surroundings grain",
+    "seam": "Edge along the face outline",
+    "lower_upper_flicker": "Mouth-area texture over time",
+    "face_ring_flicker": "Face texture over time",
+}
+
+# What an evidence says when it pushes a verdict towards "manipulated", by the direction the learned fusion found the
+# fakes on (+1: a larger value is more like them). Each is compared with real footage of similar quality, because the
+# fusion removes what face size, sharpness and compression explain on real files first.
+EVIDENCE_SENTENCES = {
+    ("face", 1): "The face reconstructs worse than real faces of similar quality.",
+    ("face", -1): "The face reconstructs better than real faces of similar quality, as smooth generated faces do.",
+    ("latent", 1): "The face lies further from real faces in the model's latent space than real faces of similar"
+    " quality.",
+    ("latent", -1): "The face sits unusually close to the average real face in the model's latent space, as smooth"
+    " generated faces do.",
+    ("temporal", 1): "The face changes from frame to frame more than in real footage.",
+    ("temporal", -1): "The face changes from frame to frame less than in real footage: unusually steady, as generated"
+    " faces are.",
+    ("audio", 1): "The voice reconstructs worse than the real speech the model learned.",
+    ("audio", -1): "The voice reconstructs better than real speech usually does, as clean synthetic voices do.",
+    ("sync", 1): "Mouth movements match the speech less closely than in real footage.",
+    ("sync", -1): "Mouth movements match the speech unusually closely, as in lip-sync generators trained for sync.",
+    ("lower_upper_detail", 1): "The lower face (mouth, chin) has more fine detail, relative to the upper face, than in"
+    " real footage.",
+    ("lower_upper_detail", -1): "The lower face (mouth, chin) is smoother than the upper face, more than in real"
+    " footage: lip-sync models redraw the lower face at their own resolution.",
+    ("lower_upper_noise", 1): "The lower face is grainier than the upper face, more than in real footage.",
+    ("lower_upper_noise", -1): "The lower face has less grain than the upper face, more than in real footage, as when"
+    " it was redrawn.",
+    ("lower_upper_colour", 1): "The lower face's colour differs from the upper face's more than in real footage, as"
+    " when a redrawn mouth area is pasted back.",
+    ("lower_upper_colour", -1): "The lower and upper face have unusually uniform colour.",
+    ("mouth_upper_detail", 1): "The mouth area has more fine detail, relative to the eyes, than in real footage.",
+    ("mouth_upper_detail", -1): "The mouth area is softer than the eyes and forehead, more than in real footage.",
+    ("face_ring_detail", 1): "The inside of the face is sharper than the hair line and background around it, more"
+    " than in real footage.",
+    ("face_ring_detail", -1): "The inside of the face is smoother than the hair line and background around it, as when"
+    " a face is generated or pasted in.",
+    ("face_ring_noise", 1): "The inside of the face is grainier than its surroundings, more than in real footage.",
+    ("face_ring_noise", -1): "The inside of the face has less grain than its surroundings, as when a face is generated"
+    " or pasted in.",
+    ("seam", 1): "There is a stronger edge along the face outline than in real footage, as where a swapped face is"
+    " blended in.",
+    ("seam", -1): "The face outline is unusually soft against its surroundings.",
+    ("lower_upper_flicker", 1): "Fine texture around the mouth changes from frame to frame more, relative to the upper"
+    " face, than in real footage.",
+    ("lower_upper_flicker", -1): "Fine texture around the mouth changes from frame to frame less, relative to the upper"
+    " face, than in real footage.",
+    ("face_ring_flicker", 1): "Fine texture inside the face flickers more, relative to its surroundings, than in real"
+    " footage.",
+    ("face_ring_flicker", -1): "Fine texture inside the face is steadier over time than around it, as in generated"
+    " faces.",
 }
 
 # The number is read against lines set on held-out real footage, and those lines differ between a video with sound, a

@@ -21,6 +21,16 @@ MAD_TO_SD = 1.4826
 QUALITY = ("face_px", "sharpness", "bits_per_pixel")
 
 
+def bits_per_pixel(kind: str, size_bytes: int, width: int, height: int, bitrate_kbps: float | None, fps: float | None):
+    """A photo's file bits over its pixels; a video's bitrate over pixels per second (None when unknown)."""
+    pixels = max(width * height, 1)
+    if kind == "image":
+        return size_bytes * 8 / pixels
+    if not bitrate_kbps:
+        return None
+    return bitrate_kbps * 1000 / (pixels * (fps or 25.0))
+
+
 def quality_vector(quality: dict[str, float | None]) -> np.ndarray | None:
     """Logs of :data:`QUALITY` (None when any is missing or not positive)."""
     v = [quality.get(k) for k in QUALITY]
@@ -224,3 +234,74 @@ def fit_fusion(
     bounds = [(0.0, None)] * len(features) + [(None, None)]
     res = minimize(loss, np.zeros(len(features) + 1), jac=True, method="L-BFGS-B", bounds=bounds)
     return LearnedFusion(features, norms, res.x[:-1], float(res.x[-1]), correction)
+
+
+# -- the bundle's learned heads ----------------------------------------------------------------------------------
+EXISTING_EVIDENCE = ("face", "latent", "temporal", "audio", "sync")
+N_FOLDS = 5
+UNCERTAIN_FPR = 0.20  # share of held-out real files at or above the "uncertain" line
+
+
+def head_features(kind: str) -> tuple[str, ...]:
+    """What each learned head reads: a video everything, a photo what one picture offers."""
+    from vaedetect.cues import CUES, FRAME_CUES
+
+    return EXISTING_EVIDENCE + CUES if kind == "video" else ("face", "latent", *FRAME_CUES)
+
+
+def _fold(group: str) -> int:
+    import hashlib
+
+    return int(hashlib.sha1(group.encode()).hexdigest(), 16) % N_FOLDS
+
+
+def _fit(records: list[dict[str, Any]], features: tuple[str, ...], l2: float) -> LearnedFusion:
+    real = [r for r in records if not r["label"]]
+    fake = [r for r in records if r["label"]]
+    return fit_fusion(
+        [r["values"] for r in real],
+        [r["values"] for r in fake],
+        features,
+        l2=l2,
+        fake_groups=[r["family"] for r in fake],
+        real_quality=[r["quality"] for r in real],
+        fake_quality=[r["quality"] for r in fake],
+    )
+
+
+def _probability(model: LearnedFusion, r: dict[str, Any]) -> float:
+    return float(1.0 / (1.0 + np.exp(-model.logit(r["values"], r["quality"]))))
+
+
+def fit_heads(records: list[dict[str, Any]], *, l2: float = 0.01) -> dict[str, Any]:
+    """The ``learned`` block of a bundle's calibration: a video head and a photo head fitted on every record, with
+    lines from real files scored by a model that did not train on their identity (5 folds): "uncertain" where 20% of
+    them are at or above it, "likely manipulated" just above the highest of them, because a real file called
+    manipulated is the costliest error.
+
+    A record is ``{"label": 0|1, "family": str, "group": identity, "is_image": bool, "values": {...}, "quality":
+    {...}}`` (see :func:`vaedetect.detector.Detector.evidence_record`).
+    """
+    out: dict[str, Any] = {}
+    for kind in ("video", "photo"):
+        features = head_features(kind)
+        train = [r for r in records if kind == "photo" or not r["is_image"]]
+        scored_reals = [r for r in records if not r["label"] and r["is_image"] == (kind == "photo")]
+        oof = []
+        for k in range(N_FOLDS):
+            model = _fit([r for r in train if r["label"] or _fold(r["group"]) != k], features, l2)
+            oof += [_probability(model, r) for r in scored_reals if _fold(r["group"]) == k]
+        model = _fit(train, features, l2)
+        model.meta = {
+            "n_real": sum(1 for r in train if not r["label"]),
+            "n_fake": sum(1 for r in train if r["label"]),
+            "families": sorted({r["family"] for r in train if r["label"]}),
+            "n_real_scored_out_of_fold": len(oof),
+        }
+        oof_a = np.asarray(oof)
+        fake_line = float(np.nextafter(oof_a.max(), 1.0)) if oof_a.size else 1.0
+        out[kind] = {
+            "fusion": model.to_json(),
+            "thresholds": {"uncertain": float(np.quantile(oof_a, 1 - UNCERTAIN_FPR)), "fake": fake_line},
+        }
+    return out

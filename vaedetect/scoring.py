@@ -13,12 +13,15 @@ evidence was unavailable.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from vaedetect.evidence import RawEvidence, face_region
+from vaedetect.explain import EVIDENCE_SENTENCES
+from vaedetect.fusion import LearnedFusion
 from vaedetect.report import EVIDENCE, WIDENING, ReportWarning, TimelinePoint
 
 __all__ = ["DIRECTION", "EVIDENCE", "Head", "Scores", "normalize", "score"]
@@ -32,6 +35,12 @@ CLEAR_OFFSET_FRAMES = 5
 AGREE_FRAMES = 2  # the two offset cues agree when their own best offsets are this close
 WIDEN_FRACTION = 0.25
 WIDENED_REASON = "Warnings below widened the uncertain band: the verdict needs stronger evidence."
+LEARNED_REASON_MIN = 0.25  # log-odds an evidence must add under a learned head to be named as a reason
+MAX_LEARNED_REASONS = 3
+NO_FACE_NO_VERDICT = (
+    "No face could be examined, so no verdict is given: this model does not judge a voice on its own (its voice"
+    " evidence has not been calibrated on labelled synthetic voices)."
+)
 
 
 @dataclass
@@ -87,6 +96,30 @@ class Head:
         )
 
 
+@dataclass
+class LearnedHead:
+    """A bundle's learned fusion (:mod:`vaedetect.fusion`) and its lines, scored through a :class:`Head` over the
+    fusion's own z-scores (quality-corrected, oriented towards the training fakes; missing evidence counts as 0)."""
+
+    fusion: LearnedFusion
+    head: Head
+
+    def zs(self, z: dict[str, float | None], raw: RawEvidence) -> dict[str, float]:
+        zl = self.fusion.zs({**z, **raw.cues}, raw.quality)
+        return {k: 0.0 if v is None else v for k, v in zl.items()}
+
+
+def load_learned(calibration: dict[str, Any]) -> dict[str, LearnedHead]:
+    """The bundle's learned heads by kind of file ("video", "photo"); empty for a bundle calibrated without them."""
+    out = {}
+    for kind, d in calibration.get("learned", {}).items():
+        f = LearnedFusion.from_json(d["fusion"])
+        th = d["thresholds"]
+        head = Head(f"learned-{kind}", f.features, f.weights, f.bias, float(th["uncertain"]), float(th["fake"]))
+        out[kind] = LearnedHead(f, head)
+    return out
+
+
 def _z(name: str, value: Any, norm: dict[str, float]) -> Any:
     """One evidence value (a float or an array of them) as a z-score against held-out real clips, larger = odder."""
     return DIRECTION[name] * (value - norm["mean"]) / max(norm["std"], 1e-6)
@@ -109,7 +142,10 @@ def frame_face_z(raw: RawEvidence, calibration: dict[str, Any]) -> np.ndarray:
 
 
 def per_second(
-    raw: RawEvidence, calibration: dict[str, Any], z: dict[str, float | None], head: Head | None
+    raw: RawEvidence,
+    calibration: dict[str, Any],
+    z: dict[str, float | None],
+    fuse: Callable[[dict[str, float | None]], float] | None,
 ) -> list[TimelinePoint]:
     """The clip's z-scores with each second's own face, latent, blend and lip-sync values in place of the clip's, and
     the head's score on that mix: *when* a clip looks off. ``t`` counts from the first analysed frame; nothing for a
@@ -133,7 +169,7 @@ def per_second(
             ms = (raw.sync_centers >= lo) & (raw.sync_centers < hi)
             if ms.any():
                 zs["sync"] = sync = float(_z("sync", raw.sync_curve[ms].mean(), norms["sync"]))
-        fused = head.probability(zs) if head is not None and (face is not None or sync is not None) else None
+        fused = fuse(zs) if fuse is not None and (face is not None or sync is not None) else None
         out.append(TimelinePoint(t=float(s), face=face, sync=sync, fused=fused))
     return out
 
@@ -329,6 +365,27 @@ def reasons_for(
     return out
 
 
+def learned_reasons(zh: dict[str, float], learned: LearnedHead, raw: RawEvidence, verdict: str) -> list[str]:
+    """Under a learned head: the evidence that pushed the score up most, in words that follow the direction the fusion
+    learned, then a clear audio offset if both lip-sync cues find it."""
+    contrib = learned.head.contributions(zh)
+    top = sorted((k for k, v in contrib.items() if v >= LEARNED_REASON_MIN), key=lambda k: -contrib[k])
+    out = []
+    for i, k in enumerate(top[:MAX_LEARNED_REASONS]):
+        d = 1 if learned.fusion.norms[k].direction > 0 else -1
+        most = WEIGHS_MOST if i == 0 and verdict != "real" else ""
+        out.append(f"{EVIDENCE_SENTENCES[(k, d)]} ({zh[k]:+.1f}σ){most}")
+    off = raw.sync_offset
+    if off is not None and abs(off) >= CLEAR_OFFSET_FRAMES and offset_cues_agree(raw) is not False:
+        lead = "the lips lead the speech" if off > 0 else "the speech leads the lips"
+        out.append(f"Lip movements and speech are out of step: {lead} by {abs(off) / raw.fps:.2f} s.")
+    if not out:
+        out = ["Nothing in the face or voice differs much from real footage of similar quality."]
+    if verdict == "uncertain":
+        out.append("The combined evidence is between what real clips and manipulated clips usually show.")
+    return out
+
+
 @dataclass
 class Scores:
     """Everything scoring decided about one clip; the detector copies it into the Report."""
@@ -347,37 +404,56 @@ class Scores:
 def score(raw: RawEvidence, calibration: dict[str, Any], warnings: list[ReportWarning]) -> Scores:
     """Raw evidence -> z-scores -> the fitting head's score -> lines (widened by :data:`WIDENING` warnings) -> verdict
     and the reasons behind it."""
-    heads = load_heads(calibration)
     z = normalize(raw, calibration)
-    head = select_head(heads, z)
     codes = [w.code for w in warnings]
+    learned = load_learned(calibration)
+    lh: LearnedHead | None = None
+    if learned:  # the face is the way in: a voice alone is not judged (see NO_FACE_NO_VERDICT)
+        lh = learned.get("photo" if raw.is_image else "video") if z.get("face") is not None else None
+        head = lh.head if lh is not None else None
+        zh: dict[str, float | None] = dict(lh.zs(z, raw)) if lh is not None else {}
+    else:
+        head = select_head(load_heads(calibration), z)
+        zh = z
+    fuse: Callable[[dict[str, float | None]], float] | None = None
+    if lh is not None:
+        fuse = lambda zs: lh.head.probability(lh.zs(zs, raw))  # noqa: E731
+    elif head is not None:
+        fuse = head.probability
     if head is None:
         # No score and no lines: a 50 % drawn between lines at 0 % and 100 % read as a measurement.
         what = "no face" if "no_face" in codes else "no usable evidence"
-        reasons = [
-            f"There was nothing this model can score ({what}; lip-sync needs a visible face and speech), "
-            "so no verdict is given."
-        ]
+        reasons = (
+            [NO_FACE_NO_VERDICT]
+            if learned
+            else [
+                f"There was nothing this model can score ({what}; lip-sync needs a visible face and speech), "
+                "so no verdict is given."
+            ]
+        )
         probability, lines, verdict = 0.5, {}, "uncertain"
     else:
-        probability = head.probability(z)
+        probability = head.probability(zh)
         unc, fake = thresholds_with_warnings(head, codes)
         lines = {"uncertain": round(float(unc), 4), "fake": round(min(fake, 1.0), 4)}
         verdict = verdict_for(probability, unc, fake)
-        region = None
-        if raw.zmap is not None and len(raw.zmap):
-            region = worst_region(raw.zmap.mean(axis=0), face_region(raw.zmap.shape[-1]))
-        reasons = reasons_for(z, raw, verdict, raw.fps, region, head)
+        if lh is not None:
+            reasons = learned_reasons(lh.zs(z, raw), lh, raw, verdict)
+        else:
+            region = None
+            if raw.zmap is not None and len(raw.zmap):
+                region = worst_region(raw.zmap.mean(axis=0), face_region(raw.zmap.shape[-1]))
+            reasons = reasons_for(z, raw, verdict, raw.fps, region, head)
         if any(c in WIDENING for c in codes):
             reasons.append(WIDENED_REASON)
     return Scores(
         z=z,
         frame_face=frame_face_z(raw, calibration) if raw.frame_idx.size else np.zeros(0),
-        seconds=per_second(raw, calibration, z, head),
+        seconds=per_second(raw, calibration, z, fuse),
         head=head,
         manipulation_score=float(probability),
         lines=lines,
         verdict=verdict,
         reasons=reasons,
-        contributions=head.contributions(z) if head is not None else {},
+        contributions=head.contributions(zh) if head is not None else {},
     )

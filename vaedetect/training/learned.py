@@ -1,0 +1,89 @@
+"""The learned-fusion stage: every labelled file of the data folder through the detector, then :func:`fit_heads`.
+
+The real-only models stay the evidence; this stage only learns how much each evidence counts, from real files against
+labelled fakes of many generator families (as CAD does), and writes the ``learned`` block of the bundle's calibration.
+How well that carries to families it never saw is measured leave-one-family-out by ``bench/generalisation.py``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from vaedetect.errors import InputError
+from vaedetect.fusion import fit_heads
+
+log = logging.getLogger("vaedetect.train")
+
+# Real files that come from a family's own pipeline (its inputs, the real half of its demos) belong with that family:
+# a leave-one-family-out run holds them out together, so a model never sees the scene it is scored on.
+TIED_REPOS = {
+    "iperov+DeepFaceLive": ("faceswap-deepfacelive",),
+    "tanshuai0219+EDTalk": ("talking-head-edtalk",),
+    "tencent-ailab+V-Express": ("talking-head-emo", "talking-head-vasa1"),
+}
+
+
+def tied_families(row: dict[str, str]) -> tuple[str, ...]:
+    """The fake families a real manifest row is tied to (none for a fake or an unrelated real file)."""
+    if row["label"] != "real":
+        return ()
+    repo = row.get("source_repo", "")
+    if repo in TIED_REPOS:
+        return TIED_REPOS[repo]
+    return ("lipsync-wav2lip",) if "wav2lip" in repo.lower() else ()
+
+
+def labelled_rows(data_dir: Path) -> list[dict[str, str]]:
+    """Every labelled file of the manifest (all splits, the dev split's three families included)."""
+    with (data_dir / "manifest.csv").open(newline="") as fh:
+        return [r for r in csv.DictReader(fh) if r.get("label") in ("real", "fake")]
+
+
+def record_of(row: dict[str, str], evidence: dict[str, Any]) -> dict[str, Any]:
+    """A manifest row and what :meth:`vaedetect.detector.Detector.record` measured on it, as :func:`fit_heads` reads."""
+    return {
+        "path": row["path"],
+        "label": int(row["label"] == "fake"),
+        "family": row["kind"] if row["label"] == "fake" else "",
+        "group": row.get("identity") or row["path"],
+        "tied": list(tied_families(row)),
+        **evidence,
+    }
+
+
+def build_records(detector: Any, data_dir: Path, cache: Path) -> list[dict[str, Any]]:
+    """One record per labelled file, measured once and kept as JSON lines in ``cache`` (re-runs resume)."""
+    done: dict[str, dict[str, Any]] = {}
+    if cache.exists():
+        for line in cache.read_text().splitlines():
+            r = json.loads(line)
+            done[r["path"]] = r
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    with cache.open("a") as fh:
+        for row in tqdm(labelled_rows(data_dir), desc="evidence", leave=False):
+            if row["path"] in done:
+                continue
+            try:
+                rec = record_of(row, detector.record(data_dir / row["path"]))
+            except InputError as e:
+                log.warning("skipped %s: %s", row["path"], e)
+                continue
+            done[row["path"]] = rec
+            fh.write(json.dumps(rec) + "\n")
+    return list(done.values())
+
+
+def fit_learned(bundle_dir: Path, records: list[dict[str, Any]], *, l2: float = 0.01) -> dict[str, Any]:
+    """Fit the learned heads and write them into ``bundle_dir/calibration.json``; returns the ``learned`` block."""
+    learned = fit_heads(records, l2=l2)
+    path = bundle_dir / "calibration.json"
+    calibration = json.loads(path.read_text())
+    calibration["learned"] = learned
+    path.write_text(json.dumps(calibration, indent=1))
+    return learned
