@@ -68,7 +68,7 @@ def load_detector(name_or_path: str | Path | None = None, *, threads: int | None
     if threads:
         torch.set_num_threads(threads)
     resolved = hub.resolve_bundle(name_or_path)
-    bundle = ModelBundle.load(resolved.path)
+    bundle = ModelBundle.load(resolved.path, resolved.config)
     return Detector(
         bundle,
         name=resolved.name,
@@ -103,7 +103,7 @@ class Detector:
         self.bundle_source = source
         self.bundle_warnings = bundle_warnings or []
         self.limits = limits or media.MediaLimits()
-        self.face_config = face_config or FaceConfig()
+        self.face_config = face_config or bundle.config.preprocessing.face_config()
         ref = bundle.reference
         lat = [ref.get("real_latents"), ref.get("fake_latents")]
         xy = [ref.get("real_xy"), ref.get("fake_xy")]
