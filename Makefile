@@ -4,8 +4,6 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 REQ_HASH := $(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
 STAMP := $(VENV)/.installed-$(REQ_HASH)
-export GRADIO_ANALYTICS_ENABLED := False
-export HF_HUB_DISABLE_TELEMETRY := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: demo test setup system-deps lint bench

@@ -38,7 +38,7 @@ def _free_port() -> int:
 def _real_available() -> bool:
     import vaedetect
 
-    bundle = os.environ.get("VAEDETECT_CHECKPOINT") or (ROOT / "assets/checkpoints/default/config.json").exists()
+    bundle = vaedetect.settings.checkpoint() or (ROOT / "assets/checkpoints/default/config.json").exists()
     return hasattr(vaedetect, "load_detector") and bool(bundle)
 
 
@@ -165,7 +165,7 @@ def main() -> None:
         else:
             import vaedetect
 
-            detector = vaedetect.load_detector(os.environ.get("VAEDETECT_CHECKPOINT"))
+            detector = vaedetect.load_detector(vaedetect.settings.checkpoint())
         rows = latency(clips, detector, args.repeats)
 
     width = max(len(r["clip"]) for r in rows)

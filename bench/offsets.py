@@ -99,7 +99,7 @@ def main() -> None:
 
     import vaedetect
     from vaedetect.evidence import RawEvidence, sync_evidence
-    from vaedetect.train import offset_accuracy
+    from vaedetect.training.offsets import offset_accuracy
 
     det = vaedetect.load_detector(args.checkpoint)
     val = det.bundle.config.data.get("split", {}).get("val", [])

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-
-import numpy as np
-import pytest
-
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 import faces_factory as ff
 import media_factory as mf
+import numpy as np
+import pytest
+
+import vaedetect  # noqa: F401  (applies vaedetect.settings.ENV_DEFAULTS before any test imports gradio)
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 FPS = 25
@@ -82,7 +79,8 @@ def synthetic_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_bundle(synthetic_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A bundle trained for real (a few steps of every stage) on synthetic clips."""
-    from vaedetect.train import TrainConfig, train
+    from vaedetect.training.pipeline import train
+    from vaedetect.training.recipes import TrainConfig
 
     out = tmp_path_factory.mktemp("run")
     return train(synthetic_data_dir, out, cfg=TrainConfig.from_preset("tiny"))

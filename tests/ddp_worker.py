@@ -15,11 +15,12 @@ import torch.distributed as dist
 from safetensors.torch import save_file
 
 from vaedetect.models.vae import FaceVAE, FaceVAEConfig
-from vaedetect.train import TrainConfig, _dist_setup, fit
+from vaedetect.training.loop import dist_setup, fit
+from vaedetect.training.recipes import TrainConfig
 
 
 def main(out: Path) -> None:
-    rank, world = _dist_setup("cpu")
+    rank, world = dist_setup("cpu")
     torch.manual_seed(0)  # same initial weights on every rank (DDP also broadcasts rank 0's)
     model = FaceVAE(FaceVAEConfig(image_px=16, latent_dim=4, channels=(4, 8)))
     data = torch.rand(64, 3, 16, 16, generator=torch.Generator().manual_seed(1))

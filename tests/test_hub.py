@@ -6,46 +6,23 @@ at it.
 
 from __future__ import annotations
 
-import json
 import socket
 from pathlib import Path
 
-import numpy as np
 import pytest
 from huggingface_hub import constants
-from safetensors.numpy import save_file
 
-from vaedetect import hub
-from vaedetect.hub import BundleError, BundleSpec, resolve_bundle, validate_bundle_dir
+from vaedetect import hub, model_card
+from vaedetect.errors import BundleError
+from vaedetect.hub import BundleSpec, resolve_bundle
+from vaedetect.models.bundle import REQUIRED_FILES, file_sha256
 
 try:  # pytest puts tests/ on sys.path (no tests/__init__.py); the package form covers a future __init__.py
+    from bundle_factory import make_bundle
     from hub_server import FakeHub
 except ImportError:  # pragma: no cover
+    from tests.bundle_factory import make_bundle
     from tests.hub_server import FakeHub
-
-METRICS = {"auc": 0.9312, "eer": 0.118, "tpr_at_fpr_1": 0.42}
-
-
-def make_bundle(folder: Path, *, name: str = "tiny", scale: float = 1.0, readme: str | bool = True) -> Path:
-    """A minimal valid bundle: a few bytes per file, so hashing and upload stay instant.
-
-    ``readme``: True writes a short card with front matter, False writes none, a string is written verbatim.
-    """
-    folder.mkdir(parents=True, exist_ok=True)
-    config = {
-        "bundle_version": 1,
-        "name": name,
-        "data": [{"name": "SyntheticTalkers", "licence": "CC-BY-4.0", "url": "https://example.org/st"}],
-        "training": {"epochs": 3, "optimizer": "adamw"},
-    }
-    (folder / "config.json").write_text(json.dumps(config))
-    save_file({"encoder.w": np.full((2, 3), scale, dtype=np.float32)}, str(folder / "weights.safetensors"))
-    (folder / "calibration.json").write_text(json.dumps({"metrics": METRICS, "thresholds": {"fake": 0.8}}))
-    np.savez(folder / "reference.npz", real=np.zeros((4, 2), np.float32), fake=np.ones((4, 2), np.float32))
-    if readme is not False:
-        default_card = f"---\nlibrary_name: vaedetect\n---\n# {name}\n"
-        (folder / "README.md").write_text(default_card if readme is True else str(readme))
-    return folder
 
 
 @pytest.fixture
@@ -126,9 +103,9 @@ def test_hub_repo_downloads_into_cache_and_validates(fake_hub, published, cache,
     resolved = resolve_bundle("org/tiny", cache_dir=cache)
 
     assert (resolved.source, resolved.name, resolved.revision) == ("hub", "org/tiny", sha)
-    assert resolved.config["name"] == "tiny-v1" and resolved.warnings == []
+    assert resolved.config.name == "tiny-v1" and resolved.warnings == []
     assert resolved.path.is_relative_to(cache)
-    assert sorted(p.name for p in resolved.path.iterdir()) == sorted((*hub.REQUIRED_FILES, "weights.safetensors"))
+    assert sorted(p.name for p in resolved.path.iterdir()) == sorted((*REQUIRED_FILES, "weights.safetensors"))
     assert fake_hub.count("/api/models/org/tiny/revision/main") == 1
     assert fake_hub.count("/org/tiny/resolve/", "GET") == 5  # plus one metadata HEAD per file
     assert fake_hub.count("/api/agent-harnesses") == 0 and constants.HF_HUB_DISABLE_TELEMETRY is True
@@ -161,14 +138,14 @@ def test_pinned_revision_keeps_serving_old_content_after_main_moves(fake_hub, pu
     pinned = resolve_bundle(f"org/tiny@{old_sha}", cache_dir=cache)
     latest = resolve_bundle("org/tiny", cache_dir=cache)
 
-    assert (pinned.revision, pinned.config["name"]) == (old_sha, "tiny-v1")
-    assert (latest.revision, latest.config["name"]) == (new_sha, "tiny-v2")
-    assert hub.file_sha256(pinned.path / "weights.safetensors") != hub.file_sha256(latest.path / "weights.safetensors")
+    assert (pinned.revision, pinned.config.name) == (old_sha, "tiny-v1")
+    assert (latest.revision, latest.config.name) == (new_sha, "tiny-v2")
+    assert file_sha256(pinned.path / "weights.safetensors") != file_sha256(latest.path / "weights.safetensors")
 
 
 def test_registry_entry_with_matching_sha256_loads(fake_hub, published, cache, monkeypatch):
     sha, source = published
-    digests = {p.name: hub.file_sha256(p) for p in source.iterdir()}
+    digests = {p.name: file_sha256(p) for p in source.iterdir()}
     monkeypatch.setitem(hub.REGISTRY, "tiny", BundleSpec("tiny", "org/tiny", sha, digests, "test bundle"))
 
     resolved = resolve_bundle("tiny", cache_dir=cache, fallback=False)
@@ -210,7 +187,7 @@ def test_unreachable_hub_falls_back_to_bundled_default_with_warning(hf_env, bund
 
     resolved = resolve_bundle("org/tiny", cache_dir=hf_env)
 
-    assert resolved.source == "bundled" and resolved.config["name"] == "bundled-default"
+    assert resolved.source == "bundled" and resolved.config.name == "bundled-default"
     [(code, message)] = resolved.warnings
     assert code == "checkpoint_fallback" and "org/tiny" in message
     with pytest.raises(BundleError, match="could not fetch org/tiny"):
@@ -254,7 +231,7 @@ def test_pull_bundle_copies_real_files_and_never_falls_back(fake_hub, published,
 
     assert pulled.path == tmp_path / "out" and pulled.revision == sha
     assert not any(p.is_symlink() for p in pulled.path.iterdir())
-    assert hub.file_sha256(pulled.path / "weights.safetensors") == hub.file_sha256(source / "weights.safetensors")
+    assert file_sha256(pulled.path / "weights.safetensors") == file_sha256(source / "weights.safetensors")
     with pytest.raises(BundleError):
         hub.pull_bundle("org/missing", cache_dir=cache)
 
@@ -312,58 +289,11 @@ def test_registry_names_cannot_look_like_hub_ids(monkeypatch):
     assert hub.list_bundles() == ["default", "extra"]
 
 
-# -- validation ---------------------------------------------------------------------------------------------------
-
-
-def _object_npz(folder: Path) -> None:
-    np.savez(folder / "reference.npz", real=np.array([{"x": 1}], dtype=object))
-
-
-@pytest.mark.parametrize(
-    ("damage", "message"),
-    [
-        (lambda f: (f / "reference.npz").unlink(), "missing reference.npz"),
-        (lambda f: (f / "weights.safetensors").unlink(), r"no \*\.safetensors"),
-        (lambda f: (f / "model.pt").write_bytes(b"\x80\x04."), r"pickle-type file\(s\) model\.pt"),
-        (lambda f: (f / "scaler.joblib").write_bytes(b"x"), r"pickle-type file\(s\) scaler\.joblib"),
-        (lambda f: (f / "notes.txt").write_text("hi"), r"unexpected file\(s\) notes\.txt"),
-        (_object_npz, "object arrays"),
-        (lambda f: (f / "config.json").write_text('{"name": "x"}'), "integer 'bundle_version'"),
-        (lambda f: (f / "config.json").write_text('{"bundle_version": 99}'), "Upgrade vaedetect"),
-        (lambda f: (f / "calibration.json").write_text("{oops"), "not valid JSON"),
-        (lambda f: (f / "weights.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{}"), "safetensors"),
-    ],
-    ids=[
-        "missing-file",
-        "no-weights",
-        "pickle-pt",
-        "pickle-joblib",
-        "stray-file",
-        "npz-objects",
-        "no-version",
-        "newer-version",
-        "bad-json",
-        "bad-safetensors",
-    ],
-)
-def test_validate_bundle_dir_rejects(tmp_path, damage, message):
-    folder = make_bundle(tmp_path / "b")
-    damage(folder)
-    with pytest.raises(BundleError, match=message):
-        validate_bundle_dir(folder)
-
-
-def test_validate_bundle_dir_returns_config_and_ignores_hidden_files(tmp_path):
-    folder = make_bundle(tmp_path / "b")
-    (folder / ".gitattributes").write_text("*.safetensors filter=lfs\n")
-    assert validate_bundle_dir(folder)["name"] == "tiny"
-
-
 # -- model card and push ------------------------------------------------------------------------------------------
 
 
 def test_model_card_reports_metrics_data_and_recipe(tmp_path):
-    card = hub.make_model_card(make_bundle(tmp_path / "b", readme=False), repo_id="org/tiny")
+    card = model_card.make_model_card(make_bundle(tmp_path / "b", readme=False), repo_id="org/tiny")
 
     front_matter = card.split("---\n")[1]
     assert "library_name: vaedetect" in front_matter and "- deepfake-detection" in front_matter
@@ -377,7 +307,7 @@ def test_model_card_says_unknown_when_bundle_records_nothing(tmp_path):
     (folder / "config.json").write_text('{"bundle_version": 1}')
     (folder / "calibration.json").write_text("{}")
 
-    card = hub.make_model_card(folder)
+    card = model_card.make_model_card(folder)
 
     assert "Unknown: this bundle records neither its training/calibration data nor their licences" in card
     assert "Unknown: calibration.json records no metrics." in card
@@ -394,13 +324,13 @@ def test_push_bundle_uploads_end_to_end_and_result_is_loadable(fake_hub, cache, 
     sha = hub.push_bundle(folder, "me/pushed", token="hf_fake", validate=checked.append)
 
     assert checked == [folder]
-    assert hub.CARD_MARKER in (folder / "README.md").read_text()
+    assert model_card.CARD_MARKER in (folder / "README.md").read_text()
     assert fake_hub.repos["me/pushed"].refs["main"] == sha
     uploaded = fake_hub.repos["me/pushed"].commits[sha]
-    assert set(uploaded) == {".gitattributes", "README.md", "weights.safetensors", *hub.REQUIRED_FILES}
+    assert set(uploaded) == {".gitattributes", "README.md", "weights.safetensors", *REQUIRED_FILES}
     assert fake_hub.count("/api/validate-yaml") >= 1  # the card front matter is checked server-side
     resolved = resolve_bundle(f"me/pushed@{sha}", cache_dir=cache, fallback=False)
-    assert resolved.config["name"] == "pushed" and "| auc | 0.9312 |" in (resolved.path / "README.md").read_text()
+    assert resolved.config.name == "pushed" and "| auc | 0.9312 |" in (resolved.path / "README.md").read_text()
 
 
 def test_push_bundle_keeps_a_hand_written_card(fake_hub, tmp_path):

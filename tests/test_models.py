@@ -10,11 +10,14 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from vaedetect import hub, pseudofakes
+from vaedetect import pseudofakes
 from vaedetect.models import ModelBundle
+from vaedetect.models.bundle import validate_bundle
 from vaedetect.models.sync import SyncConfig, SyncNet
 from vaedetect.models.vae import FaceVAE, FaceVAEConfig
-from vaedetect.train import Item, TrainConfig, fit, identity_split
+from vaedetect.training.data import Item, identity_split
+from vaedetect.training.loop import fit
+from vaedetect.training.recipes import TrainConfig
 
 
 def _mean(vals: list[float]) -> float:
@@ -37,7 +40,7 @@ def test_bundle_has_only_safetensors_json_npz_and_a_model_card(tiny_bundle: Path
     with np.load(tiny_bundle / "reference.npz", allow_pickle=False) as ref:
         assert ref["real_xy"].shape[1] == 2
         assert ref["fake_kinds"].dtype.kind == "U"
-    hub.validate_bundle_dir(tiny_bundle)
+    validate_bundle(tiny_bundle)
     card = (tiny_bundle / "README.md").read_text()
     assert "Training recipe" in card and "Data sources" in card
 
@@ -246,7 +249,7 @@ def test_bundle_without_a_blend_model_still_loads_and_scores(
     (old / "config.json").write_text(json.dumps(cfg))
     bundle = ModelBundle.load(old)
     assert bundle.blend is None and bundle.config.blend is None
-    px = bundle.config.face_crop_px
+    px = bundle.config.preprocessing.face_crop_px
     arr = ClipArrays(
         face_crops=np.full((10, px, px, 3), 128, np.uint8),
         present=np.ones(10, bool),
@@ -354,7 +357,7 @@ def test_recalibration_keeps_the_weights_and_redoes_the_calibration(
 ) -> None:
     import shutil
 
-    from vaedetect.train import recalibrate
+    from vaedetect.training.pipeline import recalibrate
 
     src = Path(shutil.copytree(tiny_bundle, tmp_path / "src"))
     config = json.loads((src / "config.json").read_text())
@@ -371,14 +374,15 @@ def test_recalibration_keeps_the_weights_and_redoes_the_calibration(
     assert config["training"]["recalibrated"]
     assert config["limits"] == ["trained on four synthetic clips"]  # hand-written caveats survive
     assert "trained on four synthetic clips" in (out / "README.md").read_text()
-    hub.validate_bundle_dir(out)
+    validate_bundle(out)
 
 
 def test_equal_fusion_counts_every_evidence_alike_and_keeps_every_head(
     tiny_bundle: Path, synthetic_data_dir: Path, tmp_path: Path, face_photo: Path
 ) -> None:
     from vaedetect.detector import Detector
-    from vaedetect.train import HEAD_FEATURES, recalibrate
+    from vaedetect.training.calibrate import HEAD_FEATURES
+    from vaedetect.training.pipeline import recalibrate
 
     out = recalibrate(tiny_bundle, synthetic_data_dir, tmp_path / "eq", fusion="equal")
     cal = json.loads((out / "calibration.json").read_text())
@@ -406,7 +410,7 @@ def test_recalibration_leaves_out_a_held_out_file_whose_person_was_trained_on(
 ) -> None:
     import shutil
 
-    from vaedetect.train import recalibrate
+    from vaedetect.training.pipeline import recalibrate
 
     src = Path(shutil.copytree(tiny_bundle, tmp_path / "src"))
     config = json.loads((src / "config.json").read_text())
@@ -425,7 +429,8 @@ def test_recalibrating_a_bundle_without_recorded_file_lists_rederives_the_identi
 ) -> None:
     import shutil
 
-    from vaedetect.train import TrainConfig, identity_split, read_manifest, recalibrate
+    from vaedetect.training.data import identity_split, read_manifest
+    from vaedetect.training.pipeline import recalibrate
 
     src = Path(shutil.copytree(tiny_bundle, tmp_path / "src"))
     config = json.loads((src / "config.json").read_text())
@@ -477,7 +482,7 @@ def test_training_from_a_bundle_trains_only_the_named_stages_on_the_split_it_rec
 ) -> None:
     from dataclasses import replace
 
-    from vaedetect.train import train
+    from vaedetect.training.pipeline import train
 
     cfg = replace(TrainConfig.from_preset("tiny"), face_steps=6, lr=3e-4)
     out = train(synthetic_data_dir, tmp_path / "ft", cfg=cfg, init=tiny_bundle, only=("face_vae",))
@@ -493,11 +498,11 @@ def test_training_from_a_bundle_trains_only_the_named_stages_on_the_split_it_rec
     assert new["training"]["init_training"]["face_steps"] == TrainConfig.from_preset("tiny").face_steps
     assert new["training"]["final_losses"].keys() == {"face_vae", "face_vae_refine"}
     assert "sync_steps" not in new["training"] and new["training"]["face_steps"] == 6  # only what this run trained
-    hub.validate_bundle_dir(out)
+    validate_bundle(out)
 
 
 def test_training_some_stages_needs_a_bundle_to_take_the_others_from(synthetic_data_dir: Path, tmp_path: Path) -> None:
-    from vaedetect.train import train
+    from vaedetect.training.pipeline import train
 
     with pytest.raises(ValueError, match="init"):
         train(synthetic_data_dir, tmp_path / "a", cfg=TrainConfig.from_preset("tiny"), only=("face_vae",))
@@ -515,7 +520,7 @@ def test_face_augmentation_keeps_the_crop_shape_and_changes_its_look_reproducibl
 
 
 def test_thresholds_hold_the_false_positive_rate_on_the_real_scores_they_are_set_on() -> None:
-    from vaedetect.train import threshold_at_fpr
+    from vaedetect.training.calibrate import threshold_at_fpr
 
     rng = np.random.default_rng(0)
     for n in (5, 19, 20, 22, 41, 209):
@@ -548,7 +553,7 @@ def test_a_recipe_without_blend_steps_ships_no_blend_model_and_refines_the_face_
 ) -> None:
     from dataclasses import replace
 
-    from vaedetect.train import train
+    from vaedetect.training.pipeline import train
 
     cfg = replace(TrainConfig.from_preset("tiny"), blend_steps=0, face_steps=3, face_refine_steps=2, sync_steps=2)
     out = train(synthetic_data_dir, tmp_path / "run", cfg=cfg)
@@ -557,7 +562,7 @@ def test_a_recipe_without_blend_steps_ships_no_blend_model_and_refines_the_face_
     assert config["training"]["stages"] == ["face_vae", "audio_vae", "sync"]
     assert config["training"]["final_losses"].keys() == {"face_vae", "face_vae_refine", "audio_vae", "sync"}
     assert config["training"]["face_refine_steps"] == 2
-    hub.validate_bundle_dir(out)
+    validate_bundle(out)
     with pytest.raises(ValueError, match="blend_steps"):
         train(synthetic_data_dir, tmp_path / "again", cfg=cfg, init=out, only=("blend",))
 
@@ -578,7 +583,7 @@ def test_fresh_stages_start_from_new_weights_while_the_others_keep_the_bundles(
 ) -> None:
     from dataclasses import replace
 
-    from vaedetect.train import train
+    from vaedetect.training.pipeline import train
 
     cfg = replace(TrainConfig.from_preset("tiny"), face_steps=0, face_refine_steps=0)
     kept = train(synthetic_data_dir, tmp_path / "kept", cfg=cfg, init=tiny_bundle, only=("face_vae",))

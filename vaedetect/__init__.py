@@ -9,15 +9,11 @@ Usage::
 
 from __future__ import annotations
 
-import os
+from vaedetect import settings
 
-# Private by default: no telemetry from any library we use, and quiet native loggers.
-os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-os.environ.setdefault("GLOG_minloglevel", "2")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+settings.apply_defaults()  # before any submodule imports huggingface_hub, gradio or MediaPipe
 
-from vaedetect.errors import InputError
+from vaedetect.errors import InputError  # noqa: E402
 
 __version__ = "0.1.0"
 __all__ = ["InputError", "__version__", "load_detector"]

@@ -15,7 +15,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
-from vaedetect.errors import InputError
+from vaedetect import settings
+from vaedetect.errors import BundleError, InputError
 
 EXIT_INPUT = 2
 
@@ -30,7 +31,7 @@ def _native_stderr_quieted() -> Iterator[None]:
     ``VAEDETECT_NATIVE_LOGS=1`` keeps them for debugging.
     """
     try:
-        quiet = os.environ.get("VAEDETECT_NATIVE_LOGS") != "1" and sys.stderr.fileno() == 2
+        quiet = not settings.native_logs() and sys.stderr.fileno() == 2
     except (AttributeError, OSError, ValueError):  # a replaced stderr (pytest, IDEs) has no descriptor 2 to redirect
         quiet = False
     if not quiet:
@@ -162,7 +163,8 @@ def cmd_pull(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     import logging
 
-    from vaedetect.train import TrainConfig, train
+    from vaedetect.training.pipeline import train
+    from vaedetect.training.recipes import TrainConfig
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     cfg = TrainConfig.from_preset(args.preset)
@@ -180,7 +182,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_recalibrate(args: argparse.Namespace) -> int:
     import logging
 
-    from vaedetect.train import recalibrate
+    from vaedetect.training.pipeline import recalibrate
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     print(recalibrate(args.bundle, args.data, args.out, fusion=args.fusion))
@@ -199,6 +201,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from vaedetect.training import recipe_names
+
     p = argparse.ArgumentParser(prog="python -m vaedetect", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -236,11 +240,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", required=True, help="run folder; the bundle is written to OUT/bundle")
     sp.add_argument("--fusion", choices=["poe", "equal"], help="default: the bundle's own")
 
-    sp = sub.add_parser("train", help="train a bundle on real footage only (see vaedetect/train.py)")
+    sp = sub.add_parser("train", help="train a bundle on real footage only (see vaedetect/training/)")
     sp.add_argument("--data", required=True, help="data folder with manifest.csv (its dev split is never used)")
     sp.add_argument("--out", required=True, help="run folder; the bundle is written to OUT/bundle")
     sp.add_argument("--device", help="cpu, cuda, cuda:N (default: cuda when available)")
-    sp.add_argument("--preset", default="default", choices=["default", "sbi", "tiny"])
+    sp.add_argument("--preset", default="default", choices=recipe_names(), help="vaedetect/training/recipes.json")
     sp.add_argument("--face-steps", type=int)
     sp.add_argument("--face-refine-steps", type=int, help="face VAE steps on augmented faces after --face-steps")
     sp.add_argument("--audio-steps", type=int)
@@ -278,16 +282,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with _native_stderr_quieted():
             return COMMANDS[args.command](args)
-    except InputError as err:
+    except (InputError, BundleError) as err:  # a bad --checkpoint is a user error too: one line, exit 2
         print(f"error: {err}", file=sys.stderr)
         return EXIT_INPUT
-    except Exception as err:
-        from vaedetect.hub import BundleError
-
-        if isinstance(err, BundleError):  # a bad --checkpoint is a user error too: one line, exit 2
-            print(f"error: {err}", file=sys.stderr)
-            return EXIT_INPUT
-        raise
 
 
 if __name__ == "__main__":

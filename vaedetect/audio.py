@@ -12,14 +12,16 @@ from functools import lru_cache
 import numpy as np
 
 SAMPLE_RATE_HZ = 16_000
-VIDEO_FPS = 25
+# The analysis frame rate: media resamples every video to it, and the mel hop is chosen so that whole mel frames pair
+# with each video frame. Defined here, with the hop it must divide, and nowhere else.
+ANALYSIS_FPS = 25
 HOP_LENGTH = 160  # 10 ms
 WIN_LENGTH = 400  # 25 ms
 N_FFT = 512
 N_MELS = 80
 MEL_FMIN_HZ = 55.0
 MEL_FMAX_HZ = 7_600.0
-MEL_PER_VIDEO_FRAME = SAMPLE_RATE_HZ // HOP_LENGTH // VIDEO_FPS  # 4
+MEL_PER_VIDEO_FRAME = SAMPLE_RATE_HZ // HOP_LENGTH // ANALYSIS_FPS  # 4
 LOG_FLOOR = 1e-5
 
 
@@ -123,7 +125,7 @@ class AudioAnalysis:
 
 def frame_loudness_db(audio: np.ndarray, n_video_frames: int) -> np.ndarray:
     """RMS level in dBFS over 40 ms centred on each video frame."""
-    spf = SAMPLE_RATE_HZ // VIDEO_FPS
+    spf = SAMPLE_RATE_HZ // ANALYSIS_FPS
     need = n_video_frames * spf + spf
     padded = np.pad(audio.astype(np.float32), (spf // 2, max(0, need - len(audio) - spf // 2)))[:need]
     idx = np.arange(spf)[None, :] + spf * np.arange(n_video_frames)[:, None]
@@ -155,8 +157,8 @@ def detect_speech(loudness_db: np.ndarray, config: SpeechConfig | None = None) -
     peak = float(np.percentile(loudness_db, 98))
     thr = max(cfg.min_level_dbfs, floor + cfg.above_floor_db, peak - cfg.below_peak_db)
     mask = loudness_db > thr
-    hang = round(cfg.hangover_s * VIDEO_FPS)
-    min_len = max(1, round(cfg.min_speech_s * VIDEO_FPS))
+    hang = round(cfg.hangover_s * ANALYSIS_FPS)
+    min_len = max(1, round(cfg.min_speech_s * ANALYSIS_FPS))
     for s, e, v in _run_lengths(mask):
         if not v and e - s <= hang and s > 0 and e < n:
             mask[s:e] = True
@@ -189,4 +191,4 @@ def leading_silence_frames(analysis: AudioAnalysis, margin_s: float = 0.1) -> in
     """Video frames to skip before speech starts (a shortcut several benchmarks' fakes offer; we never learn it)."""
     if analysis.speech_start_frame is None:
         return 0
-    return max(0, analysis.speech_start_frame - round(margin_s * VIDEO_FPS))
+    return max(0, analysis.speech_start_frame - round(margin_s * ANALYSIS_FPS))

@@ -54,7 +54,7 @@ def load_detector(name_or_path: str | Path | None = None, *, threads: int | None
     if threads:
         torch.set_num_threads(threads)
     resolved = hub.resolve_bundle(name_or_path)
-    bundle = ModelBundle.load(resolved.path)
+    bundle = ModelBundle.load(resolved.path, resolved.config)
     return Detector(
         bundle,
         name=resolved.name,
@@ -88,7 +88,7 @@ class Detector:
         self.bundle_source = source
         self.bundle_warnings = bundle_warnings or []
         self.limits = limits or media.MediaLimits()
-        self.face_config = face_config or FaceConfig()
+        self.face_config = face_config or bundle.config.preprocessing.face_config()
         self.reference = ReferenceMap.from_reference(bundle.reference)
         # Evidence this bundle has a model for (older bundles have no blend model: not "missing", just not offered).
         self._offered = tuple(k for k in EVIDENCE if k != "blend" or bundle.blend is not None)

@@ -42,3 +42,11 @@ class LimitExceededError(InputError):
 
 class DecodeTimeoutError(InputError):
     code = "decode_timeout"
+
+
+class BundleError(Exception):
+    """A checkpoint bundle cannot be found, fetched, verified or used; ``str(err)`` says which and why.
+
+    Not an :class:`InputError` (the upload is fine, the model is not), but the CLI treats a bad ``--checkpoint`` as a
+    user error too: one line, exit status 2.
+    """

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-import cv2
 import numpy as np
 import torch
 
@@ -19,6 +18,7 @@ from vaedetect.audio import MEL_PER_VIDEO_FRAME, mel_windows, minus_speech_mean
 from vaedetect.fusion import bits_per_pixel
 from vaedetect.media import ANALYSIS_FPS
 from vaedetect.models import ModelBundle
+from vaedetect.models.images import crops_to_tensor
 from vaedetect.models.sync import distance_matrix
 from vaedetect.pseudofakes import face_mask
 
@@ -151,19 +151,13 @@ class RawEvidence:
     quality: dict[str, float | None] = field(default_factory=dict)  # vaedetect.fusion.QUALITY, see clip_quality
 
 
-def _to_input(crops: np.ndarray, px: int) -> torch.Tensor:
-    if crops.shape[1] != px:
-        crops = np.stack([cv2.resize(c, (px, px), interpolation=cv2.INTER_AREA) for c in crops])
-    return torch.from_numpy(crops).permute(0, 3, 1, 2).float().div_(255.0)
-
-
 @torch.no_grad()
 def run_face_vae(bundle: ModelBundle, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Reconstructions (N, P, P, 3) uint8, per-pixel errors (N, P, P), latent means (N, D) at the VAE resolution."""
     px = bundle.config.face_vae.image_px
     recs, errs, mus = [], [], []
     for s in range(0, len(crops), BATCH):
-        recon, err, mu = bundle.face_vae.error_map(_to_input(crops[s : s + BATCH], px))
+        recon, err, mu = bundle.face_vae.error_map(crops_to_tensor(crops[s : s + BATCH], px))
         recs.append((recon.permute(0, 2, 3, 1).clamp(0, 1) * 255).round().byte().numpy())
         errs.append(err.numpy())
         mus.append(mu.numpy())
@@ -179,7 +173,7 @@ def run_blend(bundle: ModelBundle, crops: np.ndarray) -> np.ndarray | None:
     if bundle.blend is None:
         return None
     px = bundle.config.blend.image_px
-    out = [bundle.blend(_to_input(crops[s : s + BATCH], px)).numpy() for s in range(0, len(crops), BATCH)]
+    out = [bundle.blend(crops_to_tensor(crops[s : s + BATCH], px)).numpy() for s in range(0, len(crops), BATCH)]
     return np.concatenate(out) if out else np.zeros(0, np.float32)
 
 

@@ -19,15 +19,11 @@ Why these choices:
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
-
-os.environ.setdefault("GLOG_minloglevel", "2")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 FACE_CROP_PX = 128
 MOUTH_CROP_PX = 48

@@ -39,6 +39,7 @@ import pillow_heif
 from av.sidedata.sidedata import SideDataContainer
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from vaedetect.audio import ANALYSIS_FPS, SAMPLE_RATE_HZ
 from vaedetect.errors import (
     CorruptMediaError,
     DecodeTimeoutError,
@@ -62,8 +63,6 @@ __all__ = [
     "probe",
 ]
 
-ANALYSIS_FPS = 25
-SAMPLE_RATE_HZ = 16_000
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".heic", ".heif", ".avif"})
 
 _BYTES_PER_MB = 1024 * 1024

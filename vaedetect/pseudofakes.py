@@ -14,12 +14,21 @@ template coordinates fits every crop.
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
 import cv2
 import numpy as np
 
-from vaedetect.faces import FACE_TEMPLATE
+from vaedetect.faces import FACE_TEMPLATE, mouth_crop_from_aligned
 
-KINDS = ("self-blend", "cross-blend", "vae-regen", "audio-shift", "audio-swap", "audio-smooth")
+if TYPE_CHECKING:
+    from vaedetect.evidence import ClipArrays
+    from vaedetect.models import ModelBundle
+
+FACE_KINDS = ("self-blend", "cross-blend", "vae-regen")
+AUDIO_KINDS = ("audio-shift", "audio-swap", "audio-smooth")
+KINDS = FACE_KINDS + AUDIO_KINDS
 
 
 def face_mask(size_px: int, rng: np.random.Generator | None = None, *, blur: bool = True) -> np.ndarray:
@@ -233,3 +242,45 @@ def jitter_window(mouths: np.ndarray, rng: np.random.Generator, strength: float 
     noise = rng.normal(0, 0.02 * strength, size=(1, h, w)).astype(np.float32)
     out = np.stack([cv2.warpAffine(f, m, (w, h), borderMode=cv2.BORDER_REFLECT) for f in out])
     return np.clip(out * gain + bias + noise, 0.0, 1.0).astype(np.float32)
+
+
+def make_pseudofake(
+    kind: str, seg: ClipArrays, donor: ClipArrays, bundle: ModelBundle, rng: np.random.Generator
+) -> ClipArrays | None:
+    """Apply one pseudo-fake kind to a real segment (the same perturbation on every frame, like a real forgery).
+
+    ``donor`` is another real clip (the identity of a cross-blend, the voice of an audio swap); ``bundle``'s face VAE
+    makes the regenerated mouths. None when the segment cannot carry this kind (no audio, no donor face).
+    """
+    if kind in AUDIO_KINDS:
+        if seg.mel is None or seg.is_image:
+            return None
+        if kind == "audio-smooth":
+            return replace(seg, mel=smooth_mel(seg.mel, rng))
+        if kind == "audio-shift":
+            return seg.audio_shifted(int(rng.choice([-1, 1]) * rng.integers(5, 26)))  # 0.2-1.0 s at 25 fps
+        if donor.mel is None:
+            return None
+        return replace(seg, mel=swap_audio(seg.mel, donor.mel), speech=swap_audio(seg.speech, donor.speech))
+    faces = seg.face_crops.copy()
+    mouths = seg.mouth_crops.copy()
+    seed = int(rng.integers(2**31))
+    donor_idx = np.flatnonzero(donor.present)
+    if kind == "cross-blend" and donor_idx.size == 0:
+        return None
+    if kind == "vae-regen":
+        from vaedetect.evidence import run_face_vae  # evidence draws its face region with this module's mask
+
+        recon, _, _ = run_face_vae(bundle, faces[np.flatnonzero(seg.present)])
+    for j, i in enumerate(np.flatnonzero(seg.present)):
+        frame_rng = np.random.default_rng(seed)  # same perturbation for every frame of the segment
+        if kind == "self-blend":
+            faces[i], _ = self_blend(faces[i], frame_rng)
+        elif kind == "cross-blend":
+            faces[i], _ = cross_blend(faces[i], donor.face_crops[donor_idx[j % donor_idx.size]], frame_rng)
+        elif kind == "vae-regen":
+            faces[i] = regenerate_mouth(faces[i], recon[j])
+        else:
+            raise ValueError(kind)
+        mouths[i] = mouth_crop_from_aligned(faces[i], mouths.shape[1])
+    return replace(seg, face_crops=faces, mouth_crops=mouths)
