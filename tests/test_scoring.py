@@ -203,3 +203,58 @@ def test_a_photo_has_no_seconds() -> None:
     raw.is_image, raw.sync, raw.sync_offset = True, None, None
     s = score(raw, CALIBRATION, [])
     assert s.seconds == [] and s.head.name == "photo"
+
+
+def _learned_calibration() -> dict:
+    """A calibration with equal heads (as every bundle has) plus learned heads fitted on made-up records in which
+    fakes have a worse face and less grain in the lower face."""
+    from vaedetect.fusion import fit_heads
+
+    rng = np.random.default_rng(0)
+    q = {"face_px": 120.0, "sharpness": 80.0, "bits_per_pixel": 0.1}
+    recs = [
+        {"label": 0, "family": "", "group": f"p{i}", "is_image": i % 4 == 0, "quality": q,
+         "values": {"face": rng.normal(), "lower_upper_noise": rng.normal()}}
+        for i in range(160)
+    ] + [
+        {"label": 1, "family": f"f{i % 3}", "group": f"g{i}", "is_image": False, "quality": q,
+         "values": {"face": rng.normal(2.0), "lower_upper_noise": rng.normal(-2.5)}}
+        for i in range(60)
+    ]  # fmt: skip
+    return {
+        "evidence": {k: {"mean": 0.0, "std": 1.0} for k in ("face", "latent", "audio", "sync", "temporal")},
+        "heads": {"audio": Head("audio", ("audio",), np.ones(1), 0.0, 0.6, 0.8).to_json()},
+        "learned": fit_heads(recs),
+    }
+
+
+def test_with_learned_heads_a_voice_alone_gets_no_verdict() -> None:
+    """Issue 15: the voice evidence is not calibrated on labelled synthetic voices, so without a face there is no
+    real/fake verdict, even though the bundle still has an audio-only head."""
+    raw = RawEvidence(audio=4.0, n_frames=100, fps=25.0)
+    s = score(raw, _learned_calibration(), [ReportWarning("no_face", "No face.")])
+    assert s.head is None and s.lines == {} and s.verdict == "uncertain"
+    assert "does not judge a voice on its own" in s.reasons[0]
+
+
+def test_a_learned_head_explains_with_the_direction_it_learned() -> None:
+    cal = _learned_calibration()
+    raw = RawEvidence(face=2.5, n_frames=100, fps=25.0)
+    raw.cues = {"lower_upper_noise": -3.0}
+    raw.quality = {"face_px": 120.0, "sharpness": 80.0, "bits_per_pixel": 0.1}
+    s = score(raw, cal, [])
+    assert s.head is not None and s.head.name == "learned-video"
+    assert s.manipulation_score > s.lines["uncertain"]
+    assert any("less grain than the upper face" in r for r in s.reasons)
+    assert s.contributions["lower_upper_noise"] > 0 and s.contributions["face"] > 0
+    typical = RawEvidence(face=0.0, n_frames=100, fps=25.0)
+    typical.cues = {"lower_upper_noise": 0.0}
+    assert score(typical, cal, []).verdict == "real"
+
+
+def test_a_photo_is_scored_by_the_learned_photo_head() -> None:
+    raw = RawEvidence(face=0.1, n_frames=1, fps=25.0, is_image=True)
+    raw.cues = {"lower_upper_noise": 0.2}
+    s = score(raw, _learned_calibration(), [])
+    assert s.head is not None and s.head.name == "learned-photo"
+    assert s.seconds == []

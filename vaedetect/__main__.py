@@ -189,6 +189,20 @@ def cmd_recalibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_fit_fusion(args: argparse.Namespace) -> int:
+    import logging
+
+    from vaedetect.training.learned import fit_stage
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    learned = fit_stage(Path(args.bundle), Path(args.data), Path(args.records))
+    for kind, block in learned.items():
+        f = block["fusion"]
+        counted = ", ".join(f"{k} {w:.2f}" for k, w in zip(f["features"], f["weights"], strict=True) if w > 0)
+        print(f"{kind}: lines {block['thresholds']}; counted: {counted}")
+    return 0
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "inspect": cmd_inspect,
     "analyze": cmd_analyze,
@@ -197,6 +211,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "pull": cmd_pull,
     "train": cmd_train,
     "recalibrate": cmd_recalibrate,
+    "fit-fusion": cmd_fit_fusion,
 }
 
 
@@ -239,6 +254,13 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--data", required=True, help="data folder with manifest.csv (its dev split is never used)")
     sp.add_argument("--out", required=True, help="run folder; the bundle is written to OUT/bundle")
     sp.add_argument("--fusion", choices=["poe", "equal"], help="default: the bundle's own")
+
+    sp = sub.add_parser(
+        "fit-fusion", help="learn how much each evidence counts from labelled fakes (train's last stage)"
+    )
+    sp.add_argument("bundle", help="bundle folder; its calibration.json gains the learned heads")
+    sp.add_argument("--data", required=True, help="data folder whose manifest.csv lists labelled real and fake files")
+    sp.add_argument("--records", required=True, help="JSON lines of measured files: reused, and extended as needed")
 
     sp = sub.add_parser("train", help="train a bundle on real footage only (see vaedetect/training/)")
     sp.add_argument("--data", required=True, help="data folder with manifest.csv (its dev split is never used)")

@@ -58,7 +58,8 @@ def record_of(row: dict[str, str], evidence: dict[str, Any]) -> dict[str, Any]:
 
 
 def build_records(detector: Any, data_dir: Path, cache: Path) -> list[dict[str, Any]]:
-    """One record per labelled file, measured once and kept as JSON lines in ``cache`` (re-runs resume)."""
+    """One record per labelled file, measured once and kept as JSON lines in ``cache`` (re-runs resume; a file
+    already there is not measured again, so records must come from the same bundle and code)."""
     done: dict[str, dict[str, Any]] = {}
     if cache.exists():
         for line in cache.read_text().splitlines():
@@ -85,5 +86,17 @@ def fit_learned(bundle_dir: Path, records: list[dict[str, Any]], *, l2: float = 
     path = bundle_dir / "calibration.json"
     calibration = json.loads(path.read_text())
     calibration["learned"] = learned
-    path.write_text(json.dumps(calibration, indent=1))
+    path.write_text(json.dumps(calibration, indent=2, allow_nan=False))
     return learned
+
+
+def fit_stage(bundle_dir: Path, data_dir: Path, records_path: Path, *, l2: float = 0.01) -> dict[str, Any]:
+    """The stage ``train`` ends with and ``fit-fusion`` runs alone: records (measured with the bundle in
+    ``bundle_dir``, or read from ``records_path`` when it is complete) -> learned heads in its calibration."""
+    from vaedetect.detector import load_detector
+
+    records = build_records(load_detector(bundle_dir), data_dir, records_path)
+    if not any(r["label"] for r in records):
+        log.warning("no labelled fakes in %s: the bundle keeps its equal fusion", data_dir)
+        return {}
+    return fit_learned(bundle_dir, records, l2=l2)

@@ -19,7 +19,7 @@ from vaedetect.evidence import ClipArrays
 from vaedetect.model_card import make_model_card
 from vaedetect.models import BundleConfig, ModelBundle, Preprocessing
 from vaedetect.models.blend import BlendNet
-from vaedetect.training import data, stages
+from vaedetect.training import data, learned, stages
 from vaedetect.training.calibrate import calibrate
 from vaedetect.training.data import Item
 from vaedetect.training.loop import barrier, dist_setup, is_main
@@ -131,6 +131,8 @@ def train(
         bundle.config = bcfg
         _save(bundle, bundle_dir)
         (work / "histories.json").write_text(json.dumps(histories))
+        if cfg.learned_fusion:
+            learned.fit_stage(bundle_dir, data_dir, out_dir / "cache" / "records.jsonl")
     barrier()
     return bundle_dir
 

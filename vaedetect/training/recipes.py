@@ -57,6 +57,9 @@ class TrainConfig:
     # sum / sqrt(k)) and uses the pseudo-fakes for the Platt step, the checks and the map; "poe" fits each expert's
     # weight on the pseudo-fakes it can see (the earlier recipe). See ``training.calibrate.fit_experts`` for why.
     fusion: str = "equal"
+    # Then learn how much each evidence counts from the labelled fakes of the data folder (training.learned); a bundle
+    # with learned heads scores with them. Off: the equal/poe fusion above decides.
+    learned_fusion: bool = True
     face_vae: FaceVAEConfig = field(default_factory=FaceVAEConfig)
     audio_vae: AudioVAEConfig = field(default_factory=AudioVAEConfig)
     sync: SyncConfig = field(default_factory=SyncConfig)

@@ -1,0 +1,172 @@
+"""Region cues and the learned fusion: what each measures, that re-sharing leaves the ratios alone, and that the
+fusion learns directions, keeps weights non-negative and removes what image quality explains on real files."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from vaedetect import cues
+from vaedetect.faces import FACE_OVAL, LIPS, similarity_to_template
+from vaedetect.fusion import (
+    LearnedFusion,
+    QualityCorrection,
+    bits_per_pixel,
+    fit_fusion,
+    fit_heads,
+    fit_quality_correction,
+    robust_norm,
+)
+
+PX = 256
+
+
+def _landmarks(rng: np.random.Generator) -> np.ndarray:
+    """468 plausible landmarks in crop coordinates: the outline on an ellipse, lips around the mouth, the five
+    alignment points on the canonical template (so the crop's own transform is close to the identity)."""
+    lm = np.full((468, 2), PX / 2, np.float32)
+    t = np.linspace(0, 2 * np.pi, len(FACE_OVAL), endpoint=False)
+    lm[list(FACE_OVAL)] = np.c_[PX / 2 + 0.36 * PX * np.sin(t), PX * 0.52 - 0.46 * PX * np.cos(t)]
+    u = np.linspace(0, 2 * np.pi, len(LIPS), endpoint=False)
+    lm[list(LIPS)] = np.c_[PX / 2 + 0.12 * PX * np.cos(u), PX * 0.78 + 0.04 * PX * np.sin(u)]
+    from vaedetect.faces import FACE_TEMPLATE
+
+    tpl = FACE_TEMPLATE * PX
+    lm[[33, 133]] = tpl[0] + [[-6, 0], [6, 0]]
+    lm[[362, 263]] = tpl[1] + [[-6, 0], [6, 0]]
+    lm[1] = tpl[2]
+    lm[61], lm[291] = tpl[3], tpl[4]
+    lm[13], lm[14] = tpl[3:5].mean(axis=0) + [0, -3], tpl[3:5].mean(axis=0) + [0, 3]
+    return lm + rng.normal(0, 0.3, lm.shape).astype(np.float32)
+
+
+def _face(rng: np.random.Generator, lower_blur: float = 0.0) -> np.ndarray:
+    """A textured face-like crop: noise texture everywhere, optionally the lower face blurred (a redrawn mouth)."""
+    img = np.clip(128 + rng.normal(0, 25, (PX, PX, 3)), 0, 255).astype(np.uint8)
+    img = cv2.GaussianBlur(img, (0, 0), 0.6)
+    if lower_blur:
+        low = img[int(PX * 0.62) :].copy()
+        img[int(PX * 0.62) :] = cv2.GaussianBlur(low, (0, 0), lower_blur)
+    return img
+
+
+def test_regions_sit_inside_the_crop_and_do_not_overlap_where_they_should_not():
+    rng = np.random.default_rng(0)
+    r = cues.regions(_landmarks(rng), PX)
+    for name in ("inner", "ring", "upper", "lower", "mouth", "outline"):
+        assert getattr(r, name).sum() > cues._MIN_PIXELS, name
+    assert not (r.inner & r.ring).any()
+    assert not (r.upper & r.lower).any()
+
+
+def test_a_redrawn_smoother_lower_face_lowers_lower_vs_upper_detail():
+    rng = np.random.default_rng(1)
+    lm = _landmarks(rng)
+    real = cues.frame_cues(_face(rng), lm)["lower_upper_detail"]
+    redrawn = cues.frame_cues(_face(rng, lower_blur=2.0), lm)["lower_upper_detail"]
+    assert abs(real) < 0.3
+    assert redrawn < real - 0.5
+
+
+def test_on_an_evenly_textured_face_re_sharing_moves_the_region_ratios_far_less_than_the_detail():
+    """On real footage both regions of a face degrade alike, so their ratio stays while each region's own detail
+    drops (where the regions already differ, as on a redrawn mouth, degradation pulls the ratio towards 0 instead:
+    laundering weakens that evidence, it does not invent it)."""
+    rng = np.random.default_rng(2)
+    lm = _landmarks(rng)
+    face = _face(rng)
+    half = cv2.resize(cv2.resize(face, (PX // 2, PX // 2), interpolation=cv2.INTER_AREA), (PX, PX))
+    ok, enc = cv2.imencode(".jpg", cv2.GaussianBlur(half, (0, 0), 1.0), [cv2.IMWRITE_JPEG_QUALITY, 40])
+    assert ok
+    shared = cv2.imdecode(enc, cv2.IMREAD_UNCHANGED)
+    own_detail_drop = np.log(cues._detail(cues._gray(face)).mean() / cues._detail(cues._gray(shared)).mean())
+    assert own_detail_drop > 1.0
+    a, b = cues.frame_cues(face, lm), cues.frame_cues(shared, lm)
+    for k in ("lower_upper_detail", "lower_upper_noise", "face_ring_detail", "face_ring_noise", "seam"):
+        assert abs(a[k] - b[k]) < 0.25 * own_detail_drop, k
+
+
+def test_clip_cues_of_one_photo_have_no_temporal_cues():
+    rng = np.random.default_rng(3)
+    out = cues.clip_cues(_face(rng)[None], _landmarks(rng)[None])
+    assert set(out) == set(cues.CUES)
+    assert np.isnan(out["lower_upper_flicker"]) and np.isnan(out["face_ring_flicker"])
+    assert np.isfinite(out["lower_upper_detail"])
+
+
+def test_robust_norm_orients_towards_the_fakes():
+    rng = np.random.default_rng(4)
+    real = rng.normal(0, 1, 200)
+    n = robust_norm(real, rng.normal(-2, 1, 50))
+    assert n.direction == -1.0
+    assert n.z(-3.0) > 2.0  # lower than real = more like these fakes
+    assert n.z(None) is None and n.z(float("nan")) is None
+
+
+def test_fusion_learns_the_informative_evidence_and_keeps_weights_non_negative():
+    rng = np.random.default_rng(5)
+    real = [{"a": rng.normal(), "b": rng.normal(), "c": rng.normal()} for _ in range(300)]
+    fake = [{"a": rng.normal(3), "b": rng.normal(), "c": rng.normal(-3)} for _ in range(100)]
+    f = fit_fusion(real, fake, ("a", "b", "c"))
+    w = dict(zip(f.features, f.weights, strict=True))
+    assert (f.weights >= 0).all()
+    assert w["a"] > 0.5 and w["c"] > 0.5 and w["b"] < 0.2
+    assert f.norms["c"].direction == -1.0
+    assert f.logit({"a": 3.0, "c": -3.0}) > f.logit({"a": 0.0, "c": 0.0})
+    assert f.logit({}) == pytest.approx(f.bias)  # missing evidence counts as typical
+    again = LearnedFusion.from_json(json.loads(json.dumps(f.to_json())))
+    assert again.logit({"a": 1.0, "b": 2.0}) == pytest.approx(f.logit({"a": 1.0, "b": 2.0}))
+
+
+def test_quality_correction_removes_what_quality_predicts_on_real_files():
+    rng = np.random.default_rng(6)
+    q = [{"face_px": float(p), "sharpness": float(s), "bits_per_pixel": 0.1} for p, s in
+         zip(rng.uniform(40, 400, 300), rng.uniform(5, 500, 300), strict=True)]  # fmt: skip
+    real = [{"e": 2.0 * np.log(x["face_px"]) + rng.normal(0, 0.1)} for x in q]
+    corr = fit_quality_correction(real, q, ("e",))
+    assert isinstance(corr, QualityCorrection)
+    fixed = np.array([corr.apply(v, x)["e"] for v, x in zip(real, q, strict=True)])
+    px = np.array([x["face_px"] for x in q])
+    assert abs(np.corrcoef(fixed, np.log(px))[0, 1]) < 0.1
+    assert corr.apply({"e": 1.0}, {"face_px": None}) == {"e": 1.0}  # no quality measure: left as it is
+
+
+def test_bits_per_pixel_for_photos_and_videos():
+    assert bits_per_pixel("image", 1000, 100, 10, None, None) == pytest.approx(8.0)
+    assert bits_per_pixel("video", 0, 100, 10, 25.0, 25.0) == pytest.approx(25_000 / 25_000)
+    assert bits_per_pixel("video", 0, 100, 10, None, 25.0) is None
+
+
+def _records(rng: np.random.Generator) -> list[dict]:
+    recs = []
+    for i in range(120):
+        is_image = i % 3 == 0
+        recs.append({"label": 0, "family": "", "group": f"p{i}", "is_image": is_image,
+                     "values": {"face": rng.normal(), "lower_upper_noise": rng.normal()},
+                     "quality": {"face_px": 100.0, "sharpness": 50.0, "bits_per_pixel": 0.1}})  # fmt: skip
+    for fam in ("x", "y"):
+        for i in range(30):
+            recs.append({"label": 1, "family": fam, "group": f"{fam}{i}", "is_image": False,
+                         "values": {"face": rng.normal(2.5), "lower_upper_noise": rng.normal(-2)},
+                         "quality": {"face_px": 100.0, "sharpness": 50.0, "bits_per_pixel": 0.1}})  # fmt: skip
+    return recs
+
+
+def test_learned_lines_hold_every_real_file_below_likely_manipulated():
+    rng = np.random.default_rng(7)
+    recs = _records(rng)
+    heads = fit_heads(recs)
+    assert set(heads) == {"video", "photo"}
+    for kind, block in heads.items():
+        f = LearnedFusion.from_json(block["fusion"])
+        th = block["thresholds"]
+        assert 0 < th["uncertain"] < th["fake"] <= 1
+        reals = [r for r in recs if not r["label"] and r["is_image"] == (kind == "photo")]
+        p = [1 / (1 + np.exp(-f.logit(r["values"], r["quality"]))) for r in reals]
+        assert max(p) < th["fake"]
+        fakes = [r for r in recs if r["label"]]
+        pf = [1 / (1 + np.exp(-f.logit(r["values"], r["quality"]))) for r in fakes]
+        assert np.median(pf) > th["uncertain"]
