@@ -74,8 +74,13 @@ def pick(rows: list[dict], n: int) -> list[dict]:
     return [r for g in groups.values() for r in sorted(g, key=h)[:n]]
 
 
-def summary(report) -> dict:
-    return {"verdict": report.verdict, "score": report.manipulation_score, "z": dict(report.scores)}
+def summary(report, weights: dict[str, dict[str, float]]) -> dict:
+    """Verdict, score, and the z-score of every evidence the verdict counts: under a learned head a contribution is
+    weight x z (z quality-corrected and oriented), so z is recovered from it; otherwise the report's own z-scores."""
+    kind = "photo" if report.media.kind == "image" else "video"
+    w = weights.get(kind, {})
+    z = {k: v / w[k] for k, v in report.contributions.items() if w.get(k)} if w else dict(report.scores)
+    return {"verdict": report.verdict, "score": report.manipulation_score, "z": z}
 
 
 def main() -> None:
@@ -88,6 +93,10 @@ def main() -> None:
     with open(data / "manifest.csv") as fh:
         rows = pick(list(csv.DictReader(fh)), args.n)
     det = vaedetect.load_detector()
+    learned = det.bundle.calibration.get("learned", {})
+    weights = {
+        kind: dict(zip(b["fusion"]["features"], b["fusion"]["weights"], strict=True)) for kind, b in learned.items()
+    }
     results = []
     t0 = time.time()
     with tempfile.TemporaryDirectory() as tmp:
@@ -97,11 +106,11 @@ def main() -> None:
             entry = {"path": r["path"], "kind": "photo" if photo else r["split"]}
             try:
                 rep = det.analyze(src)
-                entry["original"] = summary(rep)
+                entry["original"] = summary(rep, weights)
                 for name, ff in TRANSFORMS.items():
                     dst = Path(tmp) / (f"{name}.jpg" if photo else f"{name}.mp4")
                     (reshare_photo(src, dst, name) if photo else reshare_video(src, dst, ff))
-                    entry[name] = summary(det.analyze(dst))
+                    entry[name] = summary(det.analyze(dst), weights)
                     dst.unlink()
             except vaedetect.InputError as e:
                 entry["error"] = str(e)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from vaedetect import cues
-from vaedetect.faces import FACE_OVAL, LIPS, similarity_to_template
+from vaedetect.faces import FACE_OVAL, FACE_TEMPLATE, LIPS
 from vaedetect.fusion import (
     LearnedFusion,
     QualityCorrection,
@@ -32,14 +32,13 @@ def _landmarks(rng: np.random.Generator) -> np.ndarray:
     lm[list(FACE_OVAL)] = np.c_[PX / 2 + 0.36 * PX * np.sin(t), PX * 0.52 - 0.46 * PX * np.cos(t)]
     u = np.linspace(0, 2 * np.pi, len(LIPS), endpoint=False)
     lm[list(LIPS)] = np.c_[PX / 2 + 0.12 * PX * np.cos(u), PX * 0.78 + 0.04 * PX * np.sin(u)]
-    from vaedetect.faces import FACE_TEMPLATE
-
     tpl = FACE_TEMPLATE * PX
     lm[[33, 133]] = tpl[0] + [[-6, 0], [6, 0]]
     lm[[362, 263]] = tpl[1] + [[-6, 0], [6, 0]]
     lm[1] = tpl[2]
     lm[61], lm[291] = tpl[3], tpl[4]
-    lm[13], lm[14] = tpl[3:5].mean(axis=0) + [0, -3], tpl[3:5].mean(axis=0) + [0, 3]
+    mouth = tpl[3:5].mean(axis=0)
+    lm[13], lm[14] = mouth - np.array([0.0, 3.0]), mouth + np.array([0.0, 3.0])
     return lm + rng.normal(0, 0.3, lm.shape).astype(np.float32)
 
 

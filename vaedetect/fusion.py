@@ -287,6 +287,8 @@ def fit_heads(records: list[dict[str, Any]], *, l2: float = 0.01) -> dict[str, A
         features = head_features(kind)
         train = [r for r in records if kind == "photo" or not r["is_image"]]
         scored_reals = [r for r in records if not r["label"] and r["is_image"] == (kind == "photo")]
+        if not scored_reals:  # no real file of this kind to set its lines on: that kind keeps the equal fusion
+            continue
         oof = []
         for k in range(N_FOLDS):
             model = _fit([r for r in train if r["label"] or _fold(r["group"]) != k], features, l2)
@@ -299,7 +301,7 @@ def fit_heads(records: list[dict[str, Any]], *, l2: float = 0.01) -> dict[str, A
             "n_real_scored_out_of_fold": len(oof),
         }
         oof_a = np.asarray(oof)
-        fake_line = float(np.nextafter(oof_a.max(), 1.0)) if oof_a.size else 1.0
+        fake_line = float(np.nextafter(oof_a.max(), 1.0))
         out[kind] = {
             "fusion": model.to_json(),
             "thresholds": {"uncertain": float(np.quantile(oof_a, 1 - UNCERTAIN_FPR)), "fake": fake_line},

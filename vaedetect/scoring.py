@@ -408,13 +408,15 @@ def score(raw: RawEvidence, calibration: dict[str, Any], warnings: list[ReportWa
     codes = [w.code for w in warnings]
     learned = load_learned(calibration)
     lh: LearnedHead | None = None
-    if learned:  # the face is the way in: a voice alone is not judged (see NO_FACE_NO_VERDICT)
-        lh = learned.get("photo" if raw.is_image else "video") if z.get("face") is not None else None
-        head = lh.head if lh is not None else None
-        zh: dict[str, float | None] = dict(lh.zs(z, raw)) if lh is not None else {}
-    else:
+    kind = "photo" if raw.is_image else "video"
+    zh: dict[str, float | None] = z
+    if learned and z.get("face") is None:  # the face is the way in: a voice alone is not judged
+        head = None
+    elif kind in learned:
+        lh = learned[kind]
+        head, zh = lh.head, dict(lh.zs(z, raw))
+    else:  # a bundle without learned heads (or none for this kind of file): the equal/poe heads
         head = select_head(load_heads(calibration), z)
-        zh = z
     fuse: Callable[[dict[str, float | None]], float] | None = None
     if lh is not None:
         fuse = lambda zs: lh.head.probability(lh.zs(zs, raw))  # noqa: E731

@@ -1,0 +1,104 @@
+"""The shipped bundle scores with its learned heads end to end: what it counts, the lines it reads against, what a
+fit records, and no verdict from a voice alone."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import vaedetect
+from vaedetect.cues import CUES
+from vaedetect.detector import Detector
+from vaedetect.fusion import QUALITY
+from vaedetect.scoring import NO_FACE_NO_VERDICT, load_learned
+from vaedetect.training.learned import build_records, fit_learned, record_of, tied_families
+
+SHIPPED = Path(__file__).resolve().parents[1] / "assets" / "checkpoints" / "default"
+
+
+@pytest.fixture(scope="module")
+def shipped() -> Detector:
+    return vaedetect.load_detector(str(SHIPPED))
+
+
+def test_the_shipped_bundle_has_a_video_and_a_photo_head_whose_lines_are_ordered(shipped: Detector) -> None:
+    learned = load_learned(shipped.bundle.calibration)
+    assert set(learned) == {"video", "photo"}
+    for lh in learned.values():
+        assert 0 < lh.head.uncertain < lh.head.fake <= 1
+        assert (lh.fusion.weights >= 0).all() and lh.fusion.weights.sum() > 0
+        assert lh.fusion.correction is not None  # evidence is read against real footage of the same quality
+
+
+def test_a_talking_clip_is_scored_by_the_learned_video_head(shipped: Detector, talking_clip: Path) -> None:
+    r = shipped.analyze(talking_clip)
+    lh = load_learned(shipped.bundle.calibration)["video"]
+    counted = {f for f, w in zip(lh.fusion.features, lh.fusion.weights, strict=True) if w > 0}
+    assert set(r.contributions) <= counted
+    logit = np.log(r.manipulation_score / (1 - r.manipulation_score))
+    assert sum(r.contributions.values()) + lh.head.bias == pytest.approx(logit, abs=1e-2)
+    if not r.lines_widened():
+        assert r.thresholds == {"uncertain": round(lh.head.uncertain, 4), "fake": round(lh.head.fake, 4)}
+
+
+def test_a_faceless_clip_with_sound_gets_no_verdict_from_the_voice_alone(shipped: Detector, no_face_clip: Path) -> None:
+    r = shipped.analyze(no_face_clip)
+    assert r.verdict == "uncertain" and r.thresholds == {}
+    assert NO_FACE_NO_VERDICT in r.reasons
+
+
+def test_a_record_holds_the_cues_and_quality_a_fit_reads(shipped: Detector, talking_clip: Path, tmp_path: Path) -> None:
+    rec = shipped.record(talking_clip)
+    assert set(rec) == {"values", "quality", "is_image"} and rec["is_image"] is False
+    assert {"face", "latent"} <= set(rec["values"]) and set(CUES) & set(rec["values"])
+    assert set(rec["quality"]) == set(QUALITY)
+    assert all(np.isfinite(v) for v in rec["values"].values())
+
+
+class _StubDetector:
+    """Measures nothing: records values from the file name, so the stage's bookkeeping is tested without models."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def record(self, path: Path) -> dict:
+        self.calls += 1
+        fake = "fake" in path.name
+        rng = np.random.default_rng(abs(hash(path.name)) % 2**32)
+        face = float(rng.normal(2.5 if fake else 0.0))
+        q = {"face_px": 100.0, "sharpness": 60.0, "bits_per_pixel": 0.1}
+        return {"values": {"face": face, "seam": float(rng.normal())}, "quality": q, "is_image": False}
+
+
+def test_the_fusion_stage_measures_each_file_once_and_writes_learned_heads(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    rows = [("real", "real", f"real{i}.mp4", f"p{i}", "x+repo") for i in range(40)]
+    rows += [("fake", "fam-a" if i % 2 else "fam-b", f"fake{i}.mp4", f"f{i}", "y+repo") for i in range(20)]
+    with (data / "manifest.csv").open("w") as fh:
+        fh.write("path,split,label,kind,source_repo,identity\n")
+        fh.writelines(f"{p},fakes,{label},{kind},{repo},{ident}\n" for label, kind, p, ident, repo in rows)
+    cache = tmp_path / "records.jsonl"
+    stub = _StubDetector()
+    recs = build_records(stub, data, cache)
+    assert len(recs) == 60 and stub.calls == 60
+    again = _StubDetector()
+    assert len(build_records(again, data, cache)) == 60 and again.calls == 0  # resumed from the cache
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    (bundle / "calibration.json").write_text(json.dumps({"evidence": {}, "heads": {}}))
+    fit_learned(bundle, recs)
+    cal = json.loads((bundle / "calibration.json").read_text())
+    # no real photo to set a photo head's lines on: photos keep the equal fusion
+    assert set(cal["learned"]) == {"video"} and cal["heads"] == {}
+
+
+def test_real_files_from_a_familys_own_pipeline_are_tied_to_it() -> None:
+    assert tied_families({"label": "real", "source_repo": "iperov+DeepFaceLive"}) == ("faceswap-deepfacelive",)
+    assert tied_families({"label": "real", "source_repo": "wujinzhong+Wav2Lip_TensorRT"}) == ("lipsync-wav2lip",)
+    assert tied_families({"label": "fake", "source_repo": "iperov+DeepFaceLive"}) == ()
+    rec = record_of({"path": "a.mp4", "label": "fake", "kind": "fam", "identity": ""}, {"values": {}})
+    assert rec["family"] == "fam" and rec["group"] == "a.mp4" and rec["label"] == 1
