@@ -482,5 +482,7 @@ def test_monitoring_is_off_security_headers_are_set_and_foreign_hosts_are_refuse
     assert "frame-ancestors 'self' https://huggingface.co" in headers["Content-Security-Policy"]
     for route in ("/monitoring", "/monitoring/summary", "/gradio_api/runs", "/gradio_api/run-history/buckets"):
         assert _request(served, "GET", route)[0] in (403, 404), route
+    body, ctype = _multipart([("rec.mp4", b"ffconcat version 1.0\nfile x.mp4\n")])
+    assert _request(served, "POST", "/gradio_api/process_recording", body, {"Content-Type": ctype})[0] == 403
     assert _request(served, "GET", "/", headers={"Host": "attacker.example"})[0] == 421
     assert _request(served, "GET", "/", headers={"Host": f"localhost:{served.port}"})[0] == 200

@@ -62,15 +62,19 @@ API_PREFIX = "/gradio_api"
 MAX_JSON_BODY_BYTES = 1024 * 1024  # an API call carries file paths, never file contents
 MULTIPART_OVERHEAD_BYTES = 64 * 1024  # boundaries and part headers around the one file of an upload request
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
-# Hugging Face shows a Space inside an iframe on huggingface.co; no other site may frame the app.
+# Hugging Face shows a Space inside an iframe on huggingface.co; no other site may frame the app. X-Frame-Options is
+# not sent: it cannot name huggingface.co, and browsers that know frame-ancestors ignore it.
 FRAME_ANCESTORS = "'self' https://huggingface.co https://*.hf.space"
 
 # A scheme ("http:", "data:", "file:") or a network path ("//host", "\\\\host"): never a Gradio upload path.
 _URL_LIKE = re.compile(r"^\s*(?:[a-z][a-z0-9+.\-]+:|//|\\\\)", re.IGNORECASE)
 _FILE_META = {"_type": "gradio.FileData"}
-# Routes refused outright: fetching or proxying URLs, traffic monitoring, the run history (it can talk to the Hub).
+# Routes refused outright: fetching or proxying URLs, traffic monitoring, the run history (it can talk to the Hub),
+# and the settings screen recorder's post-processing (it hands any upload to the ffmpeg command line, whose
+# demuxers are not restricted; the video widget's webcam uploads through /upload).
 _REFUSED_ROUTE = re.compile(
-    r"/(?:file=\s*(?:[a-z][a-z0-9+.\-]+:|//|\\\\)|proxy=|monitoring(?:/|$)|runs/?$|run-history/)", re.IGNORECASE
+    r"/(?:file=\s*(?:[a-z][a-z0-9+.\-]+:|//|\\\\)|proxy=|monitoring(?:/|$)|runs/?$|run-history/|process_recording)",
+    re.IGNORECASE,
 )
 
 
@@ -226,6 +230,7 @@ class WebGuard:
             h for h in os.environ.get("VAEDETECT_ALLOWED_HOSTS", "").split(",") if h.strip()
         )
         self._last_claim: dict[str, str] = {}
+        self._check_host = not os.environ.get("SPACE_ID")  # a Space is reached through Hugging Face's proxy only
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -251,6 +256,8 @@ class WebGuard:
         await self.app(scope, receive, send)
 
     def _host_ok(self, scope: Scope) -> bool:
+        if not self._check_host:
+            return True
         server = scope.get("server") or (None, None)
         return host_allowed(_header(scope, b"host"), server[0], self.allowed_hosts)
 
