@@ -6,7 +6,9 @@ only wires widgets, handles files and turns errors into sentences.
 
 Privacy: nothing leaves the machine. No analytics, no CDN fonts, no share links; the user's upload is deleted as soon
 as its analysis ends, and the files we serve back (JSON report, images) live in Gradio's cache, where files older
-than 10 minutes are deleted every 10 minutes (``delete_cache``), and all of it when the server stops.
+than 5 minutes are deleted every 5 minutes (``delete_cache``), and all of it when the server stops.
+
+Security: ``vaedetect.webguard`` decides what a request may make the server read or fetch (see README, "Security").
 
     python app.py                 # http://127.0.0.1:7860
     python app.py --host 0.0.0.0  # or GRADIO_SERVER_NAME / GRADIO_SERVER_PORT
@@ -14,17 +16,15 @@ than 10 minutes are deleted every 10 minutes (``delete_cache``), and all of it w
 
 from __future__ import annotations
 
-import os
-
-# Before gradio is imported: it reads these at import time.
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+# Importing vaedetect first applies vaedetect.settings.ENV_DEFAULTS (no telemetry): gradio reads them at import time.
+import vaedetect  # isort: skip
 
 import argparse
 import contextlib
 import hashlib
 import json
 import logging
+import os
 import re
 import shutil
 import time
@@ -36,7 +36,8 @@ from typing import Any, Protocol
 
 import gradio as gr
 
-from vaedetect import explain, figures, media  # importing media also lets PIL read HEIC uploads in the photo widget
+# Importing media also lets PIL read HEIC uploads in the photo widget.
+from vaedetect import explain, figures, media, settings, webguard
 from vaedetect.errors import InputError
 from vaedetect.report import Report
 
@@ -45,12 +46,14 @@ log = logging.getLogger("vaedetect.app")
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
 MAX_FILE_SIZE = "200mb"
+MAX_FILE_BYTES = 200 * 1024 * 1024  # the same, for the upload guard's Content-Length cap
+DELETE_CACHE_S = 300  # Gradio deletes served and unanalysed files older than this, this often
 # Example files by widget: 0 the video input, 1 the photo input (any photo type the library reads).
 EXAMPLE_SUFFIXES = {".mp4": 0, ".webm": 0, ".mov": 0, ".mkv": 0} | dict.fromkeys(media.IMAGE_EXTENSIONS, 1)
 MAX_EXAMPLES = 12
 UI_VERSION = 7  # bump when the outputs of the Analyze handler change: it keys the cached example outputs
 REPORT_DIR_NAME = "vaedetect-reports"
-REPORT_DIR_MAX_AGE_S = 1200  # request folders older than this are swept (delete_cache removes the files at 600 s)
+REPORT_DIR_MAX_AGE_S = 1200  # request folders older than this are swept (delete_cache removes the files sooner)
 GENERIC_ERROR = (
     "Something went wrong on our side while analysing this file. Please try again; if it keeps happening, "
     "try a shorter clip or another format (MP4, WebM, JPEG, PNG)."
@@ -194,6 +197,7 @@ class Handlers:
         self.detector = detector
         self.out = outputs or Outputs.create()
         self.protected: set[str] = set()  # cached example inputs: shared by every visitor, never deleted
+        self.leases = webguard.UploadLeases()  # uploads being analysed: deleted when the last analysis ends
         try:
             self.reference = detector.reference_map()
         except Exception:  # the map is a nice-to-have: never let it block the app
@@ -209,6 +213,8 @@ class Handlers:
         p = Path(path)
         root = _upload_root()
         if not _is_within(p, root) or str(p.resolve()) in self.protected or p.resolve().parent == root:
+            return
+        if self.leases.in_use(p.resolve()):  # another request is analysing it: the last one deletes it
             return
         try:
             p.unlink(missing_ok=True)
@@ -236,15 +242,13 @@ class Handlers:
         """Analyse one file and delete it afterwards, whatever happens. Raises InputError for unusable input."""
         if not path:
             raise InputError("Please upload a video or a photo first.")
+        real = webguard.checked_upload(path)  # an upload of this app, or one generic refusal; nothing is deleted then
+        self.leases.acquire(real)
         try:
-            if not Path(path).exists():
-                raise InputError(
-                    "This upload is no longer on the server (files are deleted after each analysis for privacy). "
-                    "Please upload it again."
-                )
-            return self.detector.analyze(path, progress=progress)
+            return self.detector.analyze(str(real), progress=progress)
         finally:
-            self.discard_upload(path)
+            if self.leases.release(real):
+                self.discard_upload(str(real))
 
     def write_report(self, report: Report, source_name: str | None) -> str:
         stem = re.sub(r"[^A-Za-z0-9_-]+", "_", Path(source_name or "clip").stem)[:60] or "clip"
@@ -368,6 +372,8 @@ class Handlers:
         """Analyse a video or photo and return the full JSON report (verdict, manipulation_score, reasons, ...)."""
         path = _path_of(file)
         try:
+            if file is not None and not webguard.is_file_value(file):  # a bare path skips Gradio's upload check
+                raise InputError(webguard.UPLOAD_REFUSED)
             return self.run(path).to_dict()
         except InputError as err:
             raise gr.Error(
@@ -448,9 +454,9 @@ def example_files(folder: str | None) -> tuple[list[str], list[str]]:
 def build_app(detector: Detector, examples_dir: str | None = None) -> gr.Blocks:
     """The Blocks UI around an already-loaded detector (tests inject a fake one). Queue is configured here."""
     handlers = Handlers(detector)
-    examples_dir = examples_dir if examples_dir is not None else os.environ.get("VAEDETECT_EXAMPLES")
+    examples_dir = examples_dir if examples_dir is not None else settings.examples_dir()
 
-    with gr.Blocks(title="vaedetect — deepfake check", delete_cache=(600, 600)) as demo:
+    with gr.Blocks(title="vaedetect — deepfake check", delete_cache=(DELETE_CACHE_S, DELETE_CACHE_S)) as demo:
         gr.Markdown(_header(detector), elem_id="header")
         o = handlers.out  # made unrendered, so the examples can sit under the inputs, before the outputs' places
         o.frames_state.render()
@@ -631,19 +637,21 @@ def launch_kwargs() -> dict[str, Any]:
         "pwa": False,
         "mcp_server": False,
         "show_error": False,
+        "enable_monitoring": False,
+        "run_history": False,  # it keeps reports in the browser and can connect a Hub bucket
+        "app_kwargs": {"middleware": webguard.middleware(MAX_FILE_BYTES)},
     }
 
 
 def load_detector() -> Detector:
-    import vaedetect
-
-    return vaedetect.load_detector(os.environ.get("VAEDETECT_CHECKPOINT"))
+    return vaedetect.load_detector(settings.checkpoint())
 
 
 def main(argv: list[str] | None = None, detector_factory: Callable[[], Detector] = load_detector) -> None:
     parser = argparse.ArgumentParser(description="vaedetect web app")
-    parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", DEFAULT_HOST))
-    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", DEFAULT_PORT)))
+    host, port = settings.server_address(DEFAULT_HOST, DEFAULT_PORT)
+    parser.add_argument("--host", default=host)
+    parser.add_argument("--port", type=int, default=port)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     t0 = time.perf_counter()

@@ -264,7 +264,8 @@ def test_video_wins_over_photo_and_both_uploads_are_deleted(handlers, media, upl
 
 def test_never_deletes_outside_upload_folder(handlers, media, upload_root, tmp_path):
     outside = shutil.copy(media["good"], tmp_path / "mine.mp4")
-    handlers.analyze_ui(str(outside), None)
+    with pytest.warns(UserWarning, match="Only a file uploaded"):
+        handlers.analyze_ui(str(outside), None)
     assert Path(outside).exists()
 
 
@@ -280,11 +281,12 @@ def test_select_frame(handlers, media, upload_root):
 def test_api_handler_returns_report_or_raises_friendly(handlers, media, upload_root):
     import gradio as gr
 
-    rep = handlers.analyze_api({"path": as_upload(media["good"], upload_root)})
+    meta = {"_type": "gradio.FileData"}
+    rep = handlers.analyze_api({"path": as_upload(media["good"], upload_root), "meta": meta})
     assert rep["verdict"] in ("real", "uncertain", "fake") and "reasons" in rep
     json.dumps(rep, allow_nan=False)
     with pytest.raises(gr.Error) as info:
-        handlers.analyze_api({"path": as_upload(media["text"], upload_root)})
+        handlers.analyze_api({"path": as_upload(media["text"], upload_root), "meta": meta})
     assert "text" in info.value.message.lower()
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import os
+import stat
 import struct
 import time
 import warnings
@@ -81,6 +82,19 @@ _MAX_UNDECODABLE_PACKETS = 200  # consecutive failures before we call a stream b
 _MAX_REORDER = 16  # H.264/HEVC reorder at most 16 frames (B-frame pyramids)
 _AUDIO_GRACE_S = 5.0  # how far past the window probe keeps looking for a first decodable audio frame
 _MAX_AUDIO_GAP_S = 0.1  # audio timestamp jumps larger than this are filled with silence
+# FFmpeg demuxers an upload may be opened with (``container.format.name`` must be one of these). All read the one
+# file they are given: playlists (hls), concat lists, image sequences (image2) and other formats that open further
+# files or URLs named inside the upload are refused, or an upload could make the decoder read the server's files.
+_ALLOWED_DEMUXERS = frozenset(
+    {"mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm", "avi", "mpegts", "mpeg", "flv", "asf", "ogg", "gif",
+     "wav", "mp3", "aac", "flac", "amr"}  # audio-only files still get their own "no picture" message
+)  # fmt: skip
+# Passed to avformat_open_input: the demuxer whitelist is checked after probing and before the demuxer reads its
+# header (where a playlist would open its segments); protocols are limited to plain files for the one input.
+_AV_OPEN_OPTIONS = {
+    "protocol_whitelist": "file",
+    "format_whitelist": ",".join(sorted(_ALLOWED_DEMUXERS)),
+}
 
 
 @dataclass(frozen=True)
@@ -92,9 +106,12 @@ class MediaLimits:
     max_source_duration_s: float = 3 * 3600.0
     max_side_px: int = 1280
     min_side_px: int = 16
-    max_source_side_px: int = 8192
+    max_source_side_px: int = 8192  # photos (a 50 MP phone photo is 8160 px wide); videos: max_video_side_px
+    max_video_side_px: int = 4096
     max_image_pixels: int = 50_000_000
-    decode_timeout_s: float = 120.0
+    # Source pixels decoded per second of video (width x height x frame rate): 4K at 60 fps passes, 8K does not.
+    max_video_pixel_rate: float = 4096 * 2160 * 60
+    decode_timeout_s: float = 90.0
 
 
 @dataclass
@@ -222,9 +239,12 @@ def _fit(width: int, height: int, max_side: int) -> tuple[int, int]:
 
 
 def _check_dimensions(width: int, height: int, limits: MediaLimits, what: str) -> None:
-    if max(width, height) > limits.max_source_side_px:
+    max_side = limits.max_source_side_px
+    if what == "video":  # every frame of a video is decoded at full size: a lower cap than a photo's
+        max_side = min(max_side, limits.max_video_side_px)
+    if max(width, height) > max_side:
         raise LimitExceededError(
-            f"This {what} is {width}×{height} pixels, larger than the limit of {limits.max_source_side_px} pixels "
+            f"This {what} is {width}×{height} pixels, larger than the limit of {max_side} pixels "
             "per side. Please upload a smaller version."
         )
     if min(width, height) < limits.min_side_px:
@@ -235,12 +255,36 @@ def _check_dimensions(width: int, height: int, limits: MediaLimits, what: str) -
         )
 
 
-def _check_file(path: Path, limits: MediaLimits) -> tuple[int, bytes]:
-    """Existence, size and the first bytes, all before any decoder sees the file."""
+def _require_regular_file(path: Path) -> os.stat_result:
+    """Refuse anything but a regular file before it is opened: opening a FIFO, a device or ``/proc/self/fd/N`` (a
+    pipe) would block the worker or read something that is not an upload."""
     try:
-        if path.is_dir():
-            raise InputError("This is a folder, not a file. Please upload a video or photo.", code="not_found")
-        size = path.stat().st_size
+        st = os.stat(path)
+    except FileNotFoundError as exc:
+        raise InputError("The file could not be found. Please upload it again.", code="not_found") from exc
+    except OSError as exc:
+        raise InputError("The file could not be opened. Please upload it again.", code="unreadable") from exc
+    if stat.S_ISDIR(st.st_mode):
+        raise InputError("This is a folder, not a file. Please upload a video or photo.", code="not_found")
+    if not stat.S_ISREG(st.st_mode):
+        raise InputError("This is not a regular file. Please upload a video or photo.", code="unreadable")
+    return st
+
+
+def _check_pixel_rate(width: int, height: int, fps: float | None, limits: MediaLimits) -> None:
+    """Refuse videos whose decoding alone would take minutes: the decoder handles every source pixel, even those of
+    frames the analysis skips, so width x height x frame rate is the cost per second of the analysed window."""
+    if fps and width * height * fps > limits.max_video_pixel_rate:
+        raise LimitExceededError(
+            f"This video has {width}×{height} pixels at {fps:.3g} frames per second, more than vaedetect can decode "
+            "in reasonable time. Please upload a smaller version or one with fewer frames per second."
+        )
+
+
+def _check_file(path: Path, limits: MediaLimits) -> tuple[int, bytes]:
+    """Type, existence, size and the first bytes, all before any decoder sees the file."""
+    try:
+        size = _require_regular_file(path).st_size
         with path.open("rb") as fh:
             head = fh.read(_SNIFF_BYTES)
     except InputError:
@@ -313,14 +357,25 @@ def _unreadable(path: Path, head: bytes) -> InputError:
 
 @contextmanager
 def _open_av(path: Path, head: bytes, limits: MediaLimits) -> Iterator[av.container.InputContainer]:
-    """av.open with an I/O timeout, mapping open failures to user errors and always closing."""
+    """av.open with an I/O timeout, only plain files and allowlisted demuxers; open failures become user errors and
+    the container is always closed."""
+    _require_regular_file(path)
     io_timeout = max(0.5, min(30.0, limits.decode_timeout_s))
     try:
-        container = av.open(str(path), mode="r", timeout=(io_timeout, io_timeout), metadata_errors="replace")
+        container = av.open(
+            str(path),
+            mode="r",
+            options=dict(_AV_OPEN_OPTIONS),
+            timeout=(io_timeout, io_timeout),
+            metadata_errors="replace",
+        )
     except av.error.ExitError as exc:  # the interrupt callback fired: the open itself ran out of time
         raise _timeout_error(limits) from exc
     except Exception as exc:
         raise _unreadable(path, head) from exc
+    if container.format.name not in _ALLOWED_DEMUXERS:  # the whitelist above already refuses these; kept as a check
+        container.close()
+        raise _unreadable(path, head)
     try:
         yield container
     finally:
@@ -748,6 +803,7 @@ def _probe_video(path: Path, head: bytes, size: int, limits: MediaLimits) -> Med
             source_fps = header_fps or packet_fps or _positive_float(vstream.guessed_rate)
         if source_fps is not None and not 0.1 <= source_fps <= 1000:
             source_fps = header_fps if header_fps and 0.1 <= header_fps <= 1000 else None
+        _check_pixel_rate(scan.first_width, scan.first_height, source_fps, limits)
 
         variable = False
         if median_delta and deltas.size >= 2:
