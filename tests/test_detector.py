@@ -233,6 +233,8 @@ def test_eval_reports_every_contract_key_and_records_a_corrupt_row(
     assert [e["path"] for e in res["errors"]] == [str(tmp_path / "corrupt.mp4")]
     assert res["errors"][0]["message"]
     assert set(res["per_kind"]) == {"real", "synthetic"} and res["per_kind"]["real"]["n"] == 2
+    # a family of fakes is ranked against every real row; the real rows have no such number
+    assert 0.0 <= res["per_kind"]["synthetic"]["auc_vs_real"] <= 1.0 and "auc_vs_real" not in res["per_kind"]["real"]
     assert res["auc"] is not None and 0.0 <= res["auc"] <= 1.0
     assert 0.0 <= res["real_called_fake"] <= 1.0 and res["seconds_per_clip"] > 0
     # Videos and photos apart (a photo's AUC is frame-level); one class each here, so no AUC within either.

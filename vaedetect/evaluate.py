@@ -181,6 +181,11 @@ def evaluate_csv(
             "detection_rate": float(np.mean([r["verdict"] == "fake" for r in ks])),
             "flagged_rate": float(np.mean([r["verdict"] != "real" for r in ks])),
         }
+        # A family of fakes against every real row: how well this kind of manipulation is ranked (per-family AUC).
+        fam = np.array([r["kind"] == kind for r in scored], dtype=bool)
+        if (y[fam] == 1).all() and (y == 0).any():
+            keep = fam | (y == 0)
+            per_kind[kind]["auc_vs_real"] = binary_metrics(y[keep], s[keep])["auc"]
     out["per_kind"] = per_kind
     # Videos and photos apart: one AUC over both also ranks a photo's score against a clip's, which come from different
     # fusion heads; a photo is one frame, so its AUC is the field's frame-level photo AUC.
