@@ -31,14 +31,15 @@ try:  # pytest puts tests/ on sys.path (no tests/__init__.py)
     from faces_factory import opening_curve, speech_like_audio, talking_face_frames
     from fakes import FakeDetector
     from media_factory import moving_pattern_frames, write_browser_webm, write_video
+    from socket_guard import guard_sockets
 except ImportError:  # pragma: no cover
     from tests.faces_factory import opening_curve, speech_like_audio, talking_face_frames
     from tests.fakes import FakeDetector
     from tests.media_factory import moving_pattern_frames, write_browser_webm, write_video
+    from tests.socket_guard import guard_sockets
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_BUNDLE = ROOT / "assets" / "checkpoints" / "default" / "config.json"
-LOOPBACK = {"127.0.0.1", "::1", "localhost", "0.0.0.0", "::"}
 
 
 def app_detector() -> app.Detector:
@@ -413,36 +414,7 @@ def test_gradio_client_analyze(detector, media, tmp_path):
 
 def test_no_outbound_connections(detector, media, tmp_path, monkeypatch):
     """Equivalent socket guard: start the app and run one analysis; every connection and lookup stays local."""
-    outbound: list[str] = []
-    real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
-    real_create, real_getaddrinfo = socket.create_connection, socket.getaddrinfo
-
-    def _check(address) -> None:
-        if isinstance(address, tuple) and address and str(address[0]) not in LOOPBACK:
-            outbound.append(str(address))
-
-    def connect(self, address):
-        if self.family in (socket.AF_INET, socket.AF_INET6):
-            _check(address)
-        return real_connect(self, address)
-
-    def connect_ex(self, address):
-        if self.family in (socket.AF_INET, socket.AF_INET6):
-            _check(address)
-        return real_connect_ex(self, address)
-
-    def create_connection(address, *args, **kwargs):
-        _check(address)
-        return real_create(address, *args, **kwargs)
-
-    def getaddrinfo(host, *args, **kwargs):
-        _check((host,))
-        return real_getaddrinfo(host, *args, **kwargs)
-
-    monkeypatch.setattr(socket.socket, "connect", connect)
-    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
-    monkeypatch.setattr(socket, "create_connection", create_connection)
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    outbound = guard_sockets(monkeypatch, refuse=False)
     served = Served(detector, tmp_path / "gradio")
     try:
         assert _predict(served.client(), media["good"])["verdict"]

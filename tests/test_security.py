@@ -14,7 +14,6 @@ import itertools
 import json
 import os
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -32,11 +31,13 @@ from vaedetect.errors import InputError, LimitExceededError
 try:  # pytest puts tests/ on sys.path (no tests/__init__.py)
     from fakes import FakeDetector
     from media_factory import ffmpeg_exe, moving_pattern_frames, write_video
-    from test_app import LOOPBACK, Served, make_talking_clip
+    from socket_guard import guard_sockets
+    from test_app import Served, make_talking_clip
 except ImportError:  # pragma: no cover
     from tests.fakes import FakeDetector
     from tests.media_factory import ffmpeg_exe, moving_pattern_frames, write_video
-    from tests.test_app import LOOPBACK, Served, make_talking_clip
+    from tests.socket_guard import guard_sockets
+    from tests.test_app import Served, make_talking_clip
 
 META = {"_type": "gradio.FileData"}
 
@@ -424,39 +425,7 @@ def test_one_file_per_upload_request_under_a_size_cap(served, clip):
 def outbound(monkeypatch) -> list[str]:
     """A socket guard for this process (the served app included): records and refuses every non-loopback
     connection or name lookup, so nothing leaves the machine even if a check fails."""
-    attempts: list[str] = []
-    real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
-    real_create, real_getaddrinfo = socket.create_connection, socket.getaddrinfo
-
-    def _check(address) -> None:
-        host = address[0] if isinstance(address, tuple) and address else address
-        if str(host) not in LOOPBACK:
-            attempts.append(str(address))
-            raise OSError(f"test socket guard: no outbound connection to {address}")
-
-    def connect(self, address):
-        if self.family in (socket.AF_INET, socket.AF_INET6):
-            _check(address)
-        return real_connect(self, address)
-
-    def connect_ex(self, address):
-        if self.family in (socket.AF_INET, socket.AF_INET6):
-            _check(address)
-        return real_connect_ex(self, address)
-
-    def create_connection(address, *args, **kwargs):
-        _check(address)
-        return real_create(address, *args, **kwargs)
-
-    def getaddrinfo(host, *args, **kwargs):
-        _check((host,))
-        return real_getaddrinfo(host, *args, **kwargs)
-
-    monkeypatch.setattr(socket.socket, "connect", connect)
-    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
-    monkeypatch.setattr(socket, "create_connection", create_connection)
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    return attempts
+    return guard_sockets(monkeypatch, refuse=True)
 
 
 def test_url_file_values_and_fetch_routes_make_no_outbound_connection(served, outbound):
