@@ -51,7 +51,7 @@ DELETE_CACHE_S = 300  # Gradio deletes served and unanalysed files older than th
 # Example files by widget: 0 the video input, 1 the photo input (any photo type the library reads).
 EXAMPLE_SUFFIXES = {".mp4": 0, ".webm": 0, ".mov": 0, ".mkv": 0} | dict.fromkeys(media.IMAGE_EXTENSIONS, 1)
 MAX_EXAMPLES = 12
-UI_VERSION = 7  # bump when the outputs of the Analyze handler change: it keys the cached example outputs
+UI_VERSION = 8  # bump when the outputs of the Analyze handler change: it keys the cached example outputs
 REPORT_DIR_NAME = "vaedetect-reports"
 REPORT_DIR_MAX_AGE_S = 1200  # request folders older than this are swept (delete_cache removes the files sooner)
 GENERIC_ERROR = (
