@@ -219,6 +219,7 @@ def main() -> None:
     ap.add_argument("--features", default="cues,existing")
     ap.add_argument("--l2", type=float, default=0.01)
     ap.add_argument("--quality-correction", action="store_true")
+    ap.add_argument("--drop", default="", help="comma-separated evidence to leave out (e.g. temporal)")
     ap.add_argument("--json")
     ap.add_argument("--dump-records", help="write the records train's fusion stage reads (JSON lines) and stop")
     args = ap.parse_args()
@@ -231,7 +232,8 @@ def main() -> None:
                 fh.write(json.dumps(rec) + "\n")
         return
     sets = {"cues": cues_mod.CUES, "existing": EXISTING}
-    features = tuple(k for name in args.features.split(",") for k in sets[name])
+    dropped = {k for k in args.drop.split(",") if k}
+    features = tuple(k for name in args.features.split(",") for k in sets[name] if k not in dropped)
     correct = args.quality_correction
     print(f"{len(items)} files: {sum(it.label for it in items)} fake, {sum(1 - it.label for it in items)} real")
     uni = univariate(items, features)

@@ -237,7 +237,10 @@ def fit_fusion(
 
 
 # -- the bundle's learned heads ----------------------------------------------------------------------------------
-EXISTING_EVIDENCE = ("face", "latent", "temporal", "audio", "sync")
+# The per-clip evidence the learned heads read. Not ``temporal`` (the latent step between frames): heavy re-encoding of
+# a real clip moves it far more than any other evidence (bench/results/2026-12-01-invariance.json), so a verdict
+# leaning on it would follow how a clip travelled, not how it was made.
+LEARNED_EVIDENCE = ("face", "latent", "audio", "sync")
 N_FOLDS = 5
 UNCERTAIN_FPR = 0.20  # share of held-out real files at or above the "uncertain" line
 
@@ -246,7 +249,7 @@ def head_features(kind: str) -> tuple[str, ...]:
     """What each learned head reads: a video everything, a photo what one picture offers."""
     from vaedetect.cues import CUES, FRAME_CUES
 
-    return EXISTING_EVIDENCE + CUES if kind == "video" else ("face", "latent", *FRAME_CUES)
+    return LEARNED_EVIDENCE + CUES if kind == "video" else ("face", "latent", *FRAME_CUES)
 
 
 def _fold(group: str) -> int:
