@@ -511,7 +511,7 @@ def test_decode_timeout(clips: dict[str, Path], monkeypatch: pytest.MonkeyPatch)
 
     info = media.probe(clips["mp4"])
     clock = iter(np.arange(0.0, 1e6, 10.0))  # every reading 10 s later: a pathologically slow decode
-    monkeypatch.setattr(media, "_now", lambda: float(next(clock)))
+    monkeypatch.setattr(media.limits, "_now", lambda: float(next(clock)))  # the clock of every decode budget
     with pytest.raises(DecodeTimeoutError):
         list(media.iter_frames(clips["mp4"], info, media.MediaLimits(decode_timeout_s=60)))
     with pytest.raises(DecodeTimeoutError):
