@@ -1,5 +1,5 @@
-"""Training on real footage only: face VAE, audio VAE, alignment encoder (and optionally a blend classifier), then
-calibration against pseudo-fakes. No deepfake is needed at any step.
+"""Training: face VAE, audio VAE, alignment encoder (and optionally a blend classifier) on real footage only, then
+calibration against pseudo-fakes; last, the learned fusion weighs the evidence on labelled fakes of many families.
 
     python -m vaedetect train --data ../shared/data --out runs/default [--device cuda] [--preset default|sbi|tiny]
     torchrun --nproc_per_node=N -m vaedetect train ...      # DistributedDataParallel, one process per GPU
@@ -13,6 +13,8 @@ Where each job lives:
 - ``stages``    one function per model: what it learns from and how its batches are drawn
 - ``calibrate`` statistics, fusion heads, thresholds at measured FPRs, reference map (one function per step)
 - ``offsets``   lip-from-voice cue and held-out offset accuracy
+- ``learned``   the last stage: every labelled file through the detector, then :func:`vaedetect.fusion.fit_heads`
+                (also ``python -m vaedetect fit-fusion BUNDLE --data DIR --records FILE``)
 - ``pipeline``  ``train`` and ``recalibrate``, which run the above in order and write the bundle
 """
 
