@@ -8,6 +8,7 @@ interrupted one from its last checkpoint. The bundle is written to ``OUT/bundle`
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -25,6 +26,8 @@ from vaedetect.training.data import Item
 from vaedetect.training.loop import barrier, dist_setup, is_main
 from vaedetect.training.offsets import fit_offset_cue, offset_accuracy
 from vaedetect.training.recipes import STAGES, TrainConfig, recipe_of
+
+log = logging.getLogger("vaedetect.train")
 
 
 def train(
@@ -164,10 +167,14 @@ def recalibrate(
     For when the ingest pipeline or the fusion changed after the models were trained: thresholds must be measured on
     crops made the way the detector now makes them. Uses the file lists the bundle records as its split, so what the
     weights were trained on stays out of calibration; a validation file whose person is in the training list is left
-    out too (older bundles were split per kind of material and could have one). Writes ``out_dir/bundle``.
+    out too (older bundles were split per kind of material and could have one). Writes ``out_dir/bundle``, without
+    the learned fusion a bundle may have had: its inputs are the z-scores this recalibration changes, so run
+    ``fit-fusion`` on the result (``train`` does it as its last stage).
     """
     out_dir, data_dir = Path(out_dir), Path(data_dir)
     bundle = ModelBundle.load(bundle_dir)
+    if "learned" in bundle.calibration:
+        log.warning("the learned fusion is not carried over: run `python -m vaedetect fit-fusion` on the new bundle")
     recorded = bundle.config.data.get("split", {})
     fusion = fusion or bundle.calibration.get("fusion", "poe")
     cfg = replace(TrainConfig(), seed=recorded.get("seed", 0) if seed is None else seed, fusion=fusion)
