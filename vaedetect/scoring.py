@@ -4,11 +4,11 @@ The only module that z-scores: per clip, per sampled frame and per second, each 
 larger always means "less like held-out real clips". :func:`score` is the entry point; the rest are its pieces
 (training calls :func:`normalize` and the heads directly to fit them).
 
-Fusion is a logistic model over the per-evidence z-scores. In log-odds space that is a product of experts: each
-available evidence multiplies in its own likelihood ratio, and a missing one contributes nothing. The teacher head
-sees every evidence; students (distilled from the teacher's outputs on the same pseudo-fakes) cover the subsets a
-photo, a silent clip or a faceless clip leave, so each input is scored with what applies and the Report says which
-evidence was unavailable.
+Fusion is a logistic model over z-scores, in one of two forms. A bundle with a ``learned`` calibration block scores
+with :class:`LearnedHead`: the learned fusion of :mod:`vaedetect.fusion` (quality-corrected, oriented z-scores of the
+evidence and the region cues, non-negative weights fitted on labelled fakes of many families), one head per kind of
+file, and no verdict without a face. Otherwise the bundle's equal (or pseudo-fake-fitted) heads score the evidence the
+input offers. In log-odds space either is a sum of each evidence's push, and a missing evidence contributes nothing.
 """
 
 from __future__ import annotations
