@@ -9,11 +9,14 @@ evidence counts". Missing evidence is 0 (typical of real files), so it moves not
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from scipy.optimize import minimize
+
+from vaedetect.audio import ANALYSIS_FPS
 
 Z_CLIP = 8.0  # one extreme value must not decide a verdict alone
 MAD_TO_SD = 1.4826
@@ -21,14 +24,16 @@ MAD_TO_SD = 1.4826
 QUALITY = ("face_px", "sharpness", "bits_per_pixel")
 
 
-def bits_per_pixel(kind: str, size_bytes: int, width: int, height: int, bitrate_kbps: float | None, fps: float | None):
-    """A photo's file bits over its pixels; a video's bitrate over pixels per second (None when unknown)."""
+def bits_per_pixel(
+    kind: str, size_bytes: int, width: int, height: int, bitrate_kbps: float | None, fps: float | None
+) -> float | None:
+    """A photo's file bits over its pixels; a video's bitrate over pixels per frame (None when unknown)."""
     pixels = max(width * height, 1)
     if kind == "image":
         return size_bytes * 8 / pixels
     if not bitrate_kbps:
         return None
-    return bitrate_kbps * 1000 / (pixels * (fps or 25.0))
+    return bitrate_kbps * 1000 / (pixels * (fps or ANALYSIS_FPS))
 
 
 def quality_vector(quality: dict[str, float | None]) -> np.ndarray | None:
@@ -253,8 +258,6 @@ def head_features(kind: str) -> tuple[str, ...]:
 
 
 def _fold(group: str) -> int:
-    import hashlib
-
     return int(hashlib.sha1(group.encode()).hexdigest(), 16) % N_FOLDS
 
 
