@@ -16,8 +16,9 @@ import argparse
 import hashlib
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy.stats import spearmanr
@@ -27,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from vaedetect import cues as cues_mod  # noqa: E402
+from vaedetect import evidence  # noqa: E402
 from vaedetect.fusion import (  # noqa: E402
     QUALITY,
     LearnedFusion,
@@ -37,6 +39,7 @@ from vaedetect.fusion import (  # noqa: E402
 from vaedetect.training.learned import record_of, tied_families  # noqa: E402
 
 EXISTING = ("face", "latent", "temporal", "audio", "sync")
+_BUNDLE: Any = None  # the shipped bundle, loaded only for --frames (latent distance of single frames)
 N_REAL_FOLDS = 5
 FAKE_LINE_FPR = 0.05
 @dataclass
@@ -50,6 +53,7 @@ class Item:
     values: dict[str, float]
     quality: dict[str, float]
     row: dict
+    trainable: bool = True  # False for a video's frame taken as a photo: scored only, never trained on
 
 
 def _bpp(meta: dict) -> float:
@@ -57,7 +61,31 @@ def _bpp(meta: dict) -> float:
     return np.nan if v is None else v
 
 
-def load(cache: Path) -> list[Item]:
+FRAMES_PER_VIDEO = 3
+
+
+def _frames_as_photos(d: Any, meta: dict, calibration: dict, bundle: Any) -> list[dict]:
+    """Up to :data:`FRAMES_PER_VIDEO` frames of a video scored as photos would be: one crop's frame cues, the face and
+    latent z-scores of the nearest sampled frame, that frame's face size and sharpness."""
+    crops, idx, fidx = d["crops"], d["crop_idx"], d["frame_idx"] + meta["skip"]
+    if not len(crops) or not len(fidx):
+        return []
+    lat = evidence.mahalanobis(bundle, d["latents"]) if len(d["latents"]) else None
+    norms = calibration["evidence"]
+    out = []
+    for j in np.unique(np.round(np.linspace(0, len(crops) - 1, FRAMES_PER_VIDEO)).astype(int)):
+        k = int(np.argmin(np.abs(fidx - idx[j])))
+        values = cues_mod.frame_cues(crops[j], d["landmarks"][idx[j]])
+        values["face"] = (float(d["frame_scores"][k]) - norms["face"]["mean"]) / norms["face"]["std"]
+        if lat is not None:
+            values["latent"] = (float(lat[k]) - norms["latent"]["mean"]) / norms["latent"]["std"]
+        quality = {"face_px": float(d["face_size_px"][idx[j]]), "sharpness": cues_mod.face_sharpness(crops[j : j + 1]),
+                   "bits_per_pixel": _bpp(meta)}  # fmt: skip
+        out.append({"values": values, "quality": quality})
+    return out
+
+
+def load(cache: Path, with_frames: bool = False) -> list[Item]:
     memo_path = cache / "cues.json"
     memo = json.loads(memo_path.read_text()) if memo_path.exists() else {}
     items = []
@@ -74,6 +102,8 @@ def load(cache: Path) -> list[Item]:
                 "face_px": float(np.nanmedian(d["face_size_px"])) if d["present"].any() else float("nan"),
             }
         m = memo[f.stem]
+        if with_frames and meta["kind"] != "image" and "frames" not in m:
+            m["frames"] = _frames_as_photos(d, meta, _BUNDLE.calibration, _BUNDLE)
         values = {**{k: (np.nan if meta["z"].get(k) is None else meta["z"][k]) for k in EXISTING}, **m["cues"]}
         ident = row["identity"] or row["path"]
         items.append(
@@ -89,6 +119,8 @@ def load(cache: Path) -> list[Item]:
                 quality={"face_px": m["face_px"], "sharpness": m["sharpness"], "bits_per_pixel": _bpp(meta)},
             )
         )
+        for fr in m.get("frames", []) if with_frames else []:
+            items.append(replace(items[-1], is_image=True, values=fr["values"], quality=fr["quality"], trainable=False))
     memo_path.write_text(json.dumps(memo))
     return items
 
@@ -130,7 +162,8 @@ def lofo(items: list[Item], features: tuple[str, ...], l2: float, correct: bool,
             train = [
                 it
                 for it in items
-                if (it.label and it.family != fam) or (not it.label and fam not in it.tied and _fold(it.group) != k)
+                if it.trainable
+                and ((it.label and it.family != fam) or (not it.label and fam not in it.tied and _fold(it.group) != k))
             ]
             model = fit(train, features, l2, correct)
             train_real = score(model, [it for it in train if not it.label])
@@ -220,10 +253,16 @@ def main() -> None:
     ap.add_argument("--l2", type=float, default=0.01)
     ap.add_argument("--quality-correction", action="store_true")
     ap.add_argument("--drop", default="", help="comma-separated evidence to leave out (e.g. temporal)")
+    ap.add_argument("--frames", action="store_true", help="also score frames of every video as photos")
     ap.add_argument("--json")
     ap.add_argument("--dump-records", help="write the records train's fusion stage reads (JSON lines) and stop")
     args = ap.parse_args()
-    items = load(Path(args.cache))
+    if args.frames:
+        global _BUNDLE
+        from vaedetect.models import ModelBundle
+
+        _BUNDLE = ModelBundle.load(ROOT / "assets" / "checkpoints" / "default")
+    items = load(Path(args.cache), with_frames=args.frames)
     if args.dump_records:
         with open(args.dump_records, "w") as fh:
             for it in items:
@@ -235,15 +274,17 @@ def main() -> None:
     dropped = {k for k in args.drop.split(",") if k}
     features = tuple(k for name in args.features.split(",") for k in sets[name] if k not in dropped)
     correct = args.quality_correction
-    print(f"{len(items)} files: {sum(it.label for it in items)} fake, {sum(1 - it.label for it in items)} real")
-    uni = univariate(items, features)
+    files = [it for it in items if it.trainable]
+    print(f"{len(files)} files: {sum(it.label for it in files)} fake, {sum(1 - it.label for it in files)} real")
+    uni = univariate([it for it in items if it.trainable], features)
     fams = sorted({it.family for it in items if it.label})
     print("\nper evidence: AUC by family (raw value, > 0.5 = fakes higher)")
     print(f"{'evidence':22s}" + "".join(f"{f.split('-')[-1][:9]:>10s}" for f in fams))
     for k, row in uni.items():
         print(f"{k:22s}" + "".join(f"{row.get(f, float('nan')):10.2f}" for f in fams))
     videos = [it for it in items if not it.is_image]
-    photos = [it for it in items if it.is_image]
+    photos = [it for it in items if it.is_image and it.trainable]
+    frames = [it for it in items if not it.trainable]
     rho = {"videos": quality_rho(videos, features, correct), "photos": quality_rho(photos, features, correct)}
     for media, table in rho.items():
         print(f"\nSpearman rho with quality over real {media} ({'corrected out-of-fold' if correct else 'raw'})")
@@ -253,9 +294,13 @@ def main() -> None:
     res_v = lofo(videos, features, args.l2, correct, videos)
     photo_features = tuple(k for k in features if k in ("face", "latent") or k in cues_mod.FRAME_CUES)
     res_p = lofo(items, photo_features, args.l2, correct, photos)
+    real_photos = [it for it in photos if not it.label]
+    res_f = lofo(items, photo_features, args.l2, correct, frames + real_photos) if frames else None
     tag = f"features={args.features}, l2={args.l2}, quality correction={'on' if correct else 'off'}"
     _print_lofo(f"leave-one-family-out, VIDEOS, {tag}", res_v)
     _print_lofo(f"leave-one-family-out, PHOTOS (photo evidence, trained on all media), {tag}", res_p)
+    if res_f is not None:
+        _print_lofo(f"leave-one-family-out, FRAMES OF VIDEOS AS PHOTOS (+ real photos), {tag}", res_f)
     if args.json:
         out = {
             "features": features,
