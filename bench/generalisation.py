@@ -310,6 +310,7 @@ def main() -> None:
             "quality_rho": rho,
             "videos": res_v,
             "photos": res_p,
+            "frames_as_photos": res_f,
         }
         Path(args.json).write_text(json.dumps(out, indent=1))
 
