@@ -1,9 +1,9 @@
 """Ingest every file of ``../shared/data`` once and keep what evidence research needs, in an ignored folder.
 
-Per file: the shipped bundle's raw evidence and z-scores (the exact inference path), landmarks, face sizes, quality
-measures (frame size, bitrate, quantiser, JPEG quality), and up to ``--max-crops`` aligned face crops at
-``--crop-px`` taken from a second decode at the tracked landmarks (larger than the models' crops, so region
-statistics see close to the file's own detail). Nothing here is shipped; ``bench/generalisation.py`` reads it.
+Per file: the shipped bundle's raw evidence and z-scores (the exact inference path, ``Detector.measure``), landmarks,
+face sizes, quality measures (frame size, bitrate, quantiser, JPEG quality), and the first ``--max-crops`` cue crops
+(``--crop-px``, the face track's own, from where the analysis starts). Nothing here is shipped;
+``bench/generalisation.py`` reads it.
 
     python bench/cache_clips.py --data ../shared/data --out .cache/gen [--workers 2] [--only-split fakes]
 """
@@ -19,6 +19,7 @@ import os
 import sys
 import time
 import traceback
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -43,33 +44,9 @@ def _init(threads: int) -> None:
     _detector = vaedetect.load_detector()
 
 
-def _crops_at_native_detail(path: Path, info, landmarks: np.ndarray, start: int, crop_px: int, max_crops: int):
-    """Aligned crops at ``crop_px`` on the frames where FaceMesh ran (every other frame), from ``start`` on, from a
-    second decode (the track keeps no frames)."""
-    from vaedetect import faces, media
-
-    want = [i for i in range(start, len(landmarks)) if np.isfinite(landmarks[i]).all()][:max_crops]
-    if not want:
-        return np.zeros((0,), int), np.zeros((0, crop_px, crop_px, 3), np.uint8)
-    wanted = set(want)
-    crops = []
-    frames = [media.load_image(path)] if info.kind == "image" else media.iter_frames(path, info)
-    for i, fr in enumerate(frames):
-        if i > want[-1]:
-            break
-        if i in wanted:
-            rgb = fr if isinstance(fr, np.ndarray) else fr.rgb
-            kp = faces.keypoints_of(landmarks[i])
-            crops.append(faces.aligned_face_crop(rgb, kp, crop_px))
-    return np.asarray(want[: len(crops)]), np.stack(crops) if crops else np.zeros((0, crop_px, crop_px, 3), np.uint8)
-
-
 def cache_one(job: tuple[dict, str, str, int, int]) -> tuple[str, str | None, float]:
     row, data_dir, out_dir, crop_px, max_crops = job
-    import torch
-
     from vaedetect import scoring
-    from vaedetect.evidence import compute_evidence
     from vaedetect.ingest import ingest
 
     out = Path(out_dir) / f"{key_of(row['path'])}.npz"
@@ -79,13 +56,12 @@ def cache_one(job: tuple[dict, str, str, int, int]) -> tuple[str, str | None, fl
     path = Path(data_dir) / row["path"]
     try:
         det = _detector
-        clip = ingest(path, det.limits, det.face_config)
-        arr, skip = det._arrays(clip)
-        with torch.inference_mode():
-            raw = compute_evidence(det.bundle, arr, keep_images=False)
+        clip = ingest(path, det.limits, replace(det.face_config, cue_crop_px=crop_px))
+        arr, skip, raw = det.measure(clip, keep_images=False)
         z = scoring.normalize(raw, det.bundle.calibration)
         f = clip.faces
-        idx, crops = _crops_at_native_detail(path, clip.info, f.landmarks, skip, crop_px, max_crops)
+        # the crops the cues are computed on (FaceMesh frames from where the analysis starts), frame numbers absolute
+        idx, crops = arr.cue_idx[:max_crops] + skip, arr.cue_crops[:max_crops]
         info = clip.info
         meta = {
             "row": row,

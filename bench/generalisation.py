@@ -13,7 +13,6 @@ Spearman correlation with face sharpness, face size and bitrate over real files 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 from dataclasses import dataclass, replace
@@ -30,18 +29,21 @@ sys.path.insert(0, str(ROOT))
 from vaedetect import cues as cues_mod  # noqa: E402
 from vaedetect import evidence  # noqa: E402
 from vaedetect.fusion import (  # noqa: E402
+    N_FOLDS,
     QUALITY,
     LearnedFusion,
     bits_per_pixel,
-    fit_fusion,
     fit_quality_correction,
+    fit_records,
+    identity_fold,
 )
 from vaedetect.training.learned import record_of, tied_families  # noqa: E402
 
 EXISTING = ("face", "latent", "temporal", "audio", "sync")
 _BUNDLE: Any = None  # the shipped bundle, loaded only for --frames (latent distance of single frames)
-N_REAL_FOLDS = 5
 FAKE_LINE_FPR = 0.05
+
+
 @dataclass
 class Item:
     path: str
@@ -125,22 +127,9 @@ def load(cache: Path, with_frames: bool = False) -> list[Item]:
     return items
 
 
-def _fold(group: str) -> int:
-    return int(hashlib.sha1(group.encode()).hexdigest(), 16) % N_REAL_FOLDS
-
-
 def fit(train: list[Item], features: tuple[str, ...], l2: float, correct: bool) -> LearnedFusion:
-    real = [it for it in train if not it.label]
-    fakes = [it for it in train if it.label]
-    return fit_fusion(
-        [it.values for it in real],
-        [it.values for it in fakes],
-        features,
-        l2=l2,
-        fake_groups=[it.family for it in fakes],
-        real_quality=[it.quality for it in real] if correct else None,
-        fake_quality=[it.quality for it in fakes] if correct else None,
-    )
+    recs = [{"label": it.label, "family": it.family, "values": it.values, "quality": it.quality} for it in train]
+    return fit_records(recs, features, l2=l2, correct=correct)
 
 
 def score(model: LearnedFusion, items: list[Item]) -> np.ndarray:
@@ -158,19 +147,22 @@ def lofo(items: list[Item], features: tuple[str, ...], l2: float, correct: bool,
         fake_scores = np.zeros(len(fake_idx))
         real_scores: dict[int, float] = {}
         lines, top_lines = [], []
-        for k in range(N_REAL_FOLDS):
+        for k in range(N_FOLDS):
             train = [
                 it
                 for it in items
                 if it.trainable
-                and ((it.label and it.family != fam) or (not it.label and fam not in it.tied and _fold(it.group) != k))
+                and (
+                    (it.label and it.family != fam)
+                    or (not it.label and fam not in it.tied and identity_fold(it.group) != k)
+                )
             ]
             model = fit(train, features, l2, correct)
             train_real = score(model, [it for it in train if not it.label])
             lines.append(np.quantile(train_real, 1 - FAKE_LINE_FPR))
             top_lines.append(float(train_real.max()))
-            fake_scores += score(model, [items[i] for i in fake_idx]) / N_REAL_FOLDS
-            test_real = [i for i in real_idx if _fold(items[i].group) == k or fam in items[i].tied]
+            fake_scores += score(model, [items[i] for i in fake_idx]) / N_FOLDS
+            test_real = [i for i in real_idx if identity_fold(items[i].group) == k or fam in items[i].tied]
             if not test_real:
                 continue
             for i, s in zip(test_real, score(model, [items[i] for i in test_real]), strict=True):
@@ -190,6 +182,15 @@ def lofo(items: list[Item], features: tuple[str, ...], l2: float, correct: bool,
         table[fam] = row
     aucs = [r["auc"] for r in table.values()]
     return {"families": table, "mean_auc": float(np.mean(aucs)), "min_auc": float(np.min(aucs))}
+
+
+def quality_rho_all(items: list[Item]) -> list[dict]:
+    """Rule 5's (a): out-of-fold quality correlations of the quality-corrected configuration over real files (no fake
+    enters it, so it may be computed once for every held-out family)."""
+    files = [it for it in items if it.trainable]
+    feats = _features(*CONFIGS["rule5"][::2])
+    return [quality_rho([it for it in files if not it.is_image], feats, True),
+            quality_rho([it for it in files if it.is_image], feats, True)]  # fmt: skip
 
 
 def univariate(items: list[Item], features: tuple[str, ...]) -> dict:
@@ -216,11 +217,11 @@ def quality_rho(items: list[Item], features: tuple[str, ...], correct: bool) -> 
     reals = [it for it in items if not it.label]
     values = [dict(it.values) for it in reals]
     if correct:
-        for k in range(N_REAL_FOLDS):
-            train = [it for it in reals if _fold(it.group) != k]
+        for k in range(N_FOLDS):
+            train = [it for it in reals if identity_fold(it.group) != k]
             corr = fit_quality_correction([it.values for it in train], [it.quality for it in train], features)
             for j, it in enumerate(reals):
-                if _fold(it.group) == k and corr is not None:
+                if identity_fold(it.group) == k and corr is not None:
                     values[j] = corr.apply(it.values, it.quality)
     out = {}
     for f in features:
@@ -233,6 +234,68 @@ def quality_rho(items: list[Item], features: tuple[str, ...], correct: bool) -> 
                 row[q] = round(float(spearmanr(v[ok], qa[ok]).statistic), 2)
         out[f] = row
     return out
+
+
+# The configurations the session's rules chose between (bench/results/2026-12-01-rules.md), in the order they were
+# considered: (features, quality correction, evidence left out).
+CONFIGS = {
+    "existing": ("existing", False, ()),
+    "rule1": ("cues,existing", False, ()),
+    "rule5": ("cues,existing", True, ()),
+    "rule6": ("cues,existing", True, ("temporal",)),
+}
+
+
+def _features(spec: str, dropped: tuple[str, ...]) -> tuple[str, ...]:
+    sets = {"cues": cues_mod.CUES, "existing": EXISTING}
+    return tuple(k for name in spec.split(",") for k in sets[name] if k not in dropped)
+
+
+def _auc(real: list[float], fake: list[float]) -> float:
+    return float(roc_auc_score([0] * len(real) + [1] * len(fake), np.r_[real, fake]))
+
+
+def equal_fusion_auc(videos: list[Item], fam: str) -> float:
+    """The shipped bundle's former fusion (Stouffer's sum of the existing z-scores): nothing to train or choose."""
+
+    def s(it: Item) -> float:
+        z = [it.values[k] for k in EXISTING if np.isfinite(it.values.get(k, np.nan))]
+        return float(np.sum(z) / np.sqrt(len(z))) if z else 0.0
+
+    return _auc([s(it) for it in videos if not it.label], [s(it) for it in videos if it.family == fam])
+
+
+def choose(videos: list[Item], l2: float, rho_ok: bool) -> tuple[str, dict]:
+    """The session's rules, applied to ``videos`` (the held-out family already removed): rule 5 over rule 1 if the
+    quality correlations are small and it loses at most 0.03 of mean AUC; rule 6 over that on the same terms; the
+    learned fusion at all (rule 3) only if it beats the existing evidence by 0.05 with no family 0.05 worse, else
+    the equal fusion. Returns the choice and the inner means it was made on."""
+    inner = {name: lofo(videos, _features(f, d), l2, c, videos) for name, (f, c, d) in CONFIGS.items()}
+    mean = {name: r["mean_auc"] for name, r in inner.items()}
+    chosen = "rule5" if rho_ok and mean["rule5"] >= mean["rule1"] - 0.03 else "rule1"
+    if chosen == "rule5" and mean["rule6"] >= mean["rule5"] - 0.03:
+        chosen = "rule6"
+    base = inner["existing"]["families"]
+    fams = inner[chosen]["families"]
+    beats = mean[chosen] >= mean["existing"] + 0.05 and all(fams[f]["auc"] >= base[f]["auc"] - 0.05 for f in fams)
+    return (chosen if beats else "equal"), mean
+
+
+def nested_lofo(videos: list[Item], l2: float, rho_ok: bool) -> dict:
+    """Leave-one-family-out with the *choice* inside: for each family, the rules pick a configuration on the other
+    families only (their own leave-one-family-out), and only then is the held-out family scored with it."""
+    out = {}
+    for fam in sorted({it.family for it in videos if it.label}):
+        rest = [it for it in videos if it.family != fam and fam not in it.tied]
+        chosen, inner = choose(rest, l2, rho_ok)
+        scored = [it for it in videos if it.family == fam or not it.label]
+        if chosen == "equal":
+            auc = equal_fusion_auc(videos, fam)
+        else:
+            f, c, d = CONFIGS[chosen]
+            auc = lofo(videos, _features(f, d), l2, c, scored)["families"][fam]["auc"]
+        out[fam] = {"chosen_on_other_families": chosen, "auc": auc, "inner_mean_auc": inner}
+    return {"families": out, "mean_auc": float(np.mean([r["auc"] for r in out.values()]))}
 
 
 def _print_lofo(title: str, res: dict) -> None:
@@ -254,6 +317,7 @@ def main() -> None:
     ap.add_argument("--quality-correction", action="store_true")
     ap.add_argument("--drop", default="", help="comma-separated evidence to leave out (e.g. temporal)")
     ap.add_argument("--frames", action="store_true", help="also score frames of every video as photos")
+    ap.add_argument("--nested", action="store_true", help="choose the configuration without the held-out family")
     ap.add_argument("--json")
     ap.add_argument("--dump-records", help="write the records train's fusion stage reads (JSON lines) and stop")
     args = ap.parse_args()
@@ -301,6 +365,14 @@ def main() -> None:
     _print_lofo(f"leave-one-family-out, PHOTOS (photo evidence, trained on all media), {tag}", res_p)
     if res_f is not None:
         _print_lofo(f"leave-one-family-out, FRAMES OF VIDEOS AS PHOTOS (+ real photos), {tag}", res_f)
+    nested = None
+    if args.nested:
+        rho_ok = all(abs(v) <= 0.2 for media in quality_rho_all(items) for row in media.values() for v in row.values())
+        nested = nested_lofo(videos, args.l2, rho_ok)
+        print("\nnested leave-one-family-out (configuration chosen by the rules on the other eight families)")
+        for fam, r in nested["families"].items():
+            print(f"{fam:28s} {r['chosen_on_other_families']:>9s} {r['auc']:6.3f}")
+        print(f"mean AUC {nested['mean_auc']:.3f}")
     if args.json:
         out = {
             "features": features,
@@ -311,6 +383,7 @@ def main() -> None:
             "videos": res_v,
             "photos": res_p,
             "frames_as_photos": res_f,
+            "nested": nested,
         }
         Path(args.json).write_text(json.dumps(out, indent=1))
 

@@ -109,10 +109,7 @@ class Detector:
 
         report_progress(0.6, "running the models")
         t0 = time.perf_counter()
-        arr, offset = self._arrays(clip)
-        with torch.inference_mode():
-            raw = compute_evidence(self.bundle, arr)
-        raw.quality = clip_quality(clip, arr)
+        arr, offset, raw = self.measure(clip)
         timings["models"] = time.perf_counter() - t0
 
         report_progress(0.9, "scoring")
@@ -140,16 +137,24 @@ class Detector:
         report_progress(1.0, "done")
         return report
 
+    def measure(self, clip: Clip, *, keep_images: bool = True) -> tuple[ClipArrays, int, RawEvidence]:
+        """The models' raw evidence of an ingested clip (from where speech starts), with its quality measures; also the
+        arrays it was measured on and the frames skipped before them. ``analyze``, ``record`` and the benchmarks'
+        cache all measure through here."""
+        arr, offset = self._arrays(clip)
+        with torch.inference_mode():
+            raw = compute_evidence(self.bundle, arr, keep_images=keep_images)
+        raw.quality = clip_quality(clip, arr)
+        return arr, offset, raw
+
     def record(self, path: str | Path) -> dict[str, Any]:
         """What the learned fusion is fitted on for one file (see :func:`vaedetect.fusion.fit_heads`): the per-clip
         z-scores and region cues, the quality measures, and whether it is a photo; no pictures are kept."""
         clip = ingest(path, self.limits, self.face_config)
-        arr, _ = self._arrays(clip)
-        with torch.inference_mode():
-            raw = compute_evidence(self.bundle, arr, keep_images=False)
+        _, _, raw = self.measure(clip, keep_images=False)
         z = normalize(raw, self.bundle.calibration)
         values = {k: v for k, v in {**z, **raw.cues}.items() if v is not None and np.isfinite(v)}
-        return {"values": values, "quality": clip_quality(clip, arr), "is_image": clip.is_image}
+        return {"values": values, "quality": raw.quality, "is_image": clip.is_image}
 
     # -- pipeline pieces --------------------------------------------------------------------------------------
     def _arrays(self, clip: Clip) -> tuple[ClipArrays, int]:

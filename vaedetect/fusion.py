@@ -257,11 +257,15 @@ def head_features(kind: str) -> tuple[str, ...]:
     return LEARNED_EVIDENCE + CUES if kind == "video" else ("face", "latent", *FRAME_CUES)
 
 
-def _fold(group: str) -> int:
+def identity_fold(group: str) -> int:
+    """The fold (of :data:`N_FOLDS`) a person's files fall in: fixed by the name, so every run splits alike."""
     return int(hashlib.sha1(group.encode()).hexdigest(), 16) % N_FOLDS
 
 
-def _fit(records: list[dict[str, Any]], features: tuple[str, ...], l2: float) -> LearnedFusion:
+def fit_records(
+    records: list[dict[str, Any]], features: tuple[str, ...], *, l2: float = 0.01, correct: bool = True
+) -> LearnedFusion:
+    """:func:`fit_fusion` on records (see :func:`fit_heads`), with the quality correction unless ``correct`` is off."""
     real = [r for r in records if not r["label"]]
     fake = [r for r in records if r["label"]]
     return fit_fusion(
@@ -270,8 +274,8 @@ def _fit(records: list[dict[str, Any]], features: tuple[str, ...], l2: float) ->
         features,
         l2=l2,
         fake_groups=[r["family"] for r in fake],
-        real_quality=[r["quality"] for r in real],
-        fake_quality=[r["quality"] for r in fake],
+        real_quality=[r["quality"] for r in real] if correct else None,
+        fake_quality=[r["quality"] for r in fake] if correct else None,
     )
 
 
@@ -297,9 +301,9 @@ def fit_heads(records: list[dict[str, Any]], *, l2: float = 0.01) -> dict[str, A
             continue
         oof = []
         for k in range(N_FOLDS):
-            model = _fit([r for r in train if r["label"] or _fold(r["group"]) != k], features, l2)
-            oof += [_probability(model, r) for r in scored_reals if _fold(r["group"]) == k]
-        model = _fit(train, features, l2)
+            model = fit_records([r for r in train if r["label"] or identity_fold(r["group"]) != k], features, l2=l2)
+            oof += [_probability(model, r) for r in scored_reals if identity_fold(r["group"]) == k]
+        model = fit_records(train, features, l2=l2)
         model.meta = {
             "n_real": sum(1 for r in train if not r["label"]),
             "n_fake": sum(1 for r in train if r["label"]),

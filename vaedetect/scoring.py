@@ -365,7 +365,9 @@ def reasons_for(
     return out
 
 
-def learned_reasons(zh: dict[str, float], learned: LearnedHead, raw: RawEvidence, verdict: str) -> list[str]:
+def learned_reasons(
+    zh: dict[str, float | None], learned: LearnedHead, raw: RawEvidence, verdict: str
+) -> list[str]:
     """Under a learned head: the evidence that pushed the score up most, in words that follow the direction the fusion
     learned, then a clear audio offset if both lip-sync cues find it."""
     contrib = learned.head.contributions(zh)
@@ -440,7 +442,7 @@ def score(raw: RawEvidence, calibration: dict[str, Any], warnings: list[ReportWa
         lines = {"uncertain": round(float(unc), 4), "fake": round(min(fake, 1.0), 4)}
         verdict = verdict_for(probability, unc, fake)
         if lh is not None:
-            reasons = learned_reasons(lh.zs(z, raw), lh, raw, verdict)
+            reasons = learned_reasons(zh, lh, raw, verdict)
         else:
             region = None
             if raw.zmap is not None and len(raw.zmap):
