@@ -56,6 +56,7 @@ class Item:
     quality: dict[str, float]
     row: dict
     trainable: bool = True  # False for a video's frame taken as a photo: scored only, never trained on
+    copy_of: str = ""  # a re-shared copy's original (rule 7): trained on with it, scored apart
 
 
 def _bpp(meta: dict) -> float:
@@ -125,6 +126,22 @@ def load(cache: Path, with_frames: bool = False) -> list[Item]:
             items.append(replace(items[-1], is_image=True, values=fr["values"], quality=fr["quality"], trainable=False))
     memo_path.write_text(json.dumps(memo))
     return items
+
+
+def load_copies(path: Path) -> list[Item]:
+    """Re-shared copies measured by ``bench/reshare_records.py``, as items tied to their originals."""
+    out = []
+    for line in path.read_text().splitlines():
+        r = json.loads(line)
+        out.append(
+            Item(path=r["path"], label=r["label"], family=r["family"], group=r["group"], tied=tuple(r["tied"]),
+                 is_image=r["is_image"], values=r["values"], quality=r["quality"], row={}, copy_of=r["copy_of"])
+        )  # fmt: skip
+    return out
+
+
+def originals(items: list[Item]) -> list[Item]:
+    return [it for it in items if not it.copy_of]
 
 
 def fit(train: list[Item], features: tuple[str, ...], l2: float, correct: bool) -> LearnedFusion:
@@ -214,11 +231,12 @@ def quality_rho(items: list[Item], features: tuple[str, ...], correct: bool) -> 
     """Spearman ρ of each evidence with each quality measure over real files; with ``correct``, each real identity
     fold is corrected by a :class:`QualityCorrection` fitted on the other folds (out-of-fold, so ρ is not zero by
     construction)."""
-    reals = [it for it in items if not it.label]
+    pool = [it for it in items if not it.label]  # copies, when present, train the correction
+    reals = originals(pool)  # and only originals are measured
     values = [dict(it.values) for it in reals]
     if correct:
         for k in range(N_FOLDS):
-            train = [it for it in reals if identity_fold(it.group) != k]
+            train = [it for it in pool if identity_fold(it.group) != k]
             corr = fit_quality_correction([it.values for it in train], [it.quality for it in train], features)
             for j, it in enumerate(reals):
                 if identity_fold(it.group) == k and corr is not None:
@@ -262,6 +280,7 @@ def equal_fusion_auc(videos: list[Item], fam: str) -> float:
         z = [it.values[k] for k in EXISTING if np.isfinite(it.values.get(k, np.nan))]
         return float(np.sum(z) / np.sqrt(len(z))) if z else 0.0
 
+    videos = originals(videos)
     return _auc([s(it) for it in videos if not it.label], [s(it) for it in videos if it.family == fam])
 
 
@@ -270,7 +289,7 @@ def choose(videos: list[Item], l2: float, rho_ok: bool) -> tuple[str, dict]:
     quality correlations are small and it loses at most 0.03 of mean AUC; rule 6 over that on the same terms; the
     learned fusion at all (rule 3) only if it beats the existing evidence by 0.05 with no family 0.05 worse, else
     the equal fusion. Returns the choice and the inner means it was made on."""
-    inner = {name: lofo(videos, _features(f, d), l2, c, videos) for name, (f, c, d) in CONFIGS.items()}
+    inner = {name: lofo(videos, _features(f, d), l2, c, originals(videos)) for name, (f, c, d) in CONFIGS.items()}
     mean = {name: r["mean_auc"] for name, r in inner.items()}
     chosen = "rule5" if rho_ok and mean["rule5"] >= mean["rule1"] - 0.03 else "rule1"
     if chosen == "rule5" and mean["rule6"] >= mean["rule5"] - 0.03:
@@ -288,7 +307,7 @@ def nested_lofo(videos: list[Item], l2: float, rho_ok: bool) -> dict:
     for fam in sorted({it.family for it in videos if it.label}):
         rest = [it for it in videos if it.family != fam and fam not in it.tied]
         chosen, inner = choose(rest, l2, rho_ok)
-        scored = [it for it in videos if it.family == fam or not it.label]
+        scored = [it for it in originals(videos) if it.family == fam or not it.label]
         if chosen == "equal":
             auc = equal_fusion_auc(videos, fam)
         else:
@@ -319,6 +338,7 @@ def main() -> None:
     ap.add_argument("--frames", action="store_true", help="also score frames of every video as photos")
     ap.add_argument("--nested", action="store_true", help="choose the configuration without the held-out family")
     ap.add_argument("--json")
+    ap.add_argument("--augment", help="re-shared copies' records (bench/reshare_records.py): trained on, scored apart")
     ap.add_argument("--dump-records", help="write the records train's fusion stage reads (JSON lines) and stop")
     args = ap.parse_args()
     if args.frames:
@@ -327,6 +347,7 @@ def main() -> None:
 
         _BUNDLE = ModelBundle.load(ROOT / "assets" / "checkpoints" / "default")
     items = load(Path(args.cache), with_frames=args.frames)
+    copies = load_copies(Path(args.augment)) if args.augment else []
     if args.dump_records:
         with open(args.dump_records, "w") as fh:
             for it in items:
@@ -339,35 +360,44 @@ def main() -> None:
     features = tuple(k for name in args.features.split(",") for k in sets[name] if k not in dropped)
     correct = args.quality_correction
     files = [it for it in items if it.trainable]
-    print(f"{len(files)} files: {sum(it.label for it in files)} fake, {sum(1 - it.label for it in files)} real")
-    uni = univariate([it for it in items if it.trainable], features)
+    print(f"{len(files)} files: {sum(it.label for it in files)} fake, {sum(1 - it.label for it in files)} real"
+          f" (+ {len(copies)} re-shared copies trained on)")  # fmt: skip
+    uni = univariate(files, features)
     fams = sorted({it.family for it in items if it.label})
     print("\nper evidence: AUC by family (raw value, > 0.5 = fakes higher)")
     print(f"{'evidence':22s}" + "".join(f"{f.split('-')[-1][:9]:>10s}" for f in fams))
     for k, row in uni.items():
         print(f"{k:22s}" + "".join(f"{row.get(f, float('nan')):10.2f}" for f in fams))
-    videos = [it for it in items if not it.is_image]
+    items_all = items + copies
+    videos = [it for it in items_all if not it.is_image]
     photos = [it for it in items if it.is_image and it.trainable]
     frames = [it for it in items if not it.trainable]
-    rho = {"videos": quality_rho(videos, features, correct), "photos": quality_rho(photos, features, correct)}
+    rho = {
+        "videos": quality_rho(videos, features, correct),
+        "photos": quality_rho([it for it in items_all if it.is_image and it.trainable], features, correct),
+    }
     for media, table in rho.items():
         print(f"\nSpearman rho with quality over real {media} ({'corrected out-of-fold' if correct else 'raw'})")
         print(f"{'evidence':22s}" + "".join(f"{q:>16s}" for q in QUALITY))
         for k, row in table.items():
             print(f"{k:22s}" + "".join(f"{row.get(q, float('nan')):16.2f}" for q in QUALITY))
-    res_v = lofo(videos, features, args.l2, correct, videos)
+    res_v = lofo(videos, features, args.l2, correct, originals(videos))
     photo_features = tuple(k for k in features if k in ("face", "latent") or k in cues_mod.FRAME_CUES)
-    res_p = lofo(items, photo_features, args.l2, correct, photos)
+    res_p = lofo(items_all, photo_features, args.l2, correct, photos)
     real_photos = [it for it in photos if not it.label]
-    res_f = lofo(items, photo_features, args.l2, correct, frames + real_photos) if frames else None
+    res_f = lofo(items_all, photo_features, args.l2, correct, frames + real_photos) if frames else None
+    res_cv = lofo(videos, features, args.l2, correct, [it for it in videos if it.copy_of]) if copies else None
     tag = f"features={args.features}, l2={args.l2}, quality correction={'on' if correct else 'off'}"
     _print_lofo(f"leave-one-family-out, VIDEOS, {tag}", res_v)
     _print_lofo(f"leave-one-family-out, PHOTOS (photo evidence, trained on all media), {tag}", res_p)
     if res_f is not None:
         _print_lofo(f"leave-one-family-out, FRAMES OF VIDEOS AS PHOTOS (+ real photos), {tag}", res_f)
+    if res_cv is not None:
+        _print_lofo(f"leave-one-family-out, RE-SHARED COPIES OF VIDEOS (scored apart), {tag}", res_cv)
     nested = None
     if args.nested:
-        rho_ok = all(abs(v) <= 0.2 for media in quality_rho_all(items) for row in media.values() for v in row.values())
+        rhos = quality_rho_all(items_all)
+        rho_ok = all(abs(v) <= 0.2 for media in rhos for row in media.values() for v in row.values())
         nested = nested_lofo(videos, args.l2, rho_ok)
         print("\nnested leave-one-family-out (configuration chosen by the rules on the other eight families)")
         for fam, r in nested["families"].items():
@@ -383,6 +413,8 @@ def main() -> None:
             "videos": res_v,
             "photos": res_p,
             "frames_as_photos": res_f,
+            "reshared_copies_videos": res_cv,
+            "n_copies_trained_on": len(copies),
             "nested": nested,
         }
         Path(args.json).write_text(json.dumps(out, indent=1))
