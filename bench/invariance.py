@@ -8,6 +8,14 @@ Each evidence's Spearman ρ with face sharpness, face size and bitrate over all 
 ``bench/generalisation.py`` (it has every real file cached).
 
     python bench/invariance.py [--n 12] [--json bench/results/2026-12-01-invariance.json]
+
+``--held-out NAME=RECORDS[+RECORDS] ...`` (rule 7) measures each file and copy once into fusion records (kept in
+``--records-cache``) and scores them, for every named set of training records, with learned heads fitted without the
+file's identity fold — so the benchmark's clips never train the model that judges them — against the lines that set's
+full fit would ship.
+
+    python bench/invariance.py --held-out rule6=.cache/records.jsonl \
+        rule7=.cache/records.jsonl+.cache/records-reshared.jsonl --json bench/results/2026-12-01-invariance-heldout.json
 """
 
 from __future__ import annotations
@@ -41,8 +49,24 @@ TRANSFORMS = {
 
 
 def reshare_video(src: Path, dst: Path, args: list[str]) -> None:
-    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-i", str(src), *args, "-c:v", "libx264",
-           "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "96k", str(dst)]
+    cmd = [
+        imageio_ffmpeg.get_ffmpeg_exe(),
+        "-v",
+        "error",
+        "-y",
+        "-i",
+        str(src),
+        *args,
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-b:a",
+        "96k",
+        str(dst),
+    ]
     subprocess.run(cmd, check=True, timeout=300)
 
 
@@ -83,16 +107,91 @@ def summary(report, weights: dict[str, dict[str, float]]) -> dict:
     return {"verdict": report.verdict, "score": report.manipulation_score, "z": z}
 
 
+def measure_records(det, data: Path, rows: list[dict], cache: Path) -> dict[str, dict]:
+    """Fusion records of every picked file and of its four copies, keyed ``path`` and ``path#transform`` (resumes)."""
+    from vaedetect.training.learned import record_of
+
+    done = {}
+    if cache.exists():
+        done = {r["key"]: r for r in map(json.loads, cache.read_text().splitlines())}
+    t0 = time.time()
+    with cache.open("a") as fh, tempfile.TemporaryDirectory() as tmp:
+        for n, r in enumerate(rows, 1):
+            src = data / r["path"]
+            photo = r["split"] == "stills"
+            for name in ("original", *TRANSFORMS):
+                key = r["path"] if name == "original" else f"{r['path']}#{name}"
+                if key in done:
+                    continue
+                target = src
+                if name != "original":
+                    target = Path(tmp) / (f"{name}.jpg" if photo else f"{name}.mp4")
+                    (reshare_photo(src, target, name) if photo else reshare_video(src, target, TRANSFORMS[name]))
+                try:
+                    rec = {"key": key, **record_of(r, det.record(target))}
+                except vaedetect.InputError as e:
+                    rec = {"key": key, "error": str(e)}
+                done[key] = rec
+                fh.write(json.dumps(rec) + "\n")
+                fh.flush()
+            print(f"{n}/{len(rows)} {time.time() - t0:.0f}s {r['path']}", flush=True)
+    return done
+
+
+def held_out(rows: list[dict], measured: dict[str, dict], training: list[dict]) -> list[dict]:
+    """Per file: verdict, score and oriented, quality-corrected z of original and copies, scored by heads fitted on
+    ``training`` without the file's identity fold; lines from the full fit (what would ship)."""
+    from vaedetect.fusion import N_FOLDS, fit_heads, fit_records, head_features, identity_fold
+
+    lines = {kind: b["thresholds"] for kind, b in fit_heads(training).items()}
+    models = {}
+    for kind in ("video", "photo"):
+        feats = head_features(kind)
+        train = [r for r in training if kind == "photo" or not r["is_image"]]
+        folds = [[r for r in train if identity_fold(r["group"]) != k] for k in range(N_FOLDS)]
+        models[kind] = [fit_records(fold, feats) for fold in folds]
+    results = []
+    for r in rows:
+        entry = {"path": r["path"], "kind": "photo" if r["split"] == "stills" else r["split"]}
+        for name in ("original", *TRANSFORMS):
+            rec = measured[r["path"] if name == "original" else f"{r['path']}#{name}"]
+            if "error" in rec:
+                entry = {"path": r["path"], "error": rec["error"]}
+                break
+            kind = "photo" if rec["is_image"] else "video"
+            model = models[kind][identity_fold(rec["group"])]
+            p = float(1 / (1 + np.exp(-model.logit(rec["values"], rec["quality"]))))
+            t = lines[kind]
+            verdict = "fake" if p >= t["fake"] else "uncertain" if p >= t["uncertain"] else "real"
+            entry[name] = {"verdict": verdict, "score": p, "z": model.zs(rec["values"], rec["quality"])}
+        results.append(entry)
+    return results
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
     ap.add_argument("--n", type=int, default=12, help="files per kind (speech, silent, photo)")
     ap.add_argument("--json")
+    ap.add_argument("--held-out", nargs="+", metavar="NAME=RECORDS[+RECORDS]")
+    ap.add_argument("--records-cache", default=str(ROOT / ".cache" / "invariance-records.jsonl"))
     args = ap.parse_args()
     data = Path(args.data)
     with open(data / "manifest.csv") as fh:
         rows = pick(list(csv.DictReader(fh)), args.n)
     det = vaedetect.load_detector()
+    if args.held_out:
+        measured = measure_records(det, data, rows, Path(args.records_cache))
+        out = {}
+        for spec in args.held_out:
+            name, files = spec.split("=", 1)
+            training = [json.loads(line) for f in files.split("+") for line in Path(f).read_text().splitlines()]
+            files_out = held_out(rows, measured, training)
+            out[name] = {"training_records": files, "table": tabulate(files_out), "files": files_out}
+            print(name, json.dumps(out[name]["table"], indent=1))
+        if args.json:
+            Path(args.json).write_text(json.dumps(out, indent=1, default=float))
+        return
     learned = det.bundle.calibration.get("learned", {})
     weights = {
         kind: dict(zip(b["fusion"]["features"], b["fusion"]["weights"], strict=True)) for kind, b in learned.items()
@@ -126,15 +225,21 @@ def tabulate(results: list[dict]) -> dict:
     ok = [e for e in results if "original" in e]
     evidence = sorted({k for e in ok for k, v in e["original"]["z"].items() if v is not None})
     out: dict = {"n_files": len(ok), "median_abs_dz": {}, "verdict_changed": {}, "copies_called_fake": {}}
+    over = 0
     for name in TRANSFORMS:
         out["median_abs_dz"][name] = {}
         for k in evidence:
-            d = [abs(e[name]["z"][k] - e["original"]["z"][k]) for e in ok
-                 if e[name]["z"].get(k) is not None and e["original"]["z"].get(k) is not None]
+            d = [
+                abs(e[name]["z"][k] - e["original"]["z"][k])
+                for e in ok
+                if e[name]["z"].get(k) is not None and e["original"]["z"].get(k) is not None
+            ]
             out["median_abs_dz"][name][k] = round(float(np.median(d)), 3) if d else None
+            over += bool(d) and float(np.median(d)) > 0.5
         out["verdict_changed"][name] = sum(e[name]["verdict"] != e["original"]["verdict"] for e in ok)
         out["copies_called_fake"][name] = sum(e[name]["verdict"] == "fake" for e in ok)
     out["originals_called_fake"] = sum(e["original"]["verdict"] == "fake" for e in ok)
+    out["cells_over_0.5"] = over  # (evidence x transform) cells whose median |dz| exceeds the issue's 0.5
     return out
 
 

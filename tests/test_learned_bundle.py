@@ -15,6 +15,7 @@ from vaedetect.detector import Detector
 from vaedetect.fusion import QUALITY
 from vaedetect.scoring import NO_FACE_NO_VERDICT, load_learned
 from vaedetect.training.learned import build_records, fit_learned, record_of, tied_families
+from vaedetect.training.reshare import KINDS, SUFFIX, copy_video, draw
 
 SHIPPED = Path(__file__).resolve().parents[1] / "assets" / "checkpoints" / "default"
 
@@ -102,3 +103,53 @@ def test_real_files_from_a_familys_own_pipeline_are_tied_to_it() -> None:
     assert tied_families({"label": "fake", "source_repo": "iperov+DeepFaceLive"}) == ()
     rec = record_of({"path": "a.mp4", "label": "fake", "kind": "fam", "identity": ""}, {"values": {}})
     assert rec["family"] == "fam" and rec["group"] == "a.mp4" and rec["label"] == 1
+
+
+def test_each_labelled_file_gets_one_reshared_copy_with_its_originals_label_and_identity(tmp_path: Path) -> None:
+    try:
+        from media_factory import moving_pattern_frames, tone, write_video
+    except ImportError:  # pragma: no cover - run from the repository root
+        from tests.media_factory import moving_pattern_frames, tone, write_video
+    import cv2
+
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in ("real0.mp4", "real1.mp4", "fake0.mp4"):
+        write_video(data / name, moving_pattern_frames(20, 120, 160), audio=tone(0.8))
+    cv2.imwrite(str(data / "real2.png"), moving_pattern_frames(1, 120, 160)[0])
+    rows = [("real0.mp4", "train", "real", "real", "p0"), ("real1.mp4", "train", "real", "real", "p1"),
+            ("fake0.mp4", "fakes", "fake", "fam-a", "f0"), ("real2.png", "stills", "real", "real", "p2")]  # fmt: skip
+    with (data / "manifest.csv").open("w") as fh:
+        fh.write("path,split,label,kind,source_repo,identity\n")
+        fh.writelines(f"{p},{split},{label},{kind},x+repo,{ident}\n" for p, split, label, kind, ident in rows)
+    cache = tmp_path / "records.jsonl"
+    stub = _StubDetector()
+    recs = build_records(stub, data, cache, reshare=True)
+    assert len(recs) == 8 and stub.calls == 8
+    by_path = {r["path"]: r for r in recs}
+    for copy in (r for r in recs if r.get("copy_of")):
+        original = by_path[copy["copy_of"]]
+        assert copy["path"] == original["path"] + SUFFIX and copy["transform"] == draw(original["path"])
+        for key in ("label", "family", "group", "tied"):
+            assert copy[key] == original[key]
+    again = _StubDetector()
+    assert len(build_records(again, data, cache, reshare=True)) == 8 and again.calls == 0  # resumed
+    assert [r["path"] for r in build_records(again, data, cache)] == [p for p, *_ in rows]  # copies only when asked
+
+
+def test_a_reshared_copy_is_the_drawn_transform_of_its_original(tmp_path: Path) -> None:
+    try:
+        from media_factory import moving_pattern_frames, write_video
+    except ImportError:  # pragma: no cover
+        from tests.media_factory import moving_pattern_frames, write_video
+    import av
+
+    src = write_video(tmp_path / "src.mp4", moving_pattern_frames(10, 120, 160))
+    copy_video(src, tmp_path / "small.mp4", {"kind": "downscale", "scale": 0.5, "crf": 28})
+    copy_video(src, tmp_path / "soft.mp4", {"kind": "upscaled", "scale": 0.25, "crf": 23})
+    with av.open(str(tmp_path / "small.mp4")) as c:
+        assert (c.streams.video[0].width, c.streams.video[0].height) == (80, 60)
+    with av.open(str(tmp_path / "soft.mp4")) as c:
+        assert (c.streams.video[0].width, c.streams.video[0].height) == (160, 120)
+    kinds = {draw(f"clip{i}.mp4")["kind"] for i in range(40)}
+    assert kinds == set(KINDS) and draw("a.mp4") == draw("a.mp4")

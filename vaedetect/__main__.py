@@ -195,7 +195,10 @@ def cmd_fit_fusion(args: argparse.Namespace) -> int:
     from vaedetect.training.learned import fit_stage
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    learned = fit_stage(Path(args.bundle), Path(args.data), Path(args.records))
+    from vaedetect.training.recipes import TrainConfig
+
+    reshare = TrainConfig().fusion_reshared_copies if args.reshare is None else args.reshare
+    learned = fit_stage(Path(args.bundle), Path(args.data), Path(args.records), reshare=reshare)
     for kind, block in learned.items():
         f = block["fusion"]
         counted = ", ".join(f"{k} {w:.2f}" for k, w in zip(f["features"], f["weights"], strict=True) if w > 0)
@@ -261,6 +264,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("bundle", help="bundle folder; its calibration.json gains the learned heads")
     sp.add_argument("--data", required=True, help="data folder whose manifest.csv lists labelled real and fake files")
     sp.add_argument("--records", required=True, help="JSON lines of measured files: reused, and extended as needed")
+    sp.add_argument(
+        "--reshare",
+        action=argparse.BooleanOptionalAction,
+        help="also fit on one re-shared copy of every file (default: as the default recipe does)",
+    )
 
     sp = sub.add_parser("train", help="train a bundle on real footage only (see vaedetect/training/)")
     sp.add_argument("--data", required=True, help="data folder with manifest.csv (its dev split is never used)")

@@ -10,6 +10,8 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ from tqdm.auto import tqdm
 
 from vaedetect.errors import InputError
 from vaedetect.fusion import fit_heads
+from vaedetect.media import IMAGE_EXTENSIONS
 
 log = logging.getLogger("vaedetect.train")
 
@@ -57,27 +60,41 @@ def record_of(row: dict[str, str], evidence: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def build_records(detector: Any, data_dir: Path, cache: Path) -> list[dict[str, Any]]:
+def build_records(detector: Any, data_dir: Path, cache: Path, *, reshare: bool = False) -> list[dict[str, Any]]:
     """One record per labelled file, measured once and kept as JSON lines in ``cache`` (re-runs resume; a file
-    already there is not measured again, so records must come from the same bundle and code)."""
+    already there is not measured again, so records must come from the same bundle and code). With ``reshare``, also
+    one re-shared copy of each (:mod:`vaedetect.training.reshare`), recorded as its original's path + ``#reshared``."""
+    from vaedetect.training.reshare import SUFFIX, reshared_copy
+
     done: dict[str, dict[str, Any]] = {}
     if cache.exists():
         for line in cache.read_text().splitlines():
             r = json.loads(line)
             done[r["path"]] = r
     cache.parent.mkdir(parents=True, exist_ok=True)
+    wanted = []
     with cache.open("a") as fh:
         for row in tqdm(labelled_rows(data_dir), desc="evidence", leave=False):
-            if row["path"] in done:
-                continue
-            try:
-                rec = record_of(row, detector.record(data_dir / row["path"]))
-            except InputError as e:
-                log.warning("skipped %s: %s", row["path"], e)
-                continue
-            done[row["path"]] = rec
-            fh.write(json.dumps(rec) + "\n")
-    return list(done.values())
+            src = data_dir / row["path"]
+            for key in (row["path"], row["path"] + SUFFIX) if reshare else (row["path"],):
+                wanted.append(key)
+                if key in done:
+                    continue
+                try:
+                    if key == row["path"]:
+                        rec = record_of(row, detector.record(src))
+                    else:
+                        with tempfile.TemporaryDirectory(prefix="vaedetect-reshare-") as tmp:
+                            photo = src.suffix.lower() in IMAGE_EXTENSIONS
+                            copy, how = reshared_copy(src, row["path"], Path(tmp), photo=photo)
+                            rec = {**record_of(row, detector.record(copy)), "copy_of": row["path"], "transform": how}
+                            rec["path"] = key
+                except (InputError, OSError, subprocess.SubprocessError, ValueError) as e:
+                    log.warning("skipped %s: %s", key, e)
+                    continue
+                done[key] = rec
+                fh.write(json.dumps(rec) + "\n")
+    return [done[k] for k in wanted if k in done]
 
 
 def fit_learned(bundle_dir: Path, records: list[dict[str, Any]], *, l2: float = 0.01) -> dict[str, Any]:
@@ -90,12 +107,15 @@ def fit_learned(bundle_dir: Path, records: list[dict[str, Any]], *, l2: float = 
     return learned
 
 
-def fit_stage(bundle_dir: Path, data_dir: Path, records_path: Path, *, l2: float = 0.01) -> dict[str, Any]:
+def fit_stage(
+    bundle_dir: Path, data_dir: Path, records_path: Path, *, l2: float = 0.01, reshare: bool = False
+) -> dict[str, Any]:
     """The stage ``train`` ends with and ``fit-fusion`` runs alone: records (measured with the bundle in
-    ``bundle_dir``, or read from ``records_path`` when it is complete) -> learned heads in its calibration."""
+    ``bundle_dir``, or read from ``records_path`` when it is complete; with ``reshare``, a re-shared copy of every
+    file too) -> learned heads in its calibration."""
     from vaedetect.detector import load_detector
 
-    records = build_records(load_detector(bundle_dir), data_dir, records_path)
+    records = build_records(load_detector(bundle_dir), data_dir, records_path, reshare=reshare)
     if not any(r["label"] for r in records):
         log.warning("no labelled fakes in %s: the bundle keeps its equal fusion", data_dir)
         return {}

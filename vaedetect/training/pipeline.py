@@ -135,7 +135,8 @@ def train(
         _save(bundle, bundle_dir)
         (work / "histories.json").write_text(json.dumps(histories))
         if cfg.learned_fusion:
-            learned.fit_stage(bundle_dir, data_dir, out_dir / "cache" / "records.jsonl")
+            records = out_dir / "cache" / "records.jsonl"
+            learned.fit_stage(bundle_dir, data_dir, records, reshare=cfg.fusion_reshared_copies)
     barrier()
     return bundle_dir
 
