@@ -64,28 +64,18 @@ def _bpp(meta: dict) -> float:
     return np.nan if v is None else v
 
 
-FRAMES_PER_VIDEO = 3
-
-
 def _frames_as_photos(d: Any, meta: dict, calibration: dict, bundle: Any) -> list[dict]:
-    """Up to :data:`FRAMES_PER_VIDEO` frames of a video scored as photos would be: one crop's frame cues, the face and
-    latent z-scores of the nearest sampled frame, that frame's face size and sharpness."""
-    crops, idx, fidx = d["crops"], d["crop_idx"], d["frame_idx"] + meta["skip"]
-    if not len(crops) or not len(fidx):
+    """The cached video's frames as the photo head reads them (:func:`vaedetect.evidence.frames_as_photos`)."""
+    if not len(d["latents"]):
         return []
-    lat = evidence.mahalanobis(bundle, d["latents"]) if len(d["latents"]) else None
     norms = calibration["evidence"]
-    out = []
-    for j in np.unique(np.round(np.linspace(0, len(crops) - 1, FRAMES_PER_VIDEO)).astype(int)):
-        k = int(np.argmin(np.abs(fidx - idx[j])))
-        values = cues_mod.frame_cues(crops[j], d["landmarks"][idx[j]])
-        values["face"] = (float(d["frame_scores"][k]) - norms["face"]["mean"]) / norms["face"]["std"]
-        if lat is not None:
-            values["latent"] = (float(lat[k]) - norms["latent"]["mean"]) / norms["latent"]["std"]
-        quality = {"face_px": float(d["face_size_px"][idx[j]]), "sharpness": cues_mod.face_sharpness(crops[j : j + 1]),
-                   "bits_per_pixel": _bpp(meta)}  # fmt: skip
-        out.append({"values": values, "quality": quality})
-    return out
+    lat = evidence.mahalanobis(bundle, d["latents"])
+    skip = meta["skip"]
+    return evidence.frames_as_photos(
+        d["crops"], d["landmarks"][d["crop_idx"]], d["crop_idx"], d["face_size_px"], d["frame_idx"] + skip,
+        (d["frame_scores"] - norms["face"]["mean"]) / norms["face"]["std"],
+        (lat - norms["latent"]["mean"]) / norms["latent"]["std"], _bpp(meta),
+    )  # fmt: skip
 
 
 def load(cache: Path, with_frames: bool = False) -> list[Item]:
@@ -349,11 +339,15 @@ def main() -> None:
     items = load(Path(args.cache), with_frames=args.frames)
     copies = load_copies(Path(args.augment)) if args.augment else []
     if args.dump_records:
+        recs: list[dict] = []
+        for it in items:
+            values = {k: v for k, v in it.values.items() if v is not None and np.isfinite(v)}
+            if not it.trainable:  # a frame of the video just before it (--frames)
+                recs[-1].setdefault("frames", []).append({"values": values, "quality": it.quality})
+                continue
+            recs.append(record_of(it.row, {"values": values, "quality": it.quality, "is_image": it.is_image}))
         with open(args.dump_records, "w") as fh:
-            for it in items:
-                values = {k: v for k, v in it.values.items() if v is not None and np.isfinite(v)}
-                rec = record_of(it.row, {"values": values, "quality": it.quality, "is_image": it.is_image})
-                fh.write(json.dumps(rec) + "\n")
+            fh.writelines(json.dumps(r) + "\n" for r in recs)
         return
     sets = {"cues": cues_mod.CUES, "existing": EXISTING}
     dropped = {k for k in args.drop.split(",") if k}
@@ -387,11 +381,20 @@ def main() -> None:
     real_photos = [it for it in photos if not it.label]
     res_f = lofo(items_all, photo_features, args.l2, correct, frames + real_photos) if frames else None
     res_cv = lofo(videos, features, args.l2, correct, [it for it in videos if it.copy_of]) if copies else None
+    res_p8 = res_f8 = None
+    if frames:  # rule 8: the photo head trained on single frames and photos (no per-clip video records)
+        frames8 = [replace(it, trainable=True) for it in frames]
+        pool8 = [it for it in items_all if it.is_image and it.trainable] + frames8
+        res_p8 = lofo(pool8, photo_features, args.l2, correct, photos)
+        res_f8 = lofo(pool8, photo_features, args.l2, correct, frames8 + real_photos)
     tag = f"features={args.features}, l2={args.l2}, quality correction={'on' if correct else 'off'}"
     _print_lofo(f"leave-one-family-out, VIDEOS, {tag}", res_v)
     _print_lofo(f"leave-one-family-out, PHOTOS (photo evidence, trained on all media), {tag}", res_p)
     if res_f is not None:
         _print_lofo(f"leave-one-family-out, FRAMES OF VIDEOS AS PHOTOS (+ real photos), {tag}", res_f)
+    if res_f8 is not None:
+        _print_lofo(f"rule 8: PHOTOS, photo head trained on frames + photos, {tag}", res_p8)
+        _print_lofo(f"rule 8: FRAMES OF VIDEOS AS PHOTOS (+ real photos), trained on frames + photos, {tag}", res_f8)
     if res_cv is not None:
         _print_lofo(f"leave-one-family-out, RE-SHARED COPIES OF VIDEOS (scored apart), {tag}", res_cv)
     nested = None
@@ -414,6 +417,8 @@ def main() -> None:
             "photos": res_p,
             "frames_as_photos": res_f,
             "reshared_copies_videos": res_cv,
+            "rule8_photos": res_p8,
+            "rule8_frames_as_photos": res_f8,
             "n_copies_trained_on": len(copies),
             "nested": nested,
         }

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import vaedetect
-from vaedetect.cues import CUES
+from vaedetect.cues import CUES, FRAME_CUES
 from vaedetect.detector import Detector
 from vaedetect.fusion import QUALITY
 from vaedetect.scoring import NO_FACE_NO_VERDICT, load_learned
@@ -53,7 +53,11 @@ def test_a_faceless_clip_with_sound_gets_no_verdict_from_the_voice_alone(shipped
 
 def test_a_record_holds_the_cues_and_quality_a_fit_reads(shipped: Detector, talking_clip: Path, tmp_path: Path) -> None:
     rec = shipped.record(talking_clip)
-    assert set(rec) == {"values", "quality", "is_image"} and rec["is_image"] is False
+    assert set(rec) == {"values", "quality", "is_image", "frames"} and rec["is_image"] is False
+    # a few of its frames as a photo would be read, for the photo head's lines (rule 9)
+    assert 1 <= len(rec["frames"]) <= 3
+    for f in rec["frames"]:
+        assert "face" in f["values"] and set(FRAME_CUES) & set(f["values"]) and set(f["quality"]) == set(QUALITY)
     assert {"face", "latent"} <= set(rec["values"]) and set(CUES) & set(rec["values"])
     assert set(rec["quality"]) == set(QUALITY)
     assert all(np.isfinite(v) for v in rec["values"].values())

@@ -258,3 +258,29 @@ def test_a_photo_is_scored_by_the_learned_photo_head() -> None:
     s = score(raw, _learned_calibration(), [])
     assert s.head is not None and s.head.name == "learned-photo"
     assert s.seconds == []
+
+
+def test_the_photo_heads_lines_stand_above_frames_of_real_videos_too() -> None:
+    """Rule 9 (bench/results/2026-12-01-rules.md): photos people send are often frames of videos, so a real video's
+    frames, scored out of fold, must sit below the photo head's "likely manipulated" line like real photos do."""
+    from vaedetect.fusion import fit_heads, real_frames
+
+    rng = np.random.default_rng(1)
+    q = {"face_px": 120.0, "sharpness": 80.0, "bits_per_pixel": 0.1}
+
+    def frame(shift: float) -> dict:
+        return {"values": {"face": rng.normal(shift)}, "quality": q}
+
+    recs = [
+        {"label": 0, "family": "", "group": f"p{i}", "is_image": i % 2 == 0, "quality": q,
+         "values": {"face": rng.normal()}, **({} if i % 2 == 0 else {"frames": [frame(1.5), frame(1.5)]})}
+        for i in range(120)
+    ] + [
+        {"label": 1, "family": f"f{i % 3}", "group": f"g{i}", "is_image": False, "quality": q,
+         "values": {"face": rng.normal(3.0)}}
+        for i in range(60)
+    ]  # fmt: skip
+    assert len(real_frames(recs)) == 120
+    photos_only = fit_heads(recs, photo_lines_on_frames=False)["photo"]["thresholds"]["fake"]
+    with_frames = fit_heads(recs)["photo"]["thresholds"]["fake"]
+    assert with_frames > photos_only  # the frames are odder than the photos, and the line moved above them

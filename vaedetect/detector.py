@@ -29,6 +29,7 @@ from vaedetect.evidence import (
     clip_quality,
     compute_evidence,
     face_region,
+    frames_as_photos,
     lip_loudness_corr,
 )
 from vaedetect.faces import FaceConfig
@@ -42,7 +43,7 @@ from vaedetect.report import (
     Report,
     SyncResult,
 )
-from vaedetect.scoring import Scores, normalize, offset_cues_agree, score
+from vaedetect.scoring import Scores, frame_face_z, frame_latent_z, normalize, offset_cues_agree, score
 
 MAX_REPORT_FRAMES = 16  # sampled frames that carry pictures in a report (every sampled frame is on the map)
 
@@ -149,12 +150,20 @@ class Detector:
 
     def record(self, path: str | Path) -> dict[str, Any]:
         """What the learned fusion is fitted on for one file (see :func:`vaedetect.fusion.fit_heads`): the per-clip
-        z-scores and region cues, the quality measures, and whether it is a photo; no pictures are kept."""
+        z-scores and region cues, the quality measures, whether it is a photo, and for a video a few of its frames as
+        a photo would be read (:func:`vaedetect.evidence.frames_as_photos`); no pictures are kept."""
         clip = ingest(path, self.limits, self.face_config)
-        _, _, raw = self.measure(clip, keep_images=False)
-        z = normalize(raw, self.bundle.calibration)
+        arr, skip, raw = self.measure(clip, keep_images=False)
+        cal = self.bundle.calibration
+        z = normalize(raw, cal)
         values = {k: v for k, v in {**z, **raw.cues}.items() if v is not None and np.isfinite(v)}
-        return {"values": values, "quality": raw.quality, "is_image": clip.is_image}
+        rec: dict[str, Any] = {"values": values, "quality": raw.quality, "is_image": clip.is_image}
+        if not clip.is_image and arr.cue_crops is not None and arr.cue_idx is not None:
+            rec["frames"] = frames_as_photos(
+                arr.cue_crops, arr.cue_landmarks, arr.cue_idx + skip, clip.faces.face_size_px, raw.frame_idx + skip,
+                frame_face_z(raw, cal), frame_latent_z(raw, cal), raw.quality.get("bits_per_pixel"),
+            )  # fmt: skip
+        return rec
 
     # -- pipeline pieces --------------------------------------------------------------------------------------
     def _arrays(self, clip: Clip) -> tuple[ClipArrays, int]:

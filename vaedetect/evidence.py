@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -422,6 +422,41 @@ def clip_quality(clip: Clip, arr: ClipArrays) -> dict[str, float | None]:
             info.kind, info.size_bytes, info.width, info.height, info.video_bitrate_kbps, info.source_fps
         ),
     }
+
+
+# Frames of a video that a fit also reads as photos: photos people send are often frames of videos, small, soft and
+# re-compressed, and the photo head's lines must hold for them (bench/results/2026-12-01-rules.md, rules 8 and 9).
+FRAMES_AS_PHOTOS = 3
+
+
+def frames_as_photos(
+    crops: np.ndarray,
+    crop_landmarks: np.ndarray,
+    crop_frames: np.ndarray,
+    face_px: np.ndarray,
+    sampled: np.ndarray,
+    face_z: np.ndarray,
+    latent_z: np.ndarray | None,
+    bits_per_pixel: float | None,
+) -> list[dict[str, Any]]:
+    """Up to :data:`FRAMES_AS_PHOTOS` evenly spread frames of a video as the photo head reads a photo: one cue crop's
+    frame cues, the face (and latent) z-score of the nearest frame the VAE sampled, that frame's face size and the
+    crop's sharpness. ``crop_frames`` and ``sampled`` number frames alike; ``face_px`` is indexed by them."""
+    if not len(crops) or not len(sampled):
+        return []
+    out = []
+    for j in np.unique(np.round(np.linspace(0, len(crops) - 1, FRAMES_AS_PHOTOS)).astype(int)):
+        k = int(np.argmin(np.abs(sampled - crop_frames[j])))
+        values: dict[str, float] = {**cues.frame_cues(crops[j], crop_landmarks[j]), "face": float(face_z[k])}
+        if latent_z is not None:
+            values["latent"] = float(latent_z[k])
+        quality = {
+            "face_px": float(face_px[crop_frames[j]]),
+            "sharpness": cues.face_sharpness(crops[j : j + 1]),
+            "bits_per_pixel": bits_per_pixel,
+        }
+        out.append({"values": {k: v for k, v in values.items() if np.isfinite(v)}, "quality": quality})
+    return out
 
 
 def compute_evidence(bundle: ModelBundle, arr: ClipArrays, *, keep_images: bool = True) -> RawEvidence:

@@ -283,20 +283,33 @@ def _probability(model: LearnedFusion, r: dict[str, Any]) -> float:
     return float(1.0 / (1.0 + np.exp(-model.logit(r["values"], r["quality"]))))
 
 
-def fit_heads(records: list[dict[str, Any]], *, l2: float = 0.01) -> dict[str, Any]:
+def real_frames(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The frames real videos carry (``record["frames"]``), as photo records of their video's identity."""
+    return [
+        {"label": 0, "family": "", "group": r["group"], "is_image": True, **f}
+        for r in records
+        if not r["label"] and not r["is_image"]
+        for f in r.get("frames", [])
+    ]
+
+
+def fit_heads(records: list[dict[str, Any]], *, l2: float = 0.01, photo_lines_on_frames: bool = True) -> dict[str, Any]:
     """The ``learned`` block of a bundle's calibration: a video head and a photo head fitted on every record, with
     lines from real files scored by a model that did not train on their identity (5 folds): "uncertain" where 20% of
     them are at or above it, "likely manipulated" just above the highest of them, because a real file called
-    manipulated is the costliest error.
+    manipulated is the costliest error. The photo head's real files are real photos and, with
+    ``photo_lines_on_frames``, the frames real videos carry: photos people send are often frames of videos.
 
     A record is ``{"label": 0|1, "family": str, "group": identity, "is_image": bool, "values": {...}, "quality":
-    {...}}`` (see :func:`vaedetect.detector.Detector.evidence_record`).
+    {...}, "frames": [{"values", "quality"}, ...] (videos)}`` (see :meth:`vaedetect.detector.Detector.record`).
     """
     out: dict[str, Any] = {}
     for kind in ("video", "photo"):
         features = head_features(kind)
         train = [r for r in records if kind == "photo" or not r["is_image"]]
         scored_reals = [r for r in records if not r["label"] and r["is_image"] == (kind == "photo")]
+        if kind == "photo" and photo_lines_on_frames and scored_reals:
+            scored_reals += real_frames(records)
         if not scored_reals:  # no real file of this kind to set its lines on: that kind keeps the equal fusion
             continue
         oof = []

@@ -141,6 +141,12 @@ def frame_face_z(raw: RawEvidence, calibration: dict[str, Any]) -> np.ndarray:
     return _z("face", raw.frame_scores, norm) if norm else raw.frame_scores
 
 
+def frame_latent_z(raw: RawEvidence, calibration: dict[str, Any]) -> np.ndarray | None:
+    """Latent z-score of each sampled frame, as :func:`frame_face_z` (None without latent statistics)."""
+    norm = calibration.get("evidence", {}).get("latent")
+    return None if norm is None else _z("latent", raw.frame_latent, norm)
+
+
 def per_second(
     raw: RawEvidence,
     calibration: dict[str, Any],
