@@ -221,7 +221,7 @@ def quality_rho(items: list[Item], features: tuple[str, ...], correct: bool) -> 
     """Spearman ρ of each evidence with each quality measure over real files; with ``correct``, each real identity
     fold is corrected by a :class:`QualityCorrection` fitted on the other folds (out-of-fold, so ρ is not zero by
     construction)."""
-    pool = [it for it in items if not it.label]  # copies, when present, train the correction
+    pool = [it for it in items if not it.label and it.trainable]  # copies trained on train the correction too
     reals = originals(pool)  # and only originals are measured
     values = [dict(it.values) for it in reals]
     if correct:
@@ -329,6 +329,7 @@ def main() -> None:
     ap.add_argument("--nested", action="store_true", help="choose the configuration without the held-out family")
     ap.add_argument("--json")
     ap.add_argument("--augment", help="re-shared copies' records (bench/reshare_records.py): trained on, scored apart")
+    ap.add_argument("--score-copies-only", action="store_true", help="with --augment: score the copies, train on none")
     ap.add_argument("--dump-records", help="write the records train's fusion stage reads (JSON lines) and stop")
     args = ap.parse_args()
     if args.frames:
@@ -338,6 +339,8 @@ def main() -> None:
         _BUNDLE = ModelBundle.load(ROOT / "assets" / "checkpoints" / "default")
     items = load(Path(args.cache), with_frames=args.frames)
     copies = load_copies(Path(args.augment)) if args.augment else []
+    if args.score_copies_only:  # the shipped head's view: trained on originals, copies only scored
+        copies = [replace(c, trainable=False) for c in copies]
     if args.dump_records:
         recs: list[dict] = []
         for it in items:
