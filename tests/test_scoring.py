@@ -284,3 +284,29 @@ def test_the_photo_heads_lines_stand_above_frames_of_real_videos_too() -> None:
     photos_only = fit_heads(recs, photo_lines_on_frames=False)["photo"]["thresholds"]["fake"]
     with_frames = fit_heads(recs)["photo"]["thresholds"]["fake"]
     assert with_frames > photos_only  # the frames are odder than the photos, and the line moved above them
+
+
+def test_likely_manipulated_stands_above_reshared_real_copies_which_train_nothing() -> None:
+    """Rule 10: a re-shared copy of a real file (``copy_of``) must not be over the "likely manipulated" line, and the
+    copies set lines only (training on them measured worse on held-out families, rule 7)."""
+    from vaedetect.fusion import fit_heads
+
+    rng = np.random.default_rng(2)
+    q = {"face_px": 120.0, "sharpness": 80.0, "bits_per_pixel": 0.1}
+    recs = [
+        {"path": f"r{i}", "label": 0, "family": "", "group": f"p{i}", "is_image": False, "quality": q,
+         "values": {"face": rng.normal()}}
+        for i in range(100)
+    ] + [
+        {"path": f"f{i}", "label": 1, "family": f"f{i % 3}", "group": f"g{i}", "is_image": False, "quality": q,
+         "values": {"face": rng.normal(3.0)}}
+        for i in range(40)
+    ]  # fmt: skip
+    copies = [
+        {**r, "path": r["path"] + "#reshared", "copy_of": r["path"], "values": {"face": r["values"]["face"] + 1.5}}
+        for r in recs
+    ]
+    plain, with_copies = fit_heads(recs)["video"], fit_heads(recs + copies)["video"]
+    assert with_copies["fusion"]["weights"] == plain["fusion"]["weights"]  # the copies trained nothing
+    assert with_copies["thresholds"]["uncertain"] == plain["thresholds"]["uncertain"]
+    assert with_copies["thresholds"]["fake"] > plain["thresholds"]["fake"]  # raised above the softer real copies

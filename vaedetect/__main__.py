@@ -267,7 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument(
         "--reshare",
         action=argparse.BooleanOptionalAction,
-        help="also fit on one re-shared copy of every file (default: as the default recipe does)",
+        help="also measure one re-shared copy of every file, for the lines (default: as the default recipe does)",
     )
 
     sp = sub.add_parser("train", help="train a bundle on real footage only (see vaedetect/training/)")

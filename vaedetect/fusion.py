@@ -293,38 +293,54 @@ def real_frames(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def fit_heads(records: list[dict[str, Any]], *, l2: float = 0.01, photo_lines_on_frames: bool = True) -> dict[str, Any]:
+def fit_heads(
+    records: list[dict[str, Any]],
+    *,
+    l2: float = 0.01,
+    photo_lines_on_frames: bool = True,
+    train_on_copies: bool = False,
+) -> dict[str, Any]:
     """The ``learned`` block of a bundle's calibration: a video head and a photo head fitted on every record, with
     lines from real files scored by a model that did not train on their identity (5 folds): "uncertain" where 20% of
     them are at or above it, "likely manipulated" just above the highest of them, because a real file called
-    manipulated is the costliest error. The photo head's real files are real photos and, with
-    ``photo_lines_on_frames``, the frames real videos carry: photos people send are often frames of videos.
+    manipulated is the costliest error.
+
+    - The photo head's real files are real photos and, with ``photo_lines_on_frames``, the frames real videos carry:
+      photos people send are often frames of videos.
+    - Re-shared copies among the records (``copy_of``, see :mod:`vaedetect.training.reshare`) raise "likely
+      manipulated" above every real copy too, so re-sharing a real file does not push it over; they train the heads
+      only with ``train_on_copies`` (measured worse on held-out families: bench/results/2026-12-01-rules.md, rule 7).
 
     A record is ``{"label": 0|1, "family": str, "group": identity, "is_image": bool, "values": {...}, "quality":
-    {...}, "frames": [{"values", "quality"}, ...] (videos)}`` (see :meth:`vaedetect.detector.Detector.record`).
+    {...}, "frames": [{"values", "quality"}, ...] (videos), "copy_of": path (copies)}`` (see
+    :meth:`vaedetect.detector.Detector.record`).
     """
     out: dict[str, Any] = {}
+    originals = [r for r in records if not r.get("copy_of")]
     for kind in ("video", "photo"):
         features = head_features(kind)
-        train = [r for r in records if kind == "photo" or not r["is_image"]]
-        scored_reals = [r for r in records if not r["label"] and r["is_image"] == (kind == "photo")]
+        train = [r for r in (records if train_on_copies else originals) if kind == "photo" or not r["is_image"]]
+        scored_reals = [r for r in originals if not r["label"] and r["is_image"] == (kind == "photo")]
         if kind == "photo" and photo_lines_on_frames and scored_reals:
-            scored_reals += real_frames(records)
+            scored_reals += real_frames(originals)
         if not scored_reals:  # no real file of this kind to set its lines on: that kind keeps the equal fusion
             continue
-        oof = []
+        real_copies = [r for r in records if r.get("copy_of") and not r["label"] and r["is_image"] == (kind == "photo")]
+        oof, oof_copies = [], []
         for k in range(N_FOLDS):
             model = fit_records([r for r in train if r["label"] or identity_fold(r["group"]) != k], features, l2=l2)
             oof += [_probability(model, r) for r in scored_reals if identity_fold(r["group"]) == k]
+            oof_copies += [_probability(model, r) for r in real_copies if identity_fold(r["group"]) == k]
         model = fit_records(train, features, l2=l2)
         model.meta = {
             "n_real": sum(1 for r in train if not r["label"]),
             "n_fake": sum(1 for r in train if r["label"]),
             "families": sorted({r["family"] for r in train if r["label"]}),
             "n_real_scored_out_of_fold": len(oof),
+            "n_real_copies_scored_out_of_fold": len(oof_copies),
         }
         oof_a = np.asarray(oof)
-        fake_line = float(np.nextafter(oof_a.max(), 1.0))
+        fake_line = float(np.nextafter(max(oof_a.max(), max(oof_copies, default=0.0)), 1.0))
         out[kind] = {
             "fusion": model.to_json(),
             "thresholds": {"uncertain": float(np.quantile(oof_a, 1 - UNCERTAIN_FPR)), "fake": fake_line},

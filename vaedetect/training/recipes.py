@@ -60,9 +60,9 @@ class TrainConfig:
     # Then learn how much each evidence counts from the labelled fakes of the data folder (training.learned); a bundle
     # with learned heads scores with them. Off: the equal/poe fusion above decides.
     learned_fusion: bool = True
-    # ... on every labelled file and one re-shared copy of each (training.reshare), so its lines hold for footage that
-    # travelled (bench/results/2026-12-01-rules.md, rule 7).
-    fusion_reshared_copies: bool = False
+    # ... and measure one re-shared copy of every file (training.reshare), so that "likely manipulated" stands above
+    # re-shared real files too (bench/results/2026-12-01-rules.md, rule 10; the copies set lines, they train nothing).
+    fusion_reshared_copies: bool = True
     face_vae: FaceVAEConfig = field(default_factory=FaceVAEConfig)
     audio_vae: AudioVAEConfig = field(default_factory=AudioVAEConfig)
     sync: SyncConfig = field(default_factory=SyncConfig)

@@ -1,10 +1,11 @@
-"""Re-shared copies of training files: the ways clips travel, applied to the fusion's training set.
+"""Re-shared copies of labelled files: the ways clips travel, for the learned fusion's lines.
 
-Real footage reaches the detector re-encoded, shrunk, softened or upscaled; a fusion fitted on pristine files only
-learns lines that re-sharing crosses. Each labelled file gets one copy whose transform and parameters are drawn from
-its path (reproducible, and spread over the four kinds), and the copy keeps its original's label, family and identity
-so a held-out fold or family takes both. The parameters avoid ``bench/invariance.py``'s fixed ones (half size, CRF
-35, σ=1 blur, quarter size upscaled), so that benchmark measures copies no fit has seen.
+Real footage reaches the detector re-encoded, shrunk, softened or upscaled, and lines set on pristine real files only
+were crossed by re-shared copies of them (bench/results/2026-12-01-rules.md, rules 7 and 10). Each labelled file gets
+one copy whose transform and parameters are drawn from its path (reproducible, and spread over the four kinds); the
+copy keeps its original's label, family and identity, so a held-out fold or family takes both. The parameters avoid
+``bench/invariance.py``'s fixed ones (half size, CRF 35, σ=1 blur, quarter size upscaled), so that benchmark measures
+copies no fit has seen.
 """
 
 from __future__ import annotations
