@@ -1,7 +1,8 @@
-"""The evaluation metrics come from scikit-learn now; these tests pin that the numbers did not move.
+"""The evaluation metrics and the calibration's logistic fits come from scikit-learn now; these tests pin that the
+numbers did not move.
 
-``_hand_rolled`` is the implementation evaluate.py carried before (kept here only as the reference the switch is
-checked against): a ROC staircase over distinct thresholds, trapezoid AUC, and AP as the mean precision at each hit.
+``_hand_rolled`` and ``_torch_logistic`` are the implementations evaluate.py and training/calibrate.py carried before,
+kept here only as the references the switch is checked against.
 """
 
 from __future__ import annotations
@@ -78,3 +79,38 @@ def test_dev_split_metrics_agree_with_the_former_implementation() -> None:
     ref = _hand_rolled(y, s)
     for key, value in ref.items():
         assert res[key] == pytest.approx(value, abs=1e-12), key
+
+
+def _torch_logistic(x: np.ndarray, y: np.ndarray, l2: float) -> tuple[np.ndarray, float]:
+    """The fit calibrate.py carried before scikit-learn's: the same objective minimised with torch's LBFGS."""
+    import torch
+
+    xt, yt = torch.from_numpy(x).double(), torch.from_numpy(y).double()
+    w = torch.zeros(x.shape[1], dtype=torch.float64, requires_grad=True)
+    b = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    pos = float(y.mean())
+    weights = torch.where(yt > 0.5, 0.5 / pos, 0.5 / (1 - pos))
+    opt = torch.optim.LBFGS([w, b], lr=0.5, max_iter=500, tolerance_grad=1e-12, tolerance_change=1e-14)
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        loss = (weights * torch.nn.functional.binary_cross_entropy_with_logits(xt @ w + b, yt, reduction="none")).mean()
+        loss = loss + l2 * (w**2).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    return w.detach().numpy(), float(b.detach())
+
+
+@pytest.mark.parametrize(("l2", "dims"), [(1e-2, 1), (1e-4, 1), (1e-2, 3)])
+def test_calibration_logistic_fit_from_sklearn_matches_the_former_torch_fit(l2: float, dims: int) -> None:
+    from vaedetect.training.calibrate import _fit_logistic
+
+    rng = np.random.default_rng(dims)
+    y = np.r_[np.zeros(40), np.ones(150)]  # unbalanced, as real segments against pseudo-fakes are
+    x = rng.normal(0, 1, (len(y), dims)) + y[:, None] * rng.uniform(0.3, 1.5, dims)
+    w, b = _fit_logistic(x, y, l2=l2)
+    w_ref, b_ref = _torch_logistic(x, y, l2)
+    np.testing.assert_allclose(w, w_ref, atol=1e-4)
+    assert b == pytest.approx(b_ref, abs=1e-4)

@@ -38,7 +38,11 @@ def _mel_to_hz(m: np.ndarray) -> np.ndarray:
 
 @lru_cache(maxsize=4)
 def mel_filterbank(n_mels: int = N_MELS, n_fft: int = N_FFT, sr: int = SAMPLE_RATE_HZ) -> np.ndarray:
-    """Triangular HTK-style mel filters, (n_mels, n_fft // 2 + 1), area-normalised (Slaney) like librosa's default."""
+    """Triangular filters on the HTK mel scale, (n_mels, n_fft // 2 + 1), area-normalised (Slaney).
+
+    The same matrix as ``librosa.filters.mel(htk=True, norm="slaney")`` (bench/results/2026-12-01-hand-rolled.md);
+    kept here rather than adding librosa and its dependencies for these lines.
+    """
     freqs = np.linspace(0, sr / 2, n_fft // 2 + 1)
     mel_pts = np.linspace(_hz_to_mel(MEL_FMIN_HZ), _hz_to_mel(MEL_FMAX_HZ), n_mels + 2)
     hz = _mel_to_hz(mel_pts)
