@@ -45,11 +45,13 @@ def list_inputs(source: str | Path) -> list[Path]:
 
 
 def score_file(analyze: Callable[[str], Any], path: str | Path) -> dict[str, Any]:
-    """One file's JSON line. A file that cannot be read or analysed becomes an ``error`` line, never an exception."""
+    """One file's JSON line. A file that cannot be read or analysed becomes an ``error`` line, never an exception.
+
+    The hash is taken after the analysis, so a file that is not there still gets its line (with ``sha256`` null).
+    """
     line = _line(str(path))
     t0 = time.perf_counter()
     try:
-        line["sha256"] = file_sha256(path)
         report = analyze(path)
     except InputError as err:
         line["error"] = str(err)
@@ -66,6 +68,7 @@ def score_file(analyze: Callable[[str], Any], path: str | Path) -> dict[str, Any
             warnings=[w.code for w in report.warnings],
         )
     line["seconds"] = round(time.perf_counter() - t0, 3)
+    line["sha256"] = _sha256_or_none(str(path))
     return line
 
 
