@@ -6,11 +6,12 @@ at it.
 
 from __future__ import annotations
 
+import json
 import socket
 from pathlib import Path
 
 import pytest
-from huggingface_hub import constants
+from huggingface_hub import ModelCard, constants
 
 from vaedetect import hub, model_card
 from vaedetect.errors import BundleError
@@ -300,6 +301,21 @@ def test_model_card_reports_metrics_data_and_recipe(tmp_path):
     assert "| auc | 0.9312 |" in card and "| eer | 0.118 |" in card and "| threshold.fake | 0.8 |" in card
     assert "**SyntheticTalkers**: CC-BY-4.0" in card and "- optimizer: adamw" in card
     assert "--checkpoint org/tiny@" in card and "## Limits" in card and "## Intended use" in card
+
+
+def test_model_card_puts_measured_metrics_in_the_hub_model_index(tmp_path):
+    folder = make_bundle(tmp_path / "b", readme=False)
+    cal = json.loads((folder / "calibration.json").read_text())
+    cal["metrics"]["eval_dev"] = {"auc": 0.8671, "ap": 0.8997, "n": 41, "per_kind": {"x": {"n": 3}}}
+    (folder / "calibration.json").write_text(json.dumps(cal))
+
+    card = ModelCard(model_card.make_model_card(folder))
+
+    got = {(r.dataset_name, r.metric_type): r.metric_value for r in card.data.eval_results}
+    assert got[("eval_dev", "roc_auc")] == 0.8671 and got[("eval_dev", "average_precision")] == 0.8997
+    assert got[("calibration", "roc_auc")] == 0.9312 and got[("calibration", "eer")] == 0.118
+    assert card.data.model_name == "tiny" and card.data.library_name == "vaedetect"
+    assert "| eval_dev.auc | 0.8671 |" in card.text
 
 
 def test_model_card_says_unknown_when_bundle_records_nothing(tmp_path):

@@ -1,4 +1,4 @@
-"""Command line: ``python -m vaedetect {inspect,analyze,eval,train,push,pull} ...``.
+"""Command line: ``python -m vaedetect {inspect,analyze,eval,scan,train,push,pull} ...``.
 
 Thin by design: every command calls the library and formats its result. Unusable input exits with status 2 and one
 line on stderr, so scripts can tell "bad file" from "bug".
@@ -102,7 +102,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from vaedetect.evaluate import SUMMARY_KEYS, evaluate_csv
 
     det = vaedetect.load_detector(args.checkpoint)
-    res = evaluate_csv(args.labels, det.analyze, root=args.root, split=args.split)
+    parallel = args.workers > 1 or args.ray
+    res = evaluate_csv(
+        args.labels,
+        None if parallel else det.analyze,
+        root=args.root,
+        split=args.split,
+        checkpoint=args.checkpoint,
+        workers=args.workers,
+        ray_address=args.ray,
+    )
     res["model"] = {"name": det.bundle_name, "revision": det.bundle_revision}
     _write_json(res, args.out)
     for k in SUMMARY_KEYS[:-1]:  # seconds_per_clip is printed with the errors below
@@ -125,6 +134,22 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
         record_in_bundle(args.record_in, res, name=args.record_as or Path(args.labels).stem)
         print(f"recorded in {args.record_in}/calibration.json and its model card")
+    return 0
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    from vaedetect.scan import scan
+
+    summary = scan(args.source, args.out, checkpoint=args.checkpoint, workers=args.workers, ray_address=args.ray)
+    st = summary.as_dict()
+    print(f"{st['scored_now']} scored, {st['skipped_already_done']} already in {args.out}, {st['total']} listed")
+    print("verdicts: " + (", ".join(f"{k} {v}" for k, v in sorted(st["verdicts"].items())) or "none"))
+    if st["files_per_minute"]:
+        print(f"{st['seconds']:.1f} s, {st['files_per_minute']:.1f} files/min")
+    for item in st["slowest"]:
+        print(f"  slow  {item['seconds']:7.2f} s  {item['file']}")
+    for item in st["errors"]:
+        print(f"  error {item['file']}: {item['error']}")
     return 0
 
 
@@ -210,6 +235,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "inspect": cmd_inspect,
     "analyze": cmd_analyze,
     "eval": cmd_eval,
+    "scan": cmd_scan,
     "push": cmd_push,
     "pull": cmd_pull,
     "train": cmd_train,
@@ -242,6 +268,13 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--split", help="only rows whose 'split' column equals this (e.g. dev rows of manifest.csv)")
     sp.add_argument("--record-in", metavar="BUNDLE_DIR", help="store the summary in this bundle folder's model card")
     sp.add_argument("--record-as", help="name of the evaluation in the card (default: the CSV's file name)")
+    _add_parallel_options(sp)
+
+    sp = sub.add_parser("scan", help="score every clip and photo under a folder or listed in a CSV (resumable)")
+    sp.add_argument("source", help="a folder (searched recursively) or a CSV with a 'path' column")
+    sp.add_argument("--out", required=True, help="JSON lines, one per file; files already in it are skipped")
+    sp.add_argument("--checkpoint", help="registry name, bundle folder, or org/repo[@revision] (default: bundled)")
+    _add_parallel_options(sp)
 
     sp = sub.add_parser("push", help="validate a bundle (files, loads, runs) and upload it to the Hub")
     sp.add_argument("folder")
@@ -296,6 +329,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--fresh", action="store_true", help="with --only: those stages start from new weights "
                     "(retrain them by this recipe on the bundle's split) instead of continuing")  # fmt: skip
     return p
+
+
+def _add_parallel_options(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("--workers", type=int, default=1, help="worker processes, each loading the detector once")
+    sp.add_argument("--ray", metavar="ADDRESS", help="score on Ray: a cluster address, or 'local' to start one here "
+                    "(needs the cluster extra: pip install -r requirements-cluster.txt)")  # fmt: skip
 
 
 def _cuda() -> bool:

@@ -6,10 +6,13 @@ window of 5 video frames (0.2 s) pairs with 20 mel frames and no resampling of e
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+
+from vaedetect import settings
 
 SAMPLE_RATE_HZ = 16_000
 # The analysis frame rate: media resamples every video to it, and the mel hop is chosen so that whole mel frames pair
@@ -35,7 +38,11 @@ def _mel_to_hz(m: np.ndarray) -> np.ndarray:
 
 @lru_cache(maxsize=4)
 def mel_filterbank(n_mels: int = N_MELS, n_fft: int = N_FFT, sr: int = SAMPLE_RATE_HZ) -> np.ndarray:
-    """Triangular HTK-style mel filters, (n_mels, n_fft // 2 + 1), area-normalised (Slaney) like librosa's default."""
+    """Triangular filters on the HTK mel scale, (n_mels, n_fft // 2 + 1), area-normalised (Slaney).
+
+    The same matrix as ``librosa.filters.mel(htk=True, norm="slaney")`` (bench/results/2026-12-01-hand-rolled.md);
+    kept here rather than adding librosa and its dependencies for these lines.
+    """
     freqs = np.linspace(0, sr / 2, n_fft // 2 + 1)
     mel_pts = np.linspace(_hz_to_mel(MEL_FMIN_HZ), _hz_to_mel(MEL_FMAX_HZ), n_mels + 2)
     hz = _mel_to_hz(mel_pts)
@@ -168,6 +175,48 @@ def detect_speech(loudness_db: np.ndarray, config: SpeechConfig | None = None) -
     return mask
 
 
+@lru_cache(maxsize=1)
+def _silero() -> tuple[object, object, threading.Lock]:
+    """silero-vad's TorchScript model from inside its pinned wheel (nothing is downloaded), loaded once per process.
+
+    The model keeps state between chunks, so concurrent analyses (the app's threads) take turns through the lock.
+    """
+    from silero_vad import get_speech_timestamps, load_silero_vad
+
+    return load_silero_vad(), get_speech_timestamps, threading.Lock()
+
+
+def silero_speech(audio: np.ndarray, n_video_frames: int) -> np.ndarray:
+    """Speech per video frame from silero-vad: the frame's centre sample lies inside a detected speech segment.
+
+    A neural detector trained on speech, so tones, beeps and music are not speech and quiet speech is
+    (bench/results/*-vad.json).
+    """
+    import torch
+
+    model, timestamps, lock = _silero()
+    with lock, torch.inference_mode():
+        segments = timestamps(torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32)), model,
+                              sampling_rate=SAMPLE_RATE_HZ)  # fmt: skip
+    centres = np.arange(n_video_frames) * (SAMPLE_RATE_HZ // ANALYSIS_FPS)
+    mask = np.zeros(n_video_frames, dtype=bool)
+    for seg in segments:
+        mask |= (centres >= seg["start"]) & (centres < seg["end"])
+    return mask
+
+
+# Which detector marks speech: "energy" (loudness, above) or "silero" (neural); VAEDETECT_VAD overrides the default.
+SPEECH_DETECTORS = ("energy", "silero")
+DEFAULT_SPEECH_DETECTOR = "energy"
+
+
+def speech_detector() -> str:
+    name = settings.vad(DEFAULT_SPEECH_DETECTOR)
+    if name not in SPEECH_DETECTORS:
+        raise ValueError(f"{settings.VAD} must be one of {', '.join(SPEECH_DETECTORS)}, not {name!r}")
+    return name
+
+
 def analyze_audio(audio: np.ndarray | None, n_video_frames: int, config: SpeechConfig | None = None) -> AudioAnalysis:
     if audio is None or n_video_frames == 0 or len(audio) == 0:
         return AudioAnalysis(
@@ -177,7 +226,8 @@ def analyze_audio(audio: np.ndarray | None, n_video_frames: int, config: SpeechC
             speech_start_frame=None,
         )
     loud = frame_loudness_db(audio, n_video_frames)
-    speech = detect_speech(loud, config)
+    use_silero = speech_detector() == "silero"
+    speech = silero_speech(audio, n_video_frames) if use_silero else detect_speech(loud, config)
     idx = np.flatnonzero(speech)
     return AudioAnalysis(
         loudness_db=loud,

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import csv
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 
 from vaedetect.errors import InputError
 from vaedetect.report import EVIDENCE
@@ -19,38 +19,28 @@ SUMMARY_KEYS = (
 )  # fmt: skip
 
 
-def roc_curve(y: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """FPR and TPR at every distinct threshold (ties handled as one step)."""
-    order = np.argsort(-s, kind="mergesort")
-    y, s = y[order], s[order]
-    distinct = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]
-    tps = np.cumsum(y)[distinct]
-    fps = (distinct + 1) - tps
-    p, n = max(y.sum(), 1), max(len(y) - y.sum(), 1)
-    return np.r_[0.0, fps / n], np.r_[0.0, tps / p]
-
-
 def binary_metrics(y: np.ndarray, s: np.ndarray) -> dict[str, float | None]:
-    """AUC, AP, EER and TPR at 1% / 5% FPR; None where a class is missing."""
+    """AUC, AP (scikit-learn), EER and TPR at 1% / 5% FPR read off its ROC curve; None where a class is missing."""
     y = np.asarray(y, dtype=np.int64)
     s = np.asarray(s, dtype=np.float64)
     if len(y) == 0 or y.min() == y.max():
         return {"auc": None, "ap": None, "eer": None, "tpr_at_fpr_1": None, "tpr_at_fpr_5": None}
-    fpr, tpr = roc_curve(y, s)
-    auc = float(np.trapz(tpr, fpr))
-    order = np.argsort(-s, kind="mergesort")
-    hits = y[order]
-    precision = np.cumsum(hits) / np.arange(1, len(hits) + 1)
-    ap = float((precision * hits).sum() / hits.sum())
+    # Every distinct threshold is kept: the EER and TPR-at-FPR readings need the full staircase, not its corners.
+    fpr, tpr, _ = roc_curve(y, s, drop_intermediate=False)
     fnr = 1 - tpr
     i = int(np.argmin(np.abs(fnr - fpr)))
-    eer = float((fpr[i] + fnr[i]) / 2)
 
     def tpr_at(target: float) -> float:
         ok = fpr <= target + 1e-12
         return float(tpr[ok].max()) if ok.any() else 0.0
 
-    return {"auc": auc, "ap": ap, "eer": eer, "tpr_at_fpr_1": tpr_at(0.01), "tpr_at_fpr_5": tpr_at(0.05)}
+    return {
+        "auc": float(roc_auc_score(y, s)),
+        "ap": float(average_precision_score(y, s)),
+        "eer": float((fpr[i] + fnr[i]) / 2),
+        "tpr_at_fpr_1": tpr_at(0.01),
+        "tpr_at_fpr_5": tpr_at(0.05),
+    }
 
 
 def bootstrap_auc_ci(
@@ -76,8 +66,7 @@ def bootstrap_auc_ci(
         idx = np.concatenate([clusters[j] for j in rng.integers(0, len(clusters), len(clusters))])
         yb = y[idx]
         if yb.min() != yb.max():
-            fpr, tpr = roc_curve(yb, s[idx])
-            aucs.append(float(np.trapz(tpr, fpr)))
+            aucs.append(float(roc_auc_score(yb, s[idx])))
     if not aucs:
         return None
     lo, hi = np.percentile(aucs, [2.5, 97.5])
@@ -118,40 +107,52 @@ def read_labels(csv_path: Path, root: Path | None = None, split: str | None = No
 
 def evaluate_csv(
     csv_path: str | Path,
-    analyze: Callable[[str], Any],
+    analyze: Callable[[str], Any] | None = None,
     root: str | Path | None = None,
     progress: bool = True,
     split: str | None = None,
+    *,
+    checkpoint: str | None = None,
+    workers: int = 1,
+    ray_address: str | None = None,
 ) -> dict[str, Any]:
-    """Score every row with ``analyze(path) -> Report``; a failing row goes to ``errors`` and the run continues."""
+    """Score every row and summarise; a failing row goes to ``errors`` and the run continues.
+
+    With ``analyze(path) -> Report`` the rows are scored here, one after another; without it they are scored by
+    :func:`vaedetect.scan.score_paths` (``workers`` processes or Ray at ``ray_address``, each loading ``checkpoint``).
+    """
     from tqdm.auto import tqdm
 
+    from vaedetect.scan import score_file, score_paths
+
     rows = read_labels(Path(csv_path), Path(root) if root else None, split)
+    paths = [r["path"] for r in rows]
+    lines = (score_file(analyze, p) for p in paths) if analyze else score_paths(paths, checkpoint, workers, ray_address)
+    by_path = {line["file"]: line for line in tqdm(lines, total=len(rows), desc="eval", disable=not progress)}
+    return summarize(rows, [by_path[p] for p in paths])
+
+
+def summarize(rows: list[dict[str, str]], lines: list[dict[str, Any]]) -> dict[str, Any]:
+    """The metrics of labelled ``rows`` from their scan lines (:func:`vaedetect.scan.score_file`), in the same order."""
     scored: list[dict[str, Any]] = []
-    errors: list[dict[str, str]] = []
-    seconds: list[float] = []
-    for row in tqdm(rows, desc="eval", disable=not progress):
-        t0 = time.perf_counter()
-        try:
-            report = analyze(row["path"])
-        except InputError as err:
-            errors.append({"path": row["path"], "message": str(err)})
+    errors = [
+        {"path": r["path"], "message": line["error"]} for r, line in zip(rows, lines, strict=True) if line["error"]
+    ]
+    seconds = [line["seconds"] for line in lines if not line["error"]]
+    for row, line in zip(rows, lines, strict=True):
+        if line["error"]:
             continue
-        except Exception as err:  # a bug must not stop a long evaluation; it is recorded, not hidden
-            errors.append({"path": row["path"], "message": f"{type(err).__name__}: {err}"})
-            continue
-        seconds.append(time.perf_counter() - t0)
         scored.append(
             {
                 "path": row["path"],
                 "label": row["label"],
                 "kind": row["kind"],
-                "media": report.media.kind,
+                "media": line["media"],
                 "identity": row["identity"],
-                "manipulation_score": float(report.manipulation_score),
-                "verdict": report.verdict,
-                "scores": report.scores,
-                "warnings": [w.code for w in report.warnings],
+                "manipulation_score": line["score"],
+                "verdict": line["verdict"],
+                "scores": line["scores"],
+                "warnings": line["warnings"],
             }
         )
     y = np.array([r["label"] == "fake" for r in scored], dtype=np.int64)

@@ -18,6 +18,7 @@ ENV_DEFAULTS = {
 CHECKPOINT = "VAEDETECT_CHECKPOINT"  # the bundle the app loads: registry name, folder or org/repo[@revision]
 EXAMPLES = "VAEDETECT_EXAMPLES"  # a folder of example clips and photos the app offers
 NATIVE_LOGS = "VAEDETECT_NATIVE_LOGS"  # "1": the CLI keeps native libraries' stderr (debugging)
+VAD = "VAEDETECT_VAD"  # speech detector: "energy" or "silero" (see vaedetect.audio.SPEECH_DETECTORS)
 _TRUE = {"1", "ON", "YES", "TRUE"}
 
 
@@ -41,6 +42,10 @@ def examples_dir() -> str | None:
 
 def native_logs() -> bool:
     return os.environ.get(NATIVE_LOGS) == "1"
+
+
+def vad(default: str) -> str:
+    return os.environ.get(VAD) or default
 
 
 def server_address(default_host: str, default_port: int) -> tuple[str, int]:

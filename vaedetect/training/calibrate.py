@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-from torch import nn
+from sklearn.linear_model import LogisticRegression
 from tqdm.auto import tqdm
 
 from vaedetect import pseudofakes
@@ -207,26 +206,15 @@ def _feature_vector(z: dict[str, float | None], features: tuple[str, ...]) -> np
     return None if any(v is None for v in vals) else np.array(vals, dtype=np.float64)
 
 
-def _fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-2, soft: bool = False) -> tuple[np.ndarray, float]:
-    """L2-regularised logistic regression (LBFGS); ``y`` may be soft targets (distillation)."""
-    xt = torch.from_numpy(x).double()
-    yt = torch.from_numpy(y).double()
-    w = torch.zeros(x.shape[1], dtype=torch.float64, requires_grad=True)
-    b = torch.zeros(1, dtype=torch.float64, requires_grad=True)
-    pos = float(y.mean()) if not soft else 0.5
-    weights = torch.where(yt > 0.5, 0.5 / max(pos, 1e-3), 0.5 / max(1 - pos, 1e-3)) if not soft else torch.ones_like(yt)
-    opt = torch.optim.LBFGS([w, b], lr=0.5, max_iter=200)
+def _fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-2) -> tuple[np.ndarray, float]:
+    """Class-balanced, L2-regularised logistic regression (scikit-learn's, LBFGS), bias not penalised.
 
-    def closure() -> torch.Tensor:
-        opt.zero_grad()
-        logits = xt @ w + b
-        loss = (weights * nn.functional.binary_cross_entropy_with_logits(logits, yt, reduction="none")).mean()
-        loss = loss + l2 * (w**2).sum()
-        loss.backward()
-        return loss
-
-    opt.step(closure)
-    return w.detach().numpy(), float(b.detach())
+    The objective is the class-weighted mean log-loss plus ``l2 * |w|^2``; scikit-learn's ``C`` times the summed
+    loss plus ``|w|^2 / 2`` has the same minimum with ``C = 1 / (2 * l2 * n)``.
+    """
+    model = LogisticRegression(C=1.0 / (2 * l2 * len(y)), class_weight="balanced", max_iter=1000, tol=1e-10)
+    model.fit(x, (y > 0.5).astype(np.int64))
+    return model.coef_[0].astype(np.float64), float(model.intercept_[0])
 
 
 def fit_experts(scored: list[Scored], evidence_norm: dict[str, Any], equal: bool) -> dict[str, tuple[float, float]]:
