@@ -165,11 +165,11 @@ class Outputs:
                 0, 1, value=0, step=1, label="Choose a sampled frame", visible=False, elem_id="frame-pick", render=False
             ),
             frame_note=gr.Markdown("", elem_id="frame-note", **caption),
-            umap_plot=gr.Plot(label="Face map", elem_id="umap-plot", render=False),
+            umap_plot=gr.Plot(label="Face map", show_label=False, elem_id="umap-plot", render=False),
             umap_note=gr.Markdown("", elem_id="umap-note", **caption),
-            timeline_plot=gr.Plot(label="Timeline", elem_id="timeline-plot", render=False),
+            timeline_plot=gr.Plot(label="Timeline", show_label=False, elem_id="timeline-plot", render=False),
             timeline_note=gr.Markdown("", elem_id="timeline-note", **caption),
-            alignment_plot=gr.Plot(label="Lip-sync", elem_id="alignment-plot", render=False),
+            alignment_plot=gr.Plot(label="Lip-sync", show_label=False, elem_id="alignment-plot", render=False),
             alignment_note=gr.Markdown("", elem_id="alignment-note", **caption),
             frames_state=gr.State([], render=False),
         )
@@ -384,9 +384,11 @@ class Handlers:
         except InputError as err:
             msg = str(err) or "This file cannot be analysed."
             log.info("refused %s: %s", Path(path).name if path else "no file", msg)  # one line, no traceback
+            gr.Warning(msg)
             return self._ui_outputs(None, _error_markdown(msg), None)
         except Exception:
             log.exception("analysis failed for %s", path)
+            gr.Warning(GENERIC_ERROR)
             return self._ui_outputs(None, _error_markdown(GENERIC_ERROR), None)
 
     def examples_ui(self, video: Any, photo: Any) -> dict:

@@ -186,8 +186,9 @@ def _how_far(gap: float) -> str:
 def gauge_html(report: Report) -> str:
     """A bar from 0 to 100 % coloured by this file's zones (real / uncertain / manipulated) with a marker at the score.
 
-    Plain HTML and CSS classes (``.gauge*`` in ``assets/ui/style.css`` and the HTML report), labelled for screen
-    readers by the same sentence the page prints. Empty without lines.
+    Plain HTML and CSS classes (``.gauge*`` in ``assets/ui/style.css`` and the HTML report); screen readers get the
+    sentence in a visually hidden span instead of the picture (the page's sanitiser drops ``aria-label``). Empty
+    without lines.
     """
     where = score_position(report)
     if where is None:
@@ -205,8 +206,9 @@ def gauge_html(report: Report) -> str:
         f'<span class="gauge-tick" style="left:{100 * fake:.1f}%">{_fmt_pct(fake)}</span>'
     )
     return (
-        f'<div class="gauge" role="img" aria-label="{label}">'
-        f'<div class="gauge-bar">{bands}<span class="gauge-marker" style="left:{100 * s:.1f}%"></span></div>'
+        f'<div class="gauge"><span class="sr-only gauge-label">{label}</span>'
+        f'<div class="gauge-bar" aria-hidden="true">{bands}'
+        f'<span class="gauge-marker" style="left:{100 * s:.1f}%"></span></div>'
         f'<div class="gauge-ticks" aria-hidden="true">{ticks}</div>'
         f'<div class="gauge-legend" aria-hidden="true"><span>likely real</span><span>uncertain</span>'
         f"<span>likely manipulated</span></div></div>"

@@ -167,7 +167,7 @@ def umap_figure(report: Report, reference: dict | None) -> go.Figure:
     A clip's frames often land on one spot, so besides one small diamond per frame (colour = time) a large black star
     marks their median: the clip's place on the map stays visible however the frames pile up.
     """
-    title = "Where this clip's faces sit among real and manipulated faces"
+    title = "Face map: this clip among known faces"
     frames = [f for f in report.frames if f.map_xy is not None]
     reference = reference or {}
     real_xy = np.asarray(reference.get("real_xy", np.zeros((0, 2))), dtype=float).reshape(-1, 2)
@@ -291,7 +291,7 @@ def _lipvoice_trace(fig: go.Figure, s: SyncResult, dist: list[float | None], shi
 def alignment_figure(report: Report) -> go.Figure:
     """Three stacked panels (readable on a phone): alignment confidence over time; lip opening vs loudness; mismatch
     by audio shift in seconds, with the best shift starred."""
-    title = "Do the lips match the speech?"
+    title = "Lip-sync: do lips match speech?"
     s = report.sync
     if s is None or not s.curve_t:
         return empty_figure(no_sync_text(report), title, height=320)
@@ -302,14 +302,14 @@ def alignment_figure(report: Report) -> go.Figure:
         cols=1,
         vertical_spacing=0.13,
         subplot_titles=(
-            "Confidence over time — "
+            "Confidence over time<br>"
             + (
                 "the two cues disagree on the offset"
                 if s.offset_cues_agree is False
-                else f"best offset: {offset_sentence(s.offset_frames, s.offset_s)}"
+                else f"best: {offset_sentence(s.offset_frames, s.offset_s)}"
             ),
-            "Mouth opening vs voice loudness (each scaled 0–1)",
-            "Mismatch by audio shift (lower = better fit)",
+            "Mouth opening vs loudness (scaled 0–1)",
+            "Mismatch by audio shift (lower = better)",
         ),
     )
     fig.add_trace(
@@ -417,7 +417,7 @@ def timeline_figure(report: Report) -> go.Figure:
     """Two stacked panels sharing the time axis: the combined score against its verdict lines (top), and the face and
     lip-sync z-scores against 0, typical of real clips (bottom). One scale per panel, so no line crosses a line it is
     not measured against."""
-    title = "When does the clip look unusual?"
+    title = "Timeline: when does it look unusual?"
     pts = report.timeline
     if report.media.kind == "image" or not pts:
         msg = NO_TIMELINE_TEXT if report.media.kind == "image" else NO_TIMELINE_SCORES_TEXT
@@ -438,7 +438,7 @@ def timeline_figure(report: Report) -> go.Figure:
         cols=1,
         shared_xaxes=True,
         vertical_spacing=0.14,
-        subplot_titles=("Combined score against the verdict lines", "Face and lip-sync evidence (0 = like real clips)"),
+        subplot_titles=("Combined score vs the verdict lines", "Face and lip-sync z (0 = like real clips)"),
     )
     for key in ("face", "sync", "fused"):
         ys = series[key]

@@ -53,6 +53,7 @@ table.facts { border-collapse: collapse; } table.facts td, table.facts th { text
 figure.plot img { max-width: 100%; }
 figcaption { font-size: 0.9rem; color: #444; }
 .howto { border: 1px solid #999; padding: 0.6rem 1rem; background: #fafafa; }
+.sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0, 0, 0, 0); }
 .gauge { margin: 0.4rem 0 0.8rem 0; max-width: 520px; }
 .gauge-bar { position: relative; display: flex; height: 14px; border-radius: 3px; overflow: visible; }
 .gauge-zone { display: block; height: 100%; }
