@@ -84,6 +84,12 @@ THEME = gr.themes.Soft(
     button_primary_background_fill="*primary_600",
     button_primary_background_fill_hover="*primary_700",
     button_primary_text_color="white",
+    # WCAG AA (4.5:1): the theme's default label and hint greys are lighter than that on white.
+    block_label_text_color="*neutral_700",
+    block_title_text_color="*neutral_800",
+    block_info_text_color="*neutral_600",
+    body_text_color_subdued="*neutral_600",
+    input_placeholder_color="*neutral_600",
 )
 UI_DIR = Path(__file__).resolve().parent / "assets" / "ui"
 CSS = (UI_DIR / "style.css").read_text(encoding="utf-8")
@@ -317,7 +323,7 @@ class Handlers:
             "frames": frames,
             "start": start,
             "umap": figures.umap_figure(report, self.reference),
-            "umap_note": explain.map_summary(report),
+            "umap_note": _note("", explain.map_summary(report)),
             "alignment": figures.alignment_figure(report),
             "alignment_note": _note(explain.alignment_caption(report), explain.alignment_summary(report)),
             "timeline_note": _note(explain.timeline_caption(report), explain.timeline_summary(report)),

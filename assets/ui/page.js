@@ -38,6 +38,12 @@
       lastVerdict = now;
       if (window.innerWidth < 768) verdict.scrollIntoView({ behavior: "smooth", block: "start" });
     }
+    // Upload areas: the accessible name must contain the visible words (WCAG 2.5.3, label in name).
+    document.querySelectorAll("button.upload-container[aria-label]").forEach((btn) => {
+      const seen = btn.innerText.replace(/\s+/g, " ").trim();
+      const label = btn.getAttribute("aria-label");
+      if (seen && !label.includes(seen)) btn.setAttribute("aria-label", `${seen}: ${label}`);
+    });
     // The browser's own toast for a file it cannot preview; the verdict panel explains the problem instead.
     document.querySelectorAll(".toast-body").forEach((t) => {
       if (t.textContent.includes("Video not playable")) t.closest(".toast-wrap, .toast-body")?.remove();
