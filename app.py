@@ -150,7 +150,7 @@ class Outputs:
                 label="Shareable report (HTML: opens offline, prints to PDF)", elem_id="html-file", render=False
             ),
             slider=gr.ImageSlider(
-                label="Your face vs the model's redrawing",
+                label="Face vs redrawing",
                 format="png",
                 interactive=False,
                 max_height=360,
@@ -159,7 +159,7 @@ class Outputs:
                 render=False,
             ),
             heatmap=gr.Image(
-                label="Where the redrawing differs",
+                label="Where it differs",
                 format="png",
                 interactive=False,
                 height=360,
@@ -554,7 +554,7 @@ def build_app(detector: Detector, examples_dir: str | None = None) -> gr.Blocks:
             with gr.Row(equal_height=False):
                 with gr.Column(scale=5):
                     video = gr.Video(
-                        label="Video: upload, or record with webcam + mic",
+                        label="Video",
                         sources=["upload", "webcam"],
                         include_audio=True,
                         format=None,

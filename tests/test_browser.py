@@ -240,16 +240,19 @@ def test_phone_layout_has_no_cut_or_overlapping_plot_titles_and_scrolls_to_the_v
     assert -5 <= top < PHONE["height"] / 2  # the verdict is in view once it arrives
     assert phone.get_attribute("#verdict", "aria-live") == "polite"
     assert phone.locator("#verdict .gauge .gauge-marker").count() == 1
+    _shot(phone, "phone-example-real.png")
     for plot in ("umap-plot", "timeline-plot", "alignment-plot"):
         phone.wait_for_selector(f"#{plot} .js-plotly-plot .main-svg")
         fig = phone.locator(f"#{plot} .js-plotly-plot").bounding_box()
         assert fig["width"] <= PHONE["width"]
         texts = phone.locator(f"#{plot} .g-gtitle text, #{plot} .annotation-text, #{plot} .g-xtitle text, "
                               f"#{plot} .g-x2title text, #{plot} .g-x3title text")  # fmt: skip
-        boxes = [b for b in (texts.nth(i).bounding_box() for i in range(texts.count())) if b and b["width"] > 0]
+        found = [(texts.nth(i).text_content(), texts.nth(i).bounding_box()) for i in range(texts.count())]
+        boxes = [b for _, b in found if b and b["width"] > 0]
         assert boxes, f"{plot}: no titles drawn"
-        for b in boxes:  # nothing cut at the figure's edges
-            assert fig["x"] - 1 <= b["x"] and b["x"] + b["width"] <= fig["x"] + fig["width"] + 1, plot
+        for text, b in found:  # nothing cut at the figure's edges
+            if b and b["width"] > 0:
+                assert fig["x"] - 1 <= b["x"] and b["x"] + b["width"] <= fig["x"] + fig["width"] + 1, (plot, text)
         legend = phone.locator(f"#{plot} .legend")
         if legend.count():
             lb = legend.first.bounding_box()
@@ -259,6 +262,16 @@ def test_phone_layout_has_no_cut_or_overlapping_plot_titles_and_scrolls_to_the_v
             for b in boxes[i + 1 :]:
                 assert not _boxes_overlap(a, b), f"{plot}: overlapping titles"
         assert phone.locator(f"#{plot} .modebar-container").evaluate("e => getComputedStyle(e).display") == "none"
+    overlaps = phone.evaluate(
+        """() => [...document.querySelectorAll('[data-testid="block-label"]')]
+          .filter(l => l.offsetParent).flatMap(l => {
+            const a = l.getBoundingClientRect();
+            return [...l.parentElement.querySelectorAll('.icon-button-wrapper')].filter(w => w.offsetParent)
+              .map(w => w.getBoundingClientRect())
+              .filter(b => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom)
+              .map(() => l.innerText);
+        })"""
+    )
+    assert overlaps == []  # no panel toolbar over a panel label
     assert _serious_axe_violations(phone, axe_js) == []
-    _shot(phone, "phone-example-real.png")
     assert phone.external_requests == []  # type: ignore[attr-defined]

@@ -201,17 +201,16 @@ def gauge_html(report: Report) -> str:
     bands = "".join(
         f'<span class="gauge-zone gauge-{name}" style="width:{100 * (hi - lo):.1f}%"></span>' for name, lo, hi in zones
     )
-    ticks = (
-        f'<span class="gauge-tick" style="left:{100 * unc:.1f}%">{_fmt_pct(unc)}</span>'
-        f'<span class="gauge-tick" style="left:{100 * fake:.1f}%">{_fmt_pct(fake)}</span>'
+    legend = (
+        f'<span><i class="gauge-swatch gauge-real"></i>likely real: below {_fmt_pct(unc)}</span>'
+        f'<span><i class="gauge-swatch gauge-uncertain"></i>uncertain</span>'
+        f'<span><i class="gauge-swatch gauge-fake"></i>likely manipulated: from {_fmt_pct(fake)}</span>'
     )
     return (
         f'<div class="gauge"><span class="sr-only gauge-label">{label}</span>'
         f'<div class="gauge-bar" aria-hidden="true">{bands}'
         f'<span class="gauge-marker" style="left:{100 * s:.1f}%"></span></div>'
-        f'<div class="gauge-ticks" aria-hidden="true">{ticks}</div>'
-        f'<div class="gauge-legend" aria-hidden="true"><span>likely real</span><span>uncertain</span>'
-        f"<span>likely manipulated</span></div></div>"
+        f'<div class="gauge-legend" aria-hidden="true">{legend}</div></div>'
     )
 
 

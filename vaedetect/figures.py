@@ -400,11 +400,11 @@ def alignment_figure(report: Report) -> go.Figure:
     fig.update_yaxes(title_text="confidence (0–1)", row=1, col=1)
     fig.update_xaxes(title_text="time (s)", row=2, col=1)
     fig.update_yaxes(title_text="scaled (0–1)", range=[-0.05, 1.05], row=2, col=1)
-    fig.update_xaxes(title_text="audio shift (s; positive = audio later)", row=3, col=1)
+    fig.update_xaxes(title_text="audio shift (s), + = audio later", row=3, col=1)
     fig.update_yaxes(title_text="mismatch", row=3, col=1)
     fig.update_annotations(font={"size": 12})
-    fig = _base_layout(fig, title, height=760)
-    fig.update_layout(legend={"y": -0.08})
+    fig = _base_layout(fig, title, height=780)
+    fig.update_layout(margin={"t": 105}, legend={"y": -0.08})  # room for the two-line first panel title
     return fig
 
 

@@ -59,9 +59,8 @@ figcaption { font-size: 0.9rem; color: #444; }
 .gauge-zone { display: block; height: 100%; }
 .gauge-real { background: #9fd5b4; } .gauge-uncertain { background: #f3d48a; } .gauge-fake { background: #f0a39c; }
 .gauge-marker { position: absolute; top: -5px; width: 4px; height: 24px; margin-left: -2px; background: #111; }
-.gauge-ticks { position: relative; height: 1.2em; font-size: 0.85rem; }
-.gauge-tick { position: absolute; transform: translateX(-50%); }
-.gauge-legend { display: flex; justify-content: space-between; font-size: 0.85rem; }
+.gauge-legend { display: flex; flex-wrap: wrap; gap: 0.2rem 1rem; margin-top: 0.4rem; font-size: 0.9rem; }
+.gauge-swatch { display: inline-block; width: 0.8em; height: 0.8em; margin-right: 0.3em; border-radius: 2px; }
 details.score-details ul { margin: 0.3rem 0; }
 @media print { body { margin: 0; max-width: none; } .verdict, .gauge-zone, .gauge-marker
   { -webkit-print-color-adjust: exact; print-color-adjust: exact; } details.score-details > * { display: block; }
@@ -252,7 +251,7 @@ def alignment_png(report: Report) -> bytes | None:
         if best:
             bottom.plot([s.offset_frames / fps], best, "*", ms=14, color="#D55E00", label="best shift")
         bottom.axvline(0, color="#999", lw=1)
-        bottom.set_xlabel("audio shift (s; positive = audio later)")
+        bottom.set_xlabel("audio shift (s), + = audio later")
         bottom.set_ylabel("mismatch (lower = better fit)")
         bottom.legend(loc="upper left", fontsize=8)
     else:
