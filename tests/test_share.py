@@ -84,3 +84,13 @@ def test_html_report_of_a_photo_says_why_plots_are_missing():
     report = fake_report(kind="image")
     page = share.report_html(report, share.FileFacts("face.jpg", 10, "0" * 64, "2026-12-01T00:00:00+00:00"))
     assert "A single photo has no timeline." in page and "A single photo has no sound" in page
+
+
+def test_reasons_read_in_words_and_their_sigmas_move_to_the_details():
+    report = fake_report()
+    report.reasons = ["The face reconstructs far worse than the average real face (+2.4σ)."]
+    report.scores["face"] = 2.4
+    md = explain.verdict_markdown(report)
+    why, details = md.split("<details", 1)
+    assert "- The face reconstructs far worse than the average real face." in why and "σ" not in why
+    assert "Face reconstruction +2.4σ" in details

@@ -6,6 +6,8 @@ No Gradio and no plotting here, so the CLI, notebooks and tests can use the same
 
 from __future__ import annotations
 
+import re
+
 from vaedetect.audio import ANALYSIS_FPS
 from vaedetect.report import Report, SyncResult
 
@@ -111,6 +113,7 @@ SCORE_MEANING = (
     "The lines are set on real clips and photos we held out: about 19 in 20 of them score below “likely"
     " manipulated”. The score ranks evidence; it is not the chance that this file is fake, and it is not proof."
 )
+_TRAILING_SIGMA = re.compile(r" \([+\-−]?\d+(?:\.\d+)?σ\)(?=\.?$)")
 JUST_MARGIN = 0.05  # a score this close to a line is "just" below or above it
 DETAILS_SUMMARY = "Details: the lines, what each check pushed, what was not checked"
 COUNTED = "Counted in the verdict"
@@ -214,6 +217,11 @@ def gauge_html(report: Report) -> str:
     )
 
 
+def plain_reason(reason: str) -> str:
+    """A reason without its trailing "(+1.1σ)": the page keeps σ in the details block, the words up front."""
+    return _TRAILING_SIGMA.sub("", reason)
+
+
 def details_html(report: Report) -> str:
     """The numbers behind the verdict for readers who want them: the lines, what each evidence pushed, what was not
     checked. Collapsed on the page so the verdict reads first."""
@@ -226,6 +234,9 @@ def details_html(report: Report) -> str:
     if pushes := report.pushes():
         parts = ", ".join(f"{EVIDENCE_NAMES.get(k, k)} ({v:+.2f})" for k, v in pushes)
         items.append(f"{COUNTED}: {parts}; positive pushes towards “manipulated”.")
+    if zs := [(k, v) for k, v in report.scores.items() if v is not None]:
+        parts = ", ".join(f"{EVIDENCE_NAMES.get(k, k)} {v:+.1f}σ" for k, v in zs)
+        items.append(f"Each check in standard deviations (σ) from real files (0 = typical): {parts}.")
     if report.unavailable:
         missing = "; ".join(f"{EVIDENCE_NAMES.get(k, k)}: {why}" for k, why in report.unavailable.items())
         items.append(f"Not checked: {missing}")
@@ -269,7 +280,7 @@ def verdict_markdown(report: Report, card_link: str | None = None) -> str:
             lines.append(score)
         lines.append("")
     if report.reasons:
-        lines += ["**Why**", *[f"- {r}" for r in report.reasons], ""]
+        lines += ["**Why**", *[f"- {plain_reason(r)}" for r in report.reasons], ""]
     if report.warnings:
         widening = report.widening_warnings() if th else []  # no lines, nothing moved
         lines.append("**Limits for this clip**")

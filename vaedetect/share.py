@@ -111,7 +111,7 @@ def report_html(report: Report, facts: FileFacts) -> str:
         if report.thresholds
         else f"<p><strong>No manipulation score:</strong> {e(explain.NO_SCORE)}</p>"
     )
-    reasons = "".join(f"<li>{e(r)}</li>" for r in report.reasons)
+    reasons = "".join(f"<li>{e(explain.plain_reason(r))}</li>" for r in report.reasons)
     warnings = "".join(f"<li>⚠ {e(w.message)}</li>" for w in report.warnings)
     model = e(explain.model_line(report))
     if report.model.card:
