@@ -234,6 +234,14 @@ def test_bad_input_gives_friendly_message_and_is_deleted(handlers, media, upload
     assert not Path(path).exists()
 
 
+def test_a_refused_upload_logs_one_line_and_no_traceback(handlers, media, upload_root, caplog):
+    path = as_upload(media["text"], upload_root)
+    with caplog.at_level("INFO", logger="vaedetect.app"), pytest.warns(UserWarning):
+        ui(handlers, path, None)
+    mine = [r for r in caplog.records if r.name == "vaedetect.app"]
+    assert len(mine) == 1 and mine[0].exc_info is None and "notes.mp4" in mine[0].getMessage()
+
+
 def test_nothing_uploaded(handlers):
     with pytest.warns(UserWarning):
         out = ui(handlers, None, None)

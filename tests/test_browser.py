@@ -153,6 +153,13 @@ def test_upload_analyze_gauge_report_and_accessibility_on_desktop(page, served, 
     html = Path(dl.value.path()).read_text(encoding="utf-8")
     assert hashlib.sha256(clip.read_bytes()).hexdigest() in html and "interview.mp4" in html
     assert page.inner_text("#verdict h2").strip() in html
+    report_page = page.context.new_page()  # the downloaded report opens on its own and asks nothing from anywhere
+    requested = []
+    report_page.on("request", lambda r: None if r.url.startswith("data:") else requested.append(r.url))
+    report_page.set_content(html)
+    _shot(report_page, "desktop-html-report.png")
+    assert requested == [] and report_page.locator("img").count() >= 3
+    report_page.close()
 
     if page.locator("#recon-slider img").count():  # the real detector may find no face in a synthetic clip
         page.wait_for_function("() => document.querySelector('#heatmap img')?.naturalWidth > 0")
