@@ -88,9 +88,10 @@ def test_html_report_of_a_photo_says_why_plots_are_missing():
 
 def test_reasons_read_in_words_and_their_sigmas_move_to_the_details():
     report = fake_report()
-    report.reasons = ["The face reconstructs far worse than the average real face (+2.4σ)."]
+    report.reasons = ["The face reconstructs far worse than the average real face (+2.4σ).", "Lips lag (+0.9σ) here."]
     report.scores["face"] = 2.4
     md = explain.verdict_markdown(report)
     why, details = md.split("<details", 1)
     assert "- The face reconstructs far worse than the average real face." in why and "σ" not in why
+    assert "- Lips lag here." in why
     assert "Face reconstruction +2.4σ" in details

@@ -113,7 +113,7 @@ SCORE_MEANING = (
     "The lines are set on real clips and photos we held out: about 19 in 20 of them score below “likely"
     " manipulated”. The score ranks evidence; it is not the chance that this file is fake, and it is not proof."
 )
-_TRAILING_SIGMA = re.compile(r" \([+\-−]?\d+(?:\.\d+)?σ\)(?=\.?$)")
+_SIGMA_NOTE = re.compile(r" \([+\-−]?\d+(?:\.\d+)?σ\)")
 JUST_MARGIN = 0.05  # a score this close to a line is "just" below or above it
 DETAILS_SUMMARY = "Details: the lines, what each check pushed, what was not checked"
 COUNTED = "Counted in the verdict"
@@ -218,8 +218,8 @@ def gauge_html(report: Report) -> str:
 
 
 def plain_reason(reason: str) -> str:
-    """A reason without its trailing "(+1.1σ)": the page keeps σ in the details block, the words up front."""
-    return _TRAILING_SIGMA.sub("", reason)
+    """A reason without its bracketed "(+1.1σ)": the page keeps σ in the details block, the words up front."""
+    return _SIGMA_NOTE.sub("", reason)
 
 
 def details_html(report: Report) -> str:

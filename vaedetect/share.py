@@ -222,14 +222,14 @@ def timeline_png(report: Report) -> bytes | None:
     top.set_ylim(0, 1.02)
     top.set_ylabel("manipulation score")
     top.yaxis.set_major_formatter(lambda v, _p: f"{v:.0%}")
-    top.legend(loc="upper left", fontsize=8, ncols=3)
+    top.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     for (name, z), style in zip(zs.items(), ("o:", "s:"), strict=True):
         if not np.isnan(z).all():
             bottom.plot(t, z, style, label=f"{name} z")
     bottom.axhline(0, color="#555", lw=1)
     bottom.set_ylabel("z vs real clips (0 = typical)")
     bottom.set_xlabel("time (s)")
-    bottom.legend(loc="upper left", fontsize=8, ncols=2)
+    bottom.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     return _png(fig)
 
 
@@ -253,7 +253,7 @@ def alignment_png(report: Report) -> bytes | None:
         bottom.axvline(0, color="#999", lw=1)
         bottom.set_xlabel("audio shift (s), + = audio later")
         bottom.set_ylabel("mismatch (lower = better fit)")
-        bottom.legend(loc="upper left", fontsize=8)
+        bottom.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     else:
         bottom.set_axis_off()
     return _png(fig)
