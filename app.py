@@ -114,6 +114,9 @@ class Detector(Protocol):
     bundle_name: str
     bundle_revision: str | None
     bundle_warnings: list[tuple[str, str]]
+    bundle_fingerprint: str  # identifies a bundle without a revision (its calibration's hash)
+    card_url: str | None  # the model card online (Hub bundles)
+    card_path: Path | None  # the bundle's README.md, shown on the page as the model card
 
     def analyze(self, path: str | Path, progress: Callable[[float, str], None] | None = None) -> Report: ...
 
@@ -231,6 +234,7 @@ class Handlers:
         self.out = outputs or Outputs.create()
         self.protected: set[str] = set()  # cached example inputs: shared by every visitor, never deleted
         self.leases = webguard.UploadLeases()  # uploads being analysed: deleted when the last analysis ends
+        self.card_link = _card_link(detector)
         try:
             self.reference = detector.reference_map()
         except Exception:  # the map is a nice-to-have: never let it block the app
@@ -318,7 +322,7 @@ class Handlers:
         best = explain.best_frame_index(report)
         start = next((k for k, f in enumerate(frames) if f["index"] == best), 0)
         return {
-            "verdict": explain.verdict_markdown(report, card_link=report.model.card or MODEL_CARD_ANCHOR),
+            "verdict": explain.verdict_markdown(report, card_link=self.card_link),
             "tier": report.verdict,
             "frames": frames,
             "start": start,
@@ -495,17 +499,15 @@ def _orig_name(value: Any) -> str | None:
 
 def _header(detector: Detector) -> str:
     name, rev = detector.bundle_name, detector.bundle_revision
-    ident = f" @ {rev[:12]}" if rev else ""
-    fingerprint = getattr(detector, "bundle_fingerprint", None)
-    if not rev and fingerprint:
-        ident = f" (calibration {fingerprint})"
-    card = getattr(detector, "card_url", None) or MODEL_CARD_ANCHOR
+    ident = f" @ {rev[:12]}" if rev else f" (calibration {detector.bundle_fingerprint})"
+    card = _card_link(detector)
+    link = f" · <a href='{card}'>model card</a>" if card else ""
     lines = [
         "# vaedetect — is this video manipulated?",
         "Upload a short video (or record one) or a photo of a person. You get a verdict and the evidence behind it. "
         "Everything runs on this machine; your file is deleted after the analysis.",
         "",
-        f"<span class='header-model'>Model: <b>{name}</b>{ident} · <a href='{card}'>model card</a></span>",
+        f"<span class='header-model'>Model: <b>{name}</b>{ident}{link}</span>",
     ]
     for code, message in detector.bundle_warnings:
         lines.append(f"\n⚠ **{code.replace('_', ' ')}**: {message}")
@@ -516,9 +518,16 @@ def _caption(text: str) -> gr.Markdown:
     return gr.Markdown(text, elem_classes=["caption"])
 
 
+def _card_link(detector: Detector) -> str | None:
+    """Where the model card is: online for a Hub bundle, else the page's own "Model card" section, if it has one."""
+    if detector.card_url:
+        return detector.card_url
+    return MODEL_CARD_ANCHOR if detector.card_path and Path(detector.card_path).is_file() else None
+
+
 def _model_card(detector: Detector) -> str | None:
     """The loaded bundle's README.md (its model card) without YAML front matter; None when it has none."""
-    path = getattr(detector, "card_path", None)
+    path = detector.card_path
     if not path or not Path(path).is_file():
         return None
     text = Path(path).read_text(encoding="utf-8", errors="replace")

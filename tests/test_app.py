@@ -348,7 +348,9 @@ def test_main_binds_loopback_by_default(monkeypatch):
 def test_header_shows_bundle_and_warnings():
     text = app._header(FakeDetector())
     assert "fake-test-bundle" in text and "0123456789ab" in text and "checkpoint fallback" in text
-    assert "model card</a>" in text
+    assert "model card</a>" not in text  # the fake bundle has no card: no link to nowhere
+    real = app._header(app_detector())
+    assert "model card</a>" in real and "(calibration " in real
 
 
 def test_the_shipped_examples_are_offered_without_any_setting_and_each_is_labelled(monkeypatch):
