@@ -188,7 +188,7 @@ def _figure(rows: int, height: float):
     matplotlib.use("Agg", force=False)
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(8, height), dpi=110, layout="constrained")
+    fig = Figure(figsize=(8, height), dpi=96, layout="constrained")
     return fig, fig.subplots(rows, 1, squeeze=False)[:, 0]
 
 
