@@ -5,8 +5,8 @@ every picture from ``vaedetect.figures``; the page's longer prose and its CSS ar
 only wires widgets, handles files and turns errors into sentences.
 
 Privacy: nothing leaves the machine. No analytics, no CDN fonts, no share links; the user's upload is deleted as soon
-as its analysis ends, and the files we serve back (JSON report, images) live in Gradio's cache, where files older
-than 5 minutes are deleted every 5 minutes (``delete_cache``), and all of it when the server stops.
+as its analysis ends, and the files we serve back (JSON and HTML reports, images) live in Gradio's cache, where files
+older than 5 minutes are deleted every 5 minutes (``delete_cache``), and all of it when the server stops.
 
 Security: ``vaedetect.webguard`` decides what a request may make the server read or fetch (see README, "Security").
 
