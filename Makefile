@@ -18,6 +18,7 @@ setup: $(STAMP)
 
 system-deps:
 	@bash scripts/system-deps.sh
+	@bash scripts/browser-deps.sh
 
 demo: $(STAMP)
 	$(PY) app.py

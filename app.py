@@ -5,8 +5,8 @@ every picture from ``vaedetect.figures``; the page's longer prose and its CSS ar
 only wires widgets, handles files and turns errors into sentences.
 
 Privacy: nothing leaves the machine. No analytics, no CDN fonts, no share links; the user's upload is deleted as soon
-as its analysis ends, and the files we serve back (JSON report, images) live in Gradio's cache, where files older
-than 5 minutes are deleted every 5 minutes (``delete_cache``), and all of it when the server stops.
+as its analysis ends, and the files we serve back (JSON and HTML reports, images) live in Gradio's cache, where files
+older than 5 minutes are deleted every 5 minutes (``delete_cache``), and all of it when the server stops.
 
 Security: ``vaedetect.webguard`` decides what a request may make the server read or fetch (see README, "Security").
 
@@ -25,7 +25,6 @@ import hashlib
 import json
 import logging
 import os
-import re
 import shutil
 import time
 import uuid
@@ -37,7 +36,7 @@ from typing import Any, Protocol
 import gradio as gr
 
 # Importing media also lets PIL read HEIC uploads in the photo widget.
-from vaedetect import explain, figures, media, settings, webguard
+from vaedetect import explain, figures, media, settings, share, webguard
 from vaedetect.errors import InputError
 from vaedetect.report import Report
 
@@ -51,7 +50,17 @@ DELETE_CACHE_S = 300  # Gradio deletes served and unanalysed files older than th
 # Example files by widget: 0 the video input, 1 the photo input (any photo type the library reads).
 EXAMPLE_SUFFIXES = {".mp4": 0, ".webm": 0, ".mov": 0, ".mkv": 0} | dict.fromkeys(media.IMAGE_EXTENSIONS, 1)
 MAX_EXAMPLES = 12
-UI_VERSION = 8  # bump when the outputs of the Analyze handler change: it keys the cached example outputs
+# The examples that ship (GRID corpus clips and fakes made from them; see assets/examples/ATTRIBUTION.md).
+EXAMPLES_DIR = Path(__file__).resolve().parent / "assets" / "examples"
+# What each shipped example is, shown on the page beside it: a file name alone would not say it is a fake.
+EXAMPLE_LABELS = {
+    "real-grid-speaker-1.mp4": "Real: GRID speaker 1",
+    "real-grid-speaker-2.mp4": "Real: GRID speaker 2",
+    "fake-audio-swap.mp4": "Fake (made here): speaker 1 with speaker 2's voice",
+    "fake-lipsync-shift.mp4": "Fake (made here): voice delayed 0.4 s",
+    "fake-self-blend.mp4": "Fake (made here): face blended with a shifted copy of itself",
+}
+UI_VERSION = 9  # bump when the outputs of the Analyze handler change: it keys the cached example outputs
 REPORT_DIR_NAME = "vaedetect-reports"
 REPORT_DIR_MAX_AGE_S = 1200  # request folders older than this are swept (delete_cache removes the files sooner)
 GENERIC_ERROR = (
@@ -59,6 +68,11 @@ GENERIC_ERROR = (
     "try a shorter clip or another format (MP4, WebM, JPEG, PNG)."
 )
 IDLE_TEXT = "### Upload a video or a photo, then press **Analyze**.\nThe verdict and the reasons behind it appear here."
+WEBCAM_ADVICE = (
+    "**Recording yourself?** Choose the webcam icon under the video box, face the camera in good light, and speak for"
+    " 5–10 seconds; then stop and press **Analyze**."
+)
+MODEL_CARD_ANCHOR = "#model-card"
 
 # System fonts only: a GoogleFont here would make every visitor's browser call Google.
 THEME = gr.themes.Soft(
@@ -70,10 +84,23 @@ THEME = gr.themes.Soft(
     button_primary_background_fill="*primary_600",
     button_primary_background_fill_hover="*primary_700",
     button_primary_text_color="white",
+    # WCAG AA (4.5:1): the theme's default label and hint greys are lighter than that on white.
+    block_label_text_color="*neutral_700",
+    block_title_text_color="*neutral_800",
+    block_info_text_color="*neutral_600",
+    body_text_color_subdued="*neutral_600",
+    input_placeholder_color="*neutral_600",
 )
 UI_DIR = Path(__file__).resolve().parent / "assets" / "ui"
 CSS = (UI_DIR / "style.css").read_text(encoding="utf-8")
 HOW_IT_WORKS = (UI_DIR / "how_it_works.md").read_text(encoding="utf-8")
+# Runs once when the page loads. Gradio has no attribute for these, so they are set on the rendered page:
+# - the verdict panel becomes a polite live region, so a screen reader announces the verdict when it arrives;
+# - evidence pictures get the alt text the server wrote into hidden ``.alt-*`` spans of the frame caption, and each
+#   plot is labelled by the text summary printed under it;
+# - the verdict is scrolled into view when it arrives (on a phone it lands below the fold);
+# - the browser's own "Video not playable" toast is dropped: the verdict panel already says what is wrong.
+PAGE_JS = (UI_DIR / "page.js").read_text(encoding="utf-8")
 
 
 class Calibrated(Protocol):
@@ -87,6 +114,9 @@ class Detector(Protocol):
     bundle_name: str
     bundle_revision: str | None
     bundle_warnings: list[tuple[str, str]]
+    bundle_fingerprint: str  # identifies a bundle without a revision (its calibration's hash)
+    card_url: str | None  # the model card online (Hub bundles)
+    card_path: Path | None  # the bundle's README.md, shown on the page as the model card
 
     def analyze(self, path: str | Path, progress: Callable[[float, str], None] | None = None) -> Report: ...
 
@@ -100,11 +130,13 @@ class Outputs:
 
     verdict: gr.Markdown
     report_file: gr.File
+    html_file: gr.File
     slider: gr.ImageSlider
     heatmap: gr.Image
     frame_pick: gr.Slider
     frame_note: gr.Markdown
     umap_plot: gr.Plot
+    umap_note: gr.Markdown
     timeline_plot: gr.Plot
     timeline_note: gr.Markdown
     alignment_plot: gr.Plot
@@ -116,9 +148,12 @@ class Outputs:
         caption = {"elem_classes": ["caption"], "render": False}
         return cls(
             verdict=gr.Markdown(IDLE_TEXT, elem_id="verdict", container=True, padding=True, render=False),
-            report_file=gr.File(label="Download the full report (JSON)", elem_id="report-file", render=False),
+            report_file=gr.File(label="Full report, for tools (JSON)", elem_id="report-file", render=False),
+            html_file=gr.File(
+                label="Shareable report (HTML: opens offline, prints to PDF)", elem_id="html-file", render=False
+            ),
             slider=gr.ImageSlider(
-                label="Original ↔ redrawn by the model",
+                label="Face vs redrawing",
                 format="png",
                 interactive=False,
                 max_height=360,
@@ -127,7 +162,7 @@ class Outputs:
                 render=False,
             ),
             heatmap=gr.Image(
-                label="Where the redrawing differs most",
+                label="Where it differs",
                 format="png",
                 interactive=False,
                 height=360,
@@ -138,11 +173,12 @@ class Outputs:
             frame_pick=gr.Slider(
                 0, 1, value=0, step=1, label="Choose a sampled frame", visible=False, elem_id="frame-pick", render=False
             ),
-            frame_note=gr.Markdown("", **caption),
-            umap_plot=gr.Plot(label="Face map", elem_id="umap-plot", render=False),
-            timeline_plot=gr.Plot(label="Timeline", elem_id="timeline-plot", render=False),
+            frame_note=gr.Markdown("", elem_id="frame-note", **caption),
+            umap_plot=gr.Plot(label="Face map", show_label=False, elem_id="umap-plot", render=False),
+            umap_note=gr.Markdown("", elem_id="umap-note", **caption),
+            timeline_plot=gr.Plot(label="Timeline", show_label=False, elem_id="timeline-plot", render=False),
             timeline_note=gr.Markdown("", elem_id="timeline-note", **caption),
-            alignment_plot=gr.Plot(label="Lip-sync", elem_id="alignment-plot", render=False),
+            alignment_plot=gr.Plot(label="Lip-sync", show_label=False, elem_id="alignment-plot", render=False),
             alignment_note=gr.Markdown("", elem_id="alignment-note", **caption),
             frames_state=gr.State([], render=False),
         )
@@ -198,6 +234,7 @@ class Handlers:
         self.out = outputs or Outputs.create()
         self.protected: set[str] = set()  # cached example inputs: shared by every visitor, never deleted
         self.leases = webguard.UploadLeases()  # uploads being analysed: deleted when the last analysis ends
+        self.card_link = _card_link(detector)
         try:
             self.reference = detector.reference_map()
         except Exception:  # the map is a nice-to-have: never let it block the app
@@ -250,11 +287,27 @@ class Handlers:
             if self.leases.release(real):
                 self.discard_upload(str(real))
 
-    def write_report(self, report: Report, source_name: str | None) -> str:
-        stem = re.sub(r"[^A-Za-z0-9_-]+", "_", Path(source_name or "clip").stem)[:60] or "clip"
-        out = self._request_dir() / f"vaedetect-report-{stem}.json"
-        out.write_text(report.to_json())
-        return str(out)
+    def run_with_facts(
+        self, path: str | None, name: str | None, progress: Callable[[float, str], None] | None = None
+    ) -> tuple[Report, share.FileFacts]:
+        """``run`` plus the file's name, size and hash for the shareable report, taken before the upload is deleted."""
+        if not path:
+            raise InputError("Please upload a video or a photo first.")
+        real = webguard.checked_upload(path)
+        try:
+            facts = share.file_facts(real, name=name)
+        except OSError:
+            self.discard_upload(str(real))
+            raise InputError("This file could not be read. Please upload it again.") from None
+        return self.run(path, progress=progress), facts
+
+    def write_reports(self, report: Report, facts: share.FileFacts) -> tuple[str, str]:
+        """The JSON (pictures inline as base64 PNG) and the self-contained HTML report, in this request's folder."""
+        folder = self._request_dir()
+        js = folder / share.report_filename(facts, "json")
+        js.write_text(report.to_json(images=True))
+        page = share.write_html(report, facts, folder / share.report_filename(facts, "html"))
+        return str(js), str(page)
 
     # -- UI ------------------------------------------------------------------------------------------------------
 
@@ -265,35 +318,38 @@ class Handlers:
             pair = figures.side_by_side(fr)
             if pair is None:
                 continue
-            frames.append(
-                {"pair": pair, "heatmap": fr.heatmap, "caption": explain.frame_caption(report, i), "index": i}
-            )
+            frames.append({"pair": pair, "heatmap": fr.heatmap, "caption": _frame_note(report, i), "index": i})
         best = explain.best_frame_index(report)
         start = next((k for k, f in enumerate(frames) if f["index"] == best), 0)
         return {
-            "verdict": explain.verdict_markdown(report),
+            "verdict": explain.verdict_markdown(report, card_link=self.card_link),
             "tier": report.verdict,
             "frames": frames,
             "start": start,
             "umap": figures.umap_figure(report, self.reference),
+            "umap_note": _note("", explain.map_summary(report)),
             "alignment": figures.alignment_figure(report),
-            "alignment_note": explain.alignment_caption(report),
-            "timeline_note": explain.timeline_caption(report),
+            "alignment_note": _note(explain.alignment_caption(report), explain.alignment_summary(report)),
+            "timeline_note": _note(explain.timeline_caption(report), explain.timeline_summary(report)),
             "timeline": figures.timeline_figure(report),
         }
 
-    def _ui_outputs(self, rendered: dict[str, Any] | None, message: str, report_path: str | None) -> dict[Any, Any]:
+    def _ui_outputs(
+        self, rendered: dict[str, Any] | None, message: str, paths: tuple[str, str] | None
+    ) -> dict[Any, Any]:
         """A value for every output widget; ``rendered=None`` shows ``message`` and clears the evidence."""
         o = self.out
         if rendered is None:
             return {
                 o.verdict: _tier_marker("error") + message,
                 o.report_file: None,
+                o.html_file: None,
                 o.slider: None,
                 o.heatmap: None,
                 o.frame_pick: gr.update(visible=False),
                 o.frame_note: "",
                 o.umap_plot: None,
+                o.umap_note: "",
                 o.timeline_plot: None,
                 o.timeline_note: "",
                 o.alignment_plot: None,
@@ -305,12 +361,14 @@ class Handlers:
         shown = frames[k] if frames else None
         return {
             o.verdict: _tier_marker(rendered["tier"]) + rendered["verdict"],
-            o.report_file: report_path,
+            o.report_file: paths[0] if paths else None,
+            o.html_file: paths[1] if paths else None,
             o.slider: shown["pair"] if shown else None,
             o.heatmap: shown["heatmap"] if shown else None,
             o.frame_pick: gr.update(minimum=0, maximum=max(len(frames) - 1, 1), value=k, visible=len(frames) > 1),
             o.frame_note: shown["caption"] if shown else "No face was found, so there is no face to compare.",
             o.umap_plot: rendered["umap"],
+            o.umap_note: rendered["umap_note"],
             o.timeline_plot: rendered["timeline"],
             o.timeline_note: rendered["timeline_note"],
             o.alignment_plot: rendered["alignment"],
@@ -327,13 +385,15 @@ class Handlers:
             progress(0, desc="Reading the file…")
             if other and other != path:
                 self.discard_upload(other)  # only one file is analysed; the other must not linger either
-            report = self.run(path, progress=lambda fraction, desc: progress(fraction * 0.95, desc=desc))
+            report, facts = self.run_with_facts(
+                path, source_name, progress=lambda fraction, desc: progress(fraction * 0.95, desc=desc)
+            )
             progress(0.95, desc="Drawing the evidence…")
             rendered = self.render(report)
-            report_path = self.write_report(report, source_name)
-            return self._ui_outputs(rendered, "", report_path)
+            return self._ui_outputs(rendered, "", self.write_reports(report, facts))
         except InputError as err:
             msg = str(err) or "This file cannot be analysed."
+            log.info("refused %s: %s", Path(path).name if path else "no file", msg)  # one line, no traceback
             gr.Warning(msg)
             return self._ui_outputs(None, _error_markdown(msg), None)
         except Exception:
@@ -369,12 +429,14 @@ class Handlers:
     # -- API -----------------------------------------------------------------------------------------------------
 
     def analyze_api(self, file: gr.FileData) -> dict:
-        """Analyse a video or photo and return the full JSON report (verdict, manipulation_score, reasons, ...)."""
+        """Analyse a video or photo: the full JSON report (verdict, manipulation_score, reasons, pictures as base64
+        PNG, ...) with the shareable HTML report as one string under ``report_html``."""
         path = _path_of(file)
         try:
             if file is not None and not webguard.is_file_value(file):  # a bare path skips Gradio's upload check
                 raise InputError(webguard.UPLOAD_REFUSED)
-            return self.run(path).to_dict()
+            report, facts = self.run_with_facts(path, _orig_name(file))
+            return report.to_dict(images=True) | {"report_html": share.report_html(report, facts)}
         except InputError as err:
             raise gr.Error(
                 str(err) or "This file cannot be analysed.", title="Cannot analyse this file", print_exception=False
@@ -406,6 +468,20 @@ def _tier_marker(tier: str) -> str:
     return f'<span class="tier-{tier}"></span>\n\n'
 
 
+def _frame_note(report: Report, index: int) -> str:
+    """The frame caption, plus the pictures' alt texts in hidden spans that ``assets/ui/page.js`` copies onto them."""
+    hidden = "".join(
+        f'<span class="sr-only alt-{key}">{alt}</span>'
+        for key, (_title, alt) in zip(("crop", "recon", "heat"), explain.frame_alt_texts(report, index), strict=True)
+    )
+    return explain.frame_caption(report, index) + hidden
+
+
+def _note(caption: str, summary: str) -> str:
+    """A plot's reading guide (when it has one) and its text summary, which also labels the plot for screen readers."""
+    return (f"{caption}\n\n" if caption else "") + f'<span class="plot-summary">{summary}</span>'
+
+
 def _error_markdown(message: str) -> str:
     return f"### ⚠ Cannot analyse this file\n\n{message}"
 
@@ -423,12 +499,15 @@ def _orig_name(value: Any) -> str | None:
 
 def _header(detector: Detector) -> str:
     name, rev = detector.bundle_name, detector.bundle_revision
+    ident = f" @ {rev[:12]}" if rev else f" (calibration {detector.bundle_fingerprint})"
+    card = _card_link(detector)
+    link = f" · <a href='{card}'>model card</a>" if card else ""
     lines = [
         "# vaedetect — is this video manipulated?",
         "Upload a short video (or record one) or a photo of a person. You get a verdict and the evidence behind it. "
         "Everything runs on this machine; your file is deleted after the analysis.",
         "",
-        f"<span id='header-model'>Model: <b>{name}</b>" + (f" @ <code>{rev[:12]}</code>" if rev else "") + "</span>",
+        f"<span class='header-model'>Model: <b>{name}</b>{ident}{link}</span>",
     ]
     for code, message in detector.bundle_warnings:
         lines.append(f"\n⚠ **{code.replace('_', ' ')}**: {message}")
@@ -439,8 +518,27 @@ def _caption(text: str) -> gr.Markdown:
     return gr.Markdown(text, elem_classes=["caption"])
 
 
+def _card_link(detector: Detector) -> str | None:
+    """Where the model card is: online for a Hub bundle, else the page's own "Model card" section, if it has one."""
+    if detector.card_url:
+        return detector.card_url
+    return MODEL_CARD_ANCHOR if detector.card_path and Path(detector.card_path).is_file() else None
+
+
+def _model_card(detector: Detector) -> str | None:
+    """The loaded bundle's README.md (its model card) without YAML front matter; None when it has none."""
+    path = detector.card_path
+    if not path or not Path(path).is_file():
+        return None
+    text = Path(path).read_text(encoding="utf-8", errors="replace")
+    if text.startswith("---"):
+        end = text.find("\n---", 3)
+        text = text[end + 4 :] if end > 0 else text
+    return text
+
+
 def example_files(folder: str | None) -> tuple[list[str], list[str]]:
-    """(videos, photos) from a local folder (VAEDETECT_EXAMPLES); both empty when unset, missing or empty."""
+    """(videos, photos) from a folder: the shipped examples, or VAEDETECT_EXAMPLES; empty when missing or empty."""
     if not folder or not Path(folder).is_dir():
         return [], []
     found: tuple[list[str], list[str]] = ([], [])
@@ -454,7 +552,7 @@ def example_files(folder: str | None) -> tuple[list[str], list[str]]:
 def build_app(detector: Detector, examples_dir: str | None = None) -> gr.Blocks:
     """The Blocks UI around an already-loaded detector (tests inject a fake one). Queue is configured here."""
     handlers = Handlers(detector)
-    examples_dir = examples_dir if examples_dir is not None else settings.examples_dir()
+    examples_dir = examples_dir if examples_dir is not None else (settings.examples_dir() or str(EXAMPLES_DIR))
 
     with gr.Blocks(title="vaedetect — deepfake check", delete_cache=(DELETE_CACHE_S, DELETE_CACHE_S)) as demo:
         gr.Markdown(_header(detector), elem_id="header")
@@ -465,7 +563,7 @@ def build_app(detector: Detector, examples_dir: str | None = None) -> gr.Blocks:
             with gr.Row(equal_height=False):
                 with gr.Column(scale=5):
                     video = gr.Video(
-                        label="Video: upload, or record with webcam + mic",
+                        label="Video",
                         sources=["upload", "webcam"],
                         include_audio=True,
                         format=None,
@@ -484,10 +582,12 @@ def build_app(detector: Detector, examples_dir: str | None = None) -> gr.Blocks:
                         elem_id="photo-input",
                     )
                     photo_note = gr.Markdown("", elem_id="photo-note")
+                    gr.Markdown(WEBCAM_ADVICE, elem_id="webcam-advice", elem_classes=["caption"])
                     analyze_btn = gr.Button("Analyze", variant="primary", elem_id="analyze-btn")
                     _add_examples(handlers, detector, examples_dir, video, photo)
                 with gr.Column(scale=6):
                     o.verdict.render()
+                    o.html_file.render()
                     o.report_file.render()
 
             gr.Markdown("### What the face model saw")
@@ -501,10 +601,11 @@ def build_app(detector: Detector, examples_dir: str | None = None) -> gr.Blocks:
             o.frame_pick.render()
             o.frame_note.render()
             with gr.Row():
-                with gr.Column():
+                with gr.Column(min_width=320):
                     o.umap_plot.render()
                     _caption(explain.MAP_CAPTION)
-                with gr.Column():
+                    o.umap_note.render()
+                with gr.Column(min_width=320):
                     o.timeline_plot.render()
                     o.timeline_note.render()
             o.alignment_plot.render()
@@ -512,6 +613,9 @@ def build_app(detector: Detector, examples_dir: str | None = None) -> gr.Blocks:
 
         with gr.Tab("How it works / limits"):
             gr.Markdown(HOW_IT_WORKS)
+        if card := _model_card(detector):
+            with gr.Accordion("Model card", open=False, elem_id="model-card"):
+                gr.Markdown(card)
 
         # One file at a time: a new video clears the photo and vice versa, so it is clear what gets analysed.
         hidden = {"queue": False, "show_progress": "hidden", "api_visibility": "private"}
@@ -564,6 +668,7 @@ def _add_examples(handlers: Handlers, detector: Detector, folder: str | None, vi
         with _examples_cache(detector, files):
             ex = gr.Examples(
                 examples=[[f] for f in files],
+                example_labels=[EXAMPLE_LABELS.get(Path(f).name, Path(f).name) for f in files],
                 inputs=[component],
                 outputs=o.cacheable(),  # no frame picker / frame list: see examples_ui
                 fn=handlers.example_video if kind == "video" else handlers.example_photo,
@@ -631,6 +736,7 @@ def launch_kwargs() -> dict[str, Any]:
         "max_file_size": MAX_FILE_SIZE,
         "theme": THEME,
         "css": CSS,
+        "js": PAGE_JS,
         "share": False,
         "footer_links": ["api"],
         "ssr_mode": False,

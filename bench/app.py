@@ -3,10 +3,10 @@
     python bench/app.py                      # clips from ../shared/data/dev if present, else a synthetic clip
     python bench/app.py a.mp4 b.jpg --fake   # given files, with the test FakeDetector (UI cost only)
 
-"analysis" is ``detector.analyze`` (the library); "render" is the figures/markdown/report file the handler builds
-(``Handlers.render`` + ``write_report``); "encode" is what Gradio then does with them (PNG encoding of the images,
-plotly JSON). The clips are analysed with the detector directly, never through the handler, because the handler
-deletes its input.
+"analysis" is ``detector.analyze`` (the library); "render" is the figures, markdown and report files the handler
+builds (``Handlers.render`` + ``write_reports``: the JSON with inline pictures and the HTML report); "encode" is what
+Gradio then does with them (PNG encoding of the images, plotly JSON). The clips are analysed with the detector
+directly, never through the handler, because the handler deletes its input.
 """
 
 from __future__ import annotations
@@ -94,6 +94,7 @@ def latency(clips: list[Path], detector, repeats: int) -> list[dict]:
     import gradio as gr
 
     import app
+    from vaedetect import share
 
     handlers = app.Handlers(detector)
     slider = gr.ImageSlider(format="png", render=False)
@@ -104,6 +105,7 @@ def latency(clips: list[Path], detector, repeats: int) -> list[dict]:
         times: dict[str, list[float]] = {"analysis": [], "render": [], "encode": []}
         verdict = "-"
         for _ in range(repeats):
+            facts = share.file_facts(clip)
             t0 = time.perf_counter()
             try:
                 report = detector.analyze(str(clip))
@@ -112,7 +114,7 @@ def latency(clips: list[Path], detector, repeats: int) -> list[dict]:
                 break
             t1 = time.perf_counter()
             rendered = handlers.render(report)
-            handlers.write_report(report, clip.name)
+            handlers.write_reports(report, facts)
             t2 = time.perf_counter()
             if rendered["frames"]:
                 f = rendered["frames"][rendered["start"]]

@@ -66,6 +66,9 @@ class FakeDetector:
 
     bundle_name = "fake-test-bundle"
     bundle_revision: str | None = "0123456789abcdef"
+    bundle_fingerprint = "fedcba987654"
+    card_url: str | None = None
+    card_path: Path | None = None
 
     def __init__(self, delay_s: float = 0.0, seed: int = 0) -> None:
         self.delay_s = delay_s

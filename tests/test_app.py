@@ -9,6 +9,7 @@ used only where a test says why (a detector that breaks on purpose, the launch s
 from __future__ import annotations
 
 import concurrent.futures as cf
+import hashlib
 import json
 import os
 import shutil
@@ -25,7 +26,7 @@ import plotly.graph_objects as go
 import pytest
 
 import app
-from vaedetect import explain, figures
+from vaedetect import explain
 
 try:  # pytest puts tests/ on sys.path (no tests/__init__.py)
     from faces_factory import opening_curve, speech_like_audio, talking_face_frames
@@ -151,12 +152,17 @@ def test_good_clip_populates_every_output_and_deletes_upload(handlers, media, up
         assert isinstance(out[key], go.Figure)
         json.loads(out[key].to_json())
     report = json.loads(Path(out["report_file"]).read_text())
+    page = Path(out["html_file"]).read_text(encoding="utf-8")
+    assert Path(out["html_file"]).name == "vaedetect-report-talking.html"
+    assert hashlib.sha256(media["good"].read_bytes()).hexdigest() in page  # the analysed file, identified
+    assert explain.TIER_LABELS[report["verdict"]] in page
     assert report["verdict"] in ("real", "uncertain", "fake")
     assert 0.0 <= report["manipulation_score"] <= 1.0 and "fake_probability" not in report
     has_curve = bool(report["sync"] and report["sync"]["curve_t"])
     # The reading guide only under a drawn curve.
-    assert out["alignment_note"] == (explain.ALIGNMENT_CAPTION if has_curve else "")
-    assert out["timeline_note"] == (explain.TIMELINE_CAPTION if report["timeline"] else "")
+    assert out["alignment_note"].startswith(explain.ALIGNMENT_CAPTION) == has_curve
+    assert out["timeline_note"].startswith(explain.TIMELINE_CAPTION) == bool(report["timeline"])
+    assert 'class="plot-summary"' in out["alignment_note"] and 'class="plot-summary"' in out["timeline_note"]
     assert Path(out["report_file"]).is_relative_to(upload_root)  # served from Gradio's cache, swept by delete_cache
     frames = out["frames_state"]
     if frames:  # the real detector may not find the synthetic face
@@ -172,8 +178,9 @@ def test_good_clip_populates_every_output_and_deletes_upload(handlers, media, up
 def test_photo_has_no_lip_sync_panel(handlers, media, upload_root):
     out = ui(handlers, None, as_upload(media["photo"], upload_root))
     text = " ".join(a.text or "" for a in out["alignment_plot"].layout.annotations)
-    assert figures.NO_SOUND_PHOTO_TEXT in text
-    assert out["alignment_note"] == "" and out["timeline_note"] == ""  # no caption explaining curves not drawn
+    assert "A single photo has no sound" in text
+    for note in (out["alignment_note"], out["timeline_note"]):  # no caption explaining curves not drawn
+        assert note.startswith('<span class="plot-summary">A single photo has no')
     assert "photo" in out["verdict"]
 
 
@@ -202,7 +209,7 @@ def test_a_heic_upload_says_it_arrived_although_the_browser_cannot_show_it():
 def test_silent_clip_is_analysed(handlers, media, upload_root):
     out = ui(handlers, as_upload(media["silent"], upload_root), None)
     assert any(label in out["verdict"] for label in explain.TIER_LABELS.values())
-    assert figures.NO_SPEECH_TEXT in " ".join(a.text or "" for a in out["alignment_plot"].layout.annotations)
+    assert "no sound track" in " ".join(a.text or "" for a in out["alignment_plot"].layout.annotations)
 
 
 def test_browser_webcam_webm(handlers, upload_root, tmp_path):
@@ -225,6 +232,14 @@ def test_bad_input_gives_friendly_message_and_is_deleted(handlers, media, upload
     assert out["slider"] is None and out["heatmap"] is None and out["report_file"] is None
     assert out["alignment_note"] == out["timeline_note"] == "" and out["frames_state"] == []
     assert not Path(path).exists()
+
+
+def test_a_refused_upload_logs_one_line_and_no_traceback(handlers, media, upload_root, caplog):
+    path = as_upload(media["text"], upload_root)
+    with caplog.at_level("INFO", logger="vaedetect.app"), pytest.warns(UserWarning):
+        ui(handlers, path, None)
+    mine = [r for r in caplog.records if r.name == "vaedetect.app"]
+    assert len(mine) == 1 and mine[0].exc_info is None and "notes.mp4" in mine[0].getMessage()
 
 
 def test_nothing_uploaded(handlers):
@@ -283,8 +298,9 @@ def test_api_handler_returns_report_or_raises_friendly(handlers, media, upload_r
     import gradio as gr
 
     meta = {"_type": "gradio.FileData"}
-    rep = handlers.analyze_api({"path": as_upload(media["good"], upload_root), "meta": meta})
+    rep = handlers.analyze_api({"path": as_upload(media["good"], upload_root), "meta": meta, "orig_name": "a.mp4"})
     assert rep["verdict"] in ("real", "uncertain", "fake") and "reasons" in rep
+    assert hashlib.sha256(media["good"].read_bytes()).hexdigest() in rep["report_html"]
     json.dumps(rep, allow_nan=False)
     with pytest.raises(gr.Error) as info:
         handlers.analyze_api({"path": as_upload(media["text"], upload_root), "meta": meta})
@@ -332,6 +348,19 @@ def test_main_binds_loopback_by_default(monkeypatch):
 def test_header_shows_bundle_and_warnings():
     text = app._header(FakeDetector())
     assert "fake-test-bundle" in text and "0123456789ab" in text and "checkpoint fallback" in text
+    assert "model card</a>" not in text  # the fake bundle has no card: no link to nowhere
+    real = app._header(app_detector())
+    assert "model card</a>" in real and "(calibration " in real
+
+
+def test_the_shipped_examples_are_offered_without_any_setting_and_each_is_labelled(monkeypatch):
+    monkeypatch.delenv("VAEDETECT_EXAMPLES", raising=False)
+    videos, _photos = app.example_files(str(app.EXAMPLES_DIR))
+    names = {Path(v).name for v in videos}
+    assert names == set(app.EXAMPLE_LABELS) and len(names) >= 3
+    assert {n.split(":")[0] for n in app.EXAMPLE_LABELS.values()} == {"Real", "Fake (made here)"}
+    assert (app.EXAMPLES_DIR / "ATTRIBUTION.md").read_text().count("CC BY 4.0") >= 1
+    assert all(Path(v).stat().st_size < 400_000 for v in videos)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -1,17 +1,22 @@
-"""End to end in a real browser: upload, Analyze, and every piece of evidence drawn on the page.
+"""End to end in a real browser, at desktop (1440×900) and phone (390×844) sizes: upload, Analyze, the evidence,
+the gauge and its words, the shareable HTML report, accessibility (axe-core, alt text, live region) and the shipped
+examples.
 
 Drives Debian's Chromium through Playwright against the app launched in this process. Also checks that the page
 asks nothing from the internet (fonts, scripts, telemetry): every request the browser makes stays on 127.0.0.1.
-A full-page screenshot is kept at /tmp/vaedetect-screenshot.png for humans.
+Screenshots of both sizes are kept in the ignored folder .cache/screenshots/ for humans. axe-core comes from
+scripts/browser-deps.sh (``make test`` runs it; the fixture runs it too when the file is missing).
 """
 
 from __future__ import annotations
 
-import shutil
+import hashlib
+import subprocess
 from pathlib import Path
 
 import pytest
 
+import app
 from vaedetect import explain
 
 try:
@@ -19,8 +24,12 @@ try:
 except ImportError:  # pragma: no cover
     from tests.test_app import Served, app_detector, make_talking_clip
 
+ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
-SCREENSHOT_COPY = Path("/tmp/vaedetect-screenshot.png")
+SCREENSHOTS = ROOT / ".cache" / "screenshots"
+AXE_JS = ROOT / ".cache" / "node" / "node_modules" / "axe-core" / "axe.min.js"
+DESKTOP = {"width": 1440, "height": 900}
+PHONE = {"width": 390, "height": 844}
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -39,30 +48,54 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    detector = app_detector()
-    examples = tmp_path_factory.mktemp("examples")
-    make_talking_clip(examples / "example_speaker.mp4", seed=7)
-    s = Served(detector, tmp_path_factory.mktemp("gradio"), examples_dir=str(examples))
+    s = Served(app_detector(), tmp_path_factory.mktemp("gradio"), examples_dir=str(app.EXAMPLES_DIR))
     yield s
     s.close()
 
 
 @pytest.fixture(scope="module")
-def page(served):
+def browser():
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        pg = browser.new_page(viewport={"width": 1400, "height": 1000})
-        pg.external_requests = []  # type: ignore[attr-defined]
-        pg.on(
-            "request",
-            lambda r: None if r.url.startswith((served.url, "data:", "blob:")) else pg.external_requests.append(r.url),  # type: ignore[attr-defined]
-        )
-        pg.set_default_timeout(60_000)
-        pg.goto(served.url)
-        pg.wait_for_selector("#analyze-btn")
-        yield pg
-        browser.close()
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def _open(browser, served, viewport):
+    context = browser.new_context(viewport=viewport, accept_downloads=True)
+    pg = context.new_page()
+    pg.external_requests = []  # type: ignore[attr-defined]
+    pg.on(
+        "request",
+        lambda r: None if r.url.startswith((served.url, "data:", "blob:")) else pg.external_requests.append(r.url),  # type: ignore[attr-defined]
+    )
+    pg.set_default_timeout(90_000)
+    pg.goto(served.url)
+    pg.wait_for_selector("#analyze-btn")
+    return pg
+
+
+@pytest.fixture(scope="module")
+def page(browser, served):
+    pg = _open(browser, served, DESKTOP)
+    yield pg
+    pg.context.close()
+
+
+@pytest.fixture(scope="module")
+def phone(browser, served):
+    pg = _open(browser, served, PHONE)
+    yield pg
+    pg.context.close()
+
+
+@pytest.fixture(scope="module")
+def axe_js() -> str:
+    if not AXE_JS.exists():
+        subprocess.run(["bash", str(ROOT / "scripts" / "browser-deps.sh")], check=False, timeout=300)
+    assert AXE_JS.exists(), "axe-core is missing: run scripts/browser-deps.sh (make test does)"
+    return AXE_JS.read_text(encoding="utf-8")
 
 
 def _plot_points(page, elem_id: str) -> int:
@@ -71,36 +104,84 @@ def _plot_points(page, elem_id: str) -> int:
     return page.locator(f"{sel} .scatterlayer .trace path, {sel} .scatterlayer .trace .point").count()
 
 
-def test_upload_analyze_and_see_evidence(page, served, tmp_path):
+def _wait_for_verdict(page) -> str:
+    page.wait_for_function(
+        "() => /Likely|Uncertain/.test(document.querySelector('#verdict h2')?.innerText || '')", timeout=120_000
+    )
+    return page.inner_text("#verdict h2").strip()
+
+
+def _shot(page, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.wait_for_timeout(800)  # let plotly finish its transitions before the picture
+    out = SCREENSHOTS / name
+    page.screenshot(path=str(out), full_page=True)
+    return out
+
+
+def _serious_axe_violations(page, axe_js: str) -> list[str]:
+    page.add_script_tag(content=axe_js)
+    result = page.evaluate(
+        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+        ".filter(v => v.impact === 'serious' || v.impact === 'critical')"
+        ".map(v => v.id + ': ' + v.nodes.slice(0, 4).map(n => n.html.slice(0, 160)).join(' | '))"
+    )
+    return list(result)
+
+
+def test_upload_analyze_gauge_report_and_accessibility_on_desktop(page, served, tmp_path, axe_js):
     clip = make_talking_clip(tmp_path / "interview.mp4", seed=4)
     page.locator("#video-input input[type=file]").set_input_files(str(clip))
     page.wait_for_selector("#video-input video")
     page.click("#analyze-btn")
-    heading = page.wait_for_selector("#verdict h2")
-    assert heading.inner_text().strip() in explain.TIER_LABELS.values()
-    assert "%" in page.inner_text("#verdict")
+    assert _wait_for_verdict(page) in explain.TIER_LABELS.values()
+    assert page.get_attribute("#verdict", "aria-live") == "polite"  # announced to screen readers
     tier_colours = {"rgb(26, 152, 80)", "rgb(230, 160, 0)", "rgb(215, 48, 39)"}  # the CSS survives sanitising
     assert page.evaluate("() => getComputedStyle(document.querySelector('#verdict')).borderLeftColor") in tier_colours
 
-    page.wait_for_selector("#report-file a, #report-file [download]", state="attached")
-    imgs = page.locator("#recon-slider img")
-    if imgs.count():  # the real detector may find no face in a synthetic clip; the fake always does
-        page.wait_for_function(
-            "() => [...document.querySelectorAll('#recon-slider img')].filter(i => i.naturalWidth > 0).length >= 2"
-        )
+    gauge = page.locator("#verdict .gauge")
+    assert gauge.count() == 1 and "line" in gauge.locator(".gauge-label").text_content()  # read out, not seen
+    marker = page.locator("#verdict .gauge-marker").bounding_box()
+    bar = page.locator("#verdict .gauge-bar").bounding_box()
+    assert bar["width"] > 100 and bar["x"] - 3 <= marker["x"] <= bar["x"] + bar["width"] + 3  # drawn, on the bar
+    words = page.inner_text("#verdict")
+    assert any(w in words for w in ("well below", "just below", "just above", "well above", "above the"))
+
+    page.wait_for_selector("#html-file a", state="attached")
+    with page.expect_download() as dl:
+        page.locator("#html-file a").first.click()
+    html = Path(dl.value.path()).read_text(encoding="utf-8")
+    assert hashlib.sha256(clip.read_bytes()).hexdigest() in html and "interview.mp4" in html
+    assert page.inner_text("#verdict h2").strip() in html
+    report_page = page.context.new_page()  # the downloaded report opens on its own and asks nothing from anywhere
+    requested = []
+    report_page.on("request", lambda r: None if r.url.startswith("data:") else requested.append(r.url))
+    report_page.set_content(html)
+    _shot(report_page, "desktop-html-report.png")
+    assert requested == [] and report_page.locator("img").count() >= 3
+    report_page.close()
+
+    if page.locator("#recon-slider img").count():  # the real detector may find no face in a synthetic clip
         page.wait_for_function("() => document.querySelector('#heatmap img')?.naturalWidth > 0")
+        page.wait_for_function("() => (document.querySelector('#heatmap img')?.alt || '').includes('Heatmap')")
+        assert all(a for a in page.locator("#recon-slider img").evaluate_all("els => els.map(e => e.alt)"))
         assert _plot_points(page, "umap-plot") > 0
     assert _plot_points(page, "timeline-plot") > 0
-    assert _plot_points(page, "alignment-plot") > 0
-    assert "how sure the lip-sync model is" in page.inner_text("#alignment-note")  # the guide under a drawn curve
-    assert "One point per second" in page.inner_text("#timeline-note")
-    page.wait_for_timeout(800)  # let plotly finish its transitions before the picture
-    shot = tmp_path / "vaedetect.png"
-    page.screenshot(path=str(shot), full_page=True)
-    shutil.copy(shot, SCREENSHOT_COPY)
+    for plot in ("timeline-plot", "alignment-plot", "umap-plot"):  # each plot has a text alternative
+        page.wait_for_function(f"() => document.querySelector('#{plot} .js-plotly-plot')?.getAttribute('aria-label')")
+    assert _serious_axe_violations(page, axe_js) == []
+    shot = _shot(page, "desktop-analysed.png")
     assert shot.stat().st_size > 50_000
     assert served.leftover_uploads(clip) == []  # the upload is gone once the verdict is on screen
     assert page.external_requests == []  # type: ignore[attr-defined]
+
+
+def test_text_is_at_least_14_px_where_the_page_explains_things(page):
+    sizes = page.evaluate(
+        "() => [...document.querySelectorAll('#verdict p, #verdict li, .caption p, .header-model')]"
+        ".filter(e => e.offsetParent && e.innerText.trim()).map(e => parseFloat(getComputedStyle(e).fontSize))"
+    )
+    assert sizes and min(sizes) >= 14
 
 
 def test_choose_another_frame(page):
@@ -118,7 +199,7 @@ def test_choose_another_frame(page):
     )
 
 
-def test_bad_file_shows_friendly_message(page, tmp_path):
+def test_bad_file_shows_only_the_projects_message(page, tmp_path):
     bad = tmp_path / "notes.mp4"
     bad.write_text("This is a text file, not a video.\n" * 10)
     clear = page.locator('#video-input button[aria-label="Clear"]')
@@ -130,14 +211,74 @@ def test_bad_file_shows_friendly_message(page, tmp_path):
     page.wait_for_function("() => document.querySelector('#verdict')?.innerText.includes('Cannot analyse')")
     text = page.inner_text("#verdict")
     assert "Traceback" not in text and "text file" in text
+    page.wait_for_timeout(500)
+    assert "Video not playable" not in page.inner_text("body")  # the browser's own toast is dropped
 
 
-def test_cached_example(page):
-    page.locator("#video-examples button.gallery-item").first.click()
+def test_shipped_examples_are_labelled_and_a_lipsync_fake_is_analysed(page):
+    gallery = page.locator("#video-examples")
+    labels = gallery.inner_text()
+    assert "Real: GRID speaker 1" in labels and "Fake (made here): voice delayed 0.4 s" in labels
+    gallery.get_by_text("Fake (made here): voice delayed 0.4 s").click()
     page.wait_for_function(
         "() => /Likely|Uncertain/.test(document.querySelector('#verdict h2')?.innerText || '') && "
-        "document.querySelector('#report-file')?.innerText.includes('example_speaker')",
-        timeout=60_000,
+        "document.querySelector('#html-file')?.innerText.includes('fake-lipsync-shift')",
+        timeout=120_000,
     )
     assert page.locator("#video-input video").count() == 1  # the example clip is loaded as the input
     page.wait_for_selector("#frame-pick", state="hidden")  # cached examples carry no per-frame picker
+    _shot(page, "desktop-example-lipsync-fake.png")
+
+
+def _boxes_overlap(a, b, slack: float = 1.0) -> bool:
+    return not (
+        a["x"] + a["width"] <= b["x"] + slack
+        or b["x"] + b["width"] <= a["x"] + slack
+        or a["y"] + a["height"] <= b["y"] + slack
+        or b["y"] + b["height"] <= a["y"] + slack
+    )
+
+
+def test_phone_layout_has_no_cut_or_overlapping_plot_titles_and_scrolls_to_the_verdict(phone, axe_js):
+    phone.locator("#video-examples").get_by_text("Real: GRID speaker 1").click()
+    _wait_for_verdict(phone)
+    phone.wait_for_timeout(1500)  # the smooth scroll
+    top = phone.evaluate("() => document.querySelector('#verdict').getBoundingClientRect().top")
+    assert -5 <= top < PHONE["height"] / 2  # the verdict is in view once it arrives
+    assert phone.get_attribute("#verdict", "aria-live") == "polite"
+    assert phone.locator("#verdict .gauge .gauge-marker").count() == 1
+    _shot(phone, "phone-example-real.png")
+    for plot in ("umap-plot", "timeline-plot", "alignment-plot"):
+        phone.wait_for_selector(f"#{plot} .js-plotly-plot .main-svg")
+        fig = phone.locator(f"#{plot} .js-plotly-plot").bounding_box()
+        assert fig["width"] <= PHONE["width"]
+        texts = phone.locator(f"#{plot} .g-gtitle text, #{plot} .annotation-text, #{plot} .g-xtitle text, "
+                              f"#{plot} .g-x2title text, #{plot} .g-x3title text")  # fmt: skip
+        found = [(texts.nth(i).text_content(), texts.nth(i).bounding_box()) for i in range(texts.count())]
+        boxes = [b for _, b in found if b and b["width"] > 0]
+        assert boxes, f"{plot}: no titles drawn"
+        for text, b in found:  # nothing cut at the figure's edges
+            if b and b["width"] > 0:
+                assert fig["x"] - 1 <= b["x"] and b["x"] + b["width"] <= fig["x"] + fig["width"] + 1, (plot, text)
+        legend = phone.locator(f"#{plot} .legend")
+        if legend.count():
+            lb = legend.first.bounding_box()
+            title = phone.locator(f"#{plot} .g-gtitle text").first.bounding_box()
+            assert not _boxes_overlap(lb, title), f"{plot}: legend over the title"
+        for i, a in enumerate(boxes):
+            for b in boxes[i + 1 :]:
+                assert not _boxes_overlap(a, b), f"{plot}: overlapping titles"
+        assert phone.locator(f"#{plot} .modebar-container").evaluate("e => getComputedStyle(e).display") == "none"
+    overlaps = phone.evaluate(
+        """() => [...document.querySelectorAll('[data-testid="block-label"]')]
+          .filter(l => l.offsetParent).flatMap(l => {
+            const a = l.getBoundingClientRect();
+            return [...l.parentElement.querySelectorAll('.icon-button-wrapper')].filter(w => w.offsetParent)
+              .map(w => w.getBoundingClientRect())
+              .filter(b => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom)
+              .map(() => l.innerText);
+        })"""
+    )
+    assert overlaps == []  # no panel toolbar over a panel label
+    assert _serious_axe_violations(phone, axe_js) == []
+    assert phone.external_requests == []  # type: ignore[attr-defined]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 import subprocess
@@ -14,6 +15,7 @@ import numpy as np
 import pytest
 
 import vaedetect
+from vaedetect import explain
 from vaedetect.detector import Detector
 from vaedetect.evaluate import evaluate_csv, record_in_bundle
 from vaedetect.report import EVIDENCE, SCHEMA_VERSION, Report
@@ -111,7 +113,6 @@ def test_clip_without_a_face_warns_and_says_why_face_evidence_is_missing(
 def test_a_file_with_nothing_to_score_gets_no_score_and_no_lines(tmp_path: Path, tiny_bundle: Path) -> None:
     """No face and no sound: the CLI and the verdict panel say there is no score instead of showing 50 % between lines
     at 0 % and 100 % (which read as a measurement)."""
-    from vaedetect import explain
 
     clip = mf.write_video(tmp_path / "pattern.mp4", mf.moving_pattern_frames(30), fps=25)
     out_json = tmp_path / "r.json"
@@ -141,7 +142,6 @@ def test_silent_clip_warns_no_speech_and_is_scored_on_the_face(detector: Detecto
 def test_a_partly_visible_face_widens_the_lines_and_the_page_says_why(detector: Detector, tmp_path: Path) -> None:
     """``partial_face`` is one of the warnings that widen the lines: the verdict's reasons and the verdict panel must
     say so (a drifted copy of the widening list once left this one unexplained)."""
-    from vaedetect import explain
     from vaedetect.scoring import WIDENED_REASON
 
     face = ff.talking_face_frames(ff.opening_curve(20, seed=5))
@@ -330,13 +330,16 @@ def test_analyze_cli_keeps_mediapipes_native_warnings_off_the_terminal(tiny_bund
 def test_analyze_cli_prints_a_verdict_and_writes_the_json_report(
     tmp_path: Path, tiny_bundle: Path, face_photo: Path
 ) -> None:
-    out_json = tmp_path / "r.json"
-    out = _cli("analyze", str(face_photo), "--checkpoint", str(tiny_bundle), "--json", str(out_json))
+    out_json, out_html = tmp_path / "r.json", tmp_path / "r.html"
+    out = _cli(
+        "analyze", str(face_photo), "--checkpoint", str(tiny_bundle), "--json", str(out_json), "--html", str(out_html)
+    )
     assert out.returncode == 0, out.stderr[-1000:]
     assert out.stdout.split()[0] in ("REAL", "UNCERTAIN", "FAKE")
     rep = Report.from_json(out_json.read_text())
     assert rep.media.kind == "image"
-    # The first line gives the score with the lines it is read against (a bare percentage read as a chance of fake).
-    th = rep.thresholds
-    first = f"(score {rep.manipulation_score:.0%}; uncertain from {th['uncertain']:.0%}, fake from {th['fake']:.0%})"
+    # The first line gives the score with where it sits against its lines (a bare percentage read as a chance of fake).
+    first = f"(manipulation score {rep.manipulation_score:.0%}: {explain.score_position(rep)})"
     assert first in out.stdout.splitlines()[0]
+    page = out_html.read_text(encoding="utf-8")  # the same words and the file's hash in the shareable report
+    assert hashlib.sha256(face_photo.read_bytes()).hexdigest() in page and explain.score_position(rep) in page

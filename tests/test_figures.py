@@ -34,18 +34,26 @@ def reference() -> dict:
     return FakeDetector().reference_map()
 
 
-def test_umap_figure_has_reference_clusters_and_clip_on_top(reference):
+def test_umap_figure_draws_real_faces_over_the_manipulated_groups_and_the_clip_over_all(reference):
     report = fake_report()
     fig = figures.umap_figure(report, reference)
     _strict_json(fig)
     names = [t.name for t in fig.data]
-    assert names[0] == "real faces (reference)"
     assert {"self-blend (manipulated reference)", "cross-blend (manipulated reference)"} <= set(names)
-    assert names[-1] == "this clip"  # drawn last = on top
-    clip = fig.data[-1]
+    assert names.index("real faces (reference)") > max(i for i, n in enumerate(names) if "manipulated" in n)
+    assert names[-2:] == ["this clip's frames", f"this clip (median of {len(report.frames)} frames)"]
+    clip, star = fig.data[-2], fig.data[-1]
     assert len(clip.x) == len(report.frames)
     assert list(clip.marker.color) == [f.time_s for f in report.frames]
     assert "face score z" in clip.hovertemplate and "t = " in clip.hovertemplate
+    assert star.x[0] == np.median([f.map_xy[0] for f in report.frames]) and star.marker.symbol == "star"
+
+
+def test_umap_reference_groups_have_distinct_colours_and_shapes(reference):
+    groups = [t for t in figures.umap_figure(fake_report(), reference).data if "reference" in t.name]
+    assert len({t.marker.color for t in groups}) == len(groups)
+    fakes = [t for t in groups if "manipulated" in t.name]
+    assert len({t.marker.symbol for t in fakes}) == len(fakes)
 
 
 def test_umap_figure_without_faces_or_reference_explains_itself(reference):
@@ -54,7 +62,7 @@ def test_umap_figure_without_faces_or_reference_explains_itself(reference):
     _strict_json(fig)
     assert figures.NO_FACE_MAP_TEXT in _annotation_texts(fig)
     fig = figures.umap_figure(report, reference)  # reference but no clip points: still a map, with a note
-    assert "this clip" not in [t.name for t in fig.data]
+    assert not any(t.name.startswith("this clip") for t in fig.data)
     assert "No face found" in _annotation_texts(fig)
 
 
@@ -74,7 +82,10 @@ def test_alignment_figure_with_sync():
     assert "mismatch: alignment model" in names and "best shift" in names
     assert "mismatch: voice-predicted vs seen mouth" in names
     best = next(t for t in fig.data if t.name == "best shift")
-    assert best.x[0] == report.sync.offset_frames
+    fps = explain.sync_fps(report.sync)
+    assert best.x[0] == round(report.sync.offset_frames / fps, 3)  # seconds on the axis, frames in the hover
+    assert best.customdata[0] == report.sync.offset_frames
+    assert "(s" in fig.layout.xaxis3.title.text
     assert explain.offset_sentence(report.sync.offset_frames, report.sync.offset_s) in _annotation_texts(fig)
     lip = next(t for t in fig.data if t.name == "voice loudness")
     assert min(lip.y) >= 0 and max(lip.y) <= 1  # normalised companion curve
@@ -87,7 +98,7 @@ def test_alignment_star_marks_the_reported_offset_even_off_the_models_minimum():
     s.offset_frames = other  # both cues together chose a shift the model alone did not
     fig = figures.alignment_figure(report)
     best = next(t for t in fig.data if t.name == "best shift")
-    assert best.x[0] == other and best.y[0] == s.mean_distance_by_offset[s.offsets.index(other)]
+    assert best.customdata[0] == other and best.y[0] == s.mean_distance_by_offset[s.offsets.index(other)]
     flipped = next(t for t in fig.data if t.name == "mismatch: voice-predicted vs seen mouth")
     assert flipped.y[0] is None  # an offset the correlation could not reach is left out, not drawn as 0
     ys = [y for y in flipped.y if y is not None]
@@ -109,9 +120,15 @@ def test_alignment_figure_for_a_bundle_without_lip_from_voice_has_no_dashed_curv
 
 
 def test_alignment_figure_without_sync_is_a_sentence_and_has_no_reading_guide():
+    silent, voiced = fake_report(), fake_report()
+    for r in (silent, voiced):
+        r.sync, r.scores["audio"], r.scores["sync"] = None, None, None
+    voiced.scores["audio"] = 0.4  # the voice counted: "no speech" would be untrue
     for report, text in (
-        (fake_report(has_audio=False), figures.NO_SPEECH_TEXT),
-        (fake_report(kind="image"), figures.NO_SOUND_PHOTO_TEXT),
+        (fake_report(has_audio=False), "This clip has no sound track"),
+        (silent, "No speech was found"),
+        (voiced, "The voice was checked, but lip-sync could not be"),
+        (fake_report(kind="image"), "A single photo has no sound"),
     ):
         fig = figures.alignment_figure(report)
         _strict_json(fig)
@@ -127,9 +144,12 @@ def test_timeline_figure_traces_and_thresholds():
     _strict_json(fig)
     series = [t for t in fig.data if t.x != (None,)]
     assert [t.name for t in series] == ["face score (z)", "lip-sync score (z)", "combined score"]
-    assert [t.yaxis for t in series] == ["y2", "y2", "y"]  # z-scores on their own axis, probability on the left
-    hlines = [s.y0 for s in fig.layout.shapes]
-    assert report.thresholds["uncertain"] in hlines and report.thresholds["fake"] in hlines
+    assert [t.yaxis for t in series] == ["y2", "y2", "y"]  # z-scores in the lower panel, the score in the upper
+    hlines = {(s.y0, s.yref) for s in fig.layout.shapes}
+    th = report.thresholds
+    assert {(th["uncertain"], "y"), (th["fake"], "y"), (0.0, "y2")} <= hlines  # each line in its own panel
+    top, bottom = fig.layout.yaxis.domain, fig.layout.yaxis2.domain
+    assert bottom[1] < top[0]  # stacked, not overlaid
     legend_only = [t.name for t in fig.data if t.x == (None,)]  # the lines are named in the legend, not over the data
     assert [n.split("”")[0] for n in legend_only] == ["“uncertain", "“likely manipulated"]
     assert not fig.layout.annotations or all("manipulated" not in (a.text or "") for a in fig.layout.annotations)
@@ -156,7 +176,8 @@ def test_timeline_without_fused_probability_has_no_thresholds():
     for p in report.timeline:
         p.fused = None
     fig = figures.timeline_figure(report)
-    assert not fig.layout.shapes and len(fig.data) == 2
+    assert all(s.yref == "y2" for s in fig.layout.shapes) and len(fig.data) == 2
+    assert "No combined score per second" in _annotation_texts(fig)
 
 
 def test_figures_tolerate_nan():

@@ -72,16 +72,18 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     import vaedetect
+    from vaedetect import explain, share
 
     det = vaedetect.load_detector(args.checkpoint)
+    facts = share.file_facts(args.path) if args.html else None
     report = det.analyze(args.path)
     if args.json:
-        report.save_json(args.json)
+        Path(args.json).write_text(report.to_json(images=args.images))
+    if facts is not None:
+        share.write_html(report, facts, args.html)
     th = report.thresholds
     if th:
-        score = (
-            f"score {report.manipulation_score:.0%}; uncertain from {th['uncertain']:.0%}, fake from {th['fake']:.0%}"
-        )
+        score = f"manipulation score {report.manipulation_score:.0%}: {explain.score_position(report)}"
     else:
         score = "no score: none of the checks could run"
     print(f"{report.verdict.upper()}  ({score})  {args.path}")
@@ -93,7 +95,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     print(f"  evidence (z vs real): {avail or 'none'}")
     if pushes := report.pushes():
         print(f"  counted in the verdict (log-odds, + towards fake): {', '.join(f'{k} {v:+.2f}' for k, v in pushes)}")
-    print(f"  model: {report.model.name} {report.model.revision or ''}".rstrip())
+    print(f"  model: {explain.model_line(report)}")
     return 0
 
 
@@ -259,6 +261,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("path")
     sp.add_argument("--checkpoint", help="registry name, bundle folder, or org/repo[@revision] (default: bundled)")
     sp.add_argument("--json", metavar="OUT", help="write the full report as JSON")
+    sp.add_argument("--images", action="store_true", help="with --json: the pictures inline as base64 PNG")
+    sp.add_argument("--html", metavar="OUT", help="write the shareable report: one self-contained HTML file")
 
     sp = sub.add_parser("eval", help="metrics over a labeled CSV (columns path,label[,kind])")
     sp.add_argument("labels")

@@ -10,6 +10,8 @@ One module per stage: ``ingest`` (decode, faces, audio) -> ``evidence`` (models 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -62,6 +64,7 @@ def load_detector(name_or_path: str | Path | None = None, *, threads: int | None
         revision=resolved.revision,
         source=resolved.source,
         bundle_warnings=list(resolved.warnings),
+        card_path=resolved.path / "README.md",
     )
 
 
@@ -80,6 +83,7 @@ class Detector:
         revision: str | None = None,
         source: str = "local",
         bundle_warnings: list[tuple[str, str]] | None = None,
+        card_path: Path | None = None,
         limits: media.MediaLimits | None = None,
         face_config: FaceConfig | None = None,
     ) -> None:
@@ -88,6 +92,11 @@ class Detector:
         self.bundle_revision = revision
         self.bundle_source = source
         self.bundle_warnings = bundle_warnings or []
+        self.card_path = card_path  # the bundle's README.md, which the app shows as the model card
+        hub_repo = source == "hub" and revision and "/" in name  # a Hub bundle named by its repo id
+        self.card_url = f"https://huggingface.co/{name}/blob/{revision}/README.md" if hub_repo else None
+        calibration = json.dumps(bundle.calibration, sort_keys=True).encode()
+        self.bundle_fingerprint = hashlib.sha256(calibration).hexdigest()[:12]
         self.limits = limits or media.MediaLimits()
         self.face_config = face_config or bundle.config.preprocessing.face_config()
         self.reference = ReferenceMap.from_reference(bundle.reference)
@@ -130,7 +139,13 @@ class Detector:
             timeline=[replace(p, t=p.t + offset / arr.fps) for p in scores.seconds],
             frames=self._frames(arr, raw, scores, offset),
             media=_media_summary(clip),
-            model=ModelInfo(name=self.bundle_name, revision=self.bundle_revision, source=self.bundle_source),
+            model=ModelInfo(
+                name=self.bundle_name,
+                revision=self.bundle_revision,
+                source=self.bundle_source,
+                fingerprint=self.bundle_fingerprint,
+                card=self.card_url,
+            ),
             timings={},
         )
         timings["scoring"] = time.perf_counter() - t0

@@ -20,7 +20,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from vaedetect.explain import offset_sentence
+from vaedetect.explain import no_sync_text, offset_sentence, sync_fps
 from vaedetect.report import FrameEvidence, Report, SyncResult
 
 __all__ = [
@@ -35,13 +35,14 @@ __all__ = [
 
 DISPLAY_PX = 192  # face pictures in a report: the crop, its reconstruction and the heatmap
 HEATMAP_MAX_Z = 4.0  # brightest heatmap colour: this many standard deviations worse than real faces
-NO_SPEECH_TEXT = "No speech in this clip — lip-sync evidence not available"
 NO_FACE_MAP_TEXT = "No face was analysed — the face map is not available"
 NO_TIMELINE_TEXT = "A single photo has no timeline"
-NO_SOUND_PHOTO_TEXT = "A single photo has no sound — lip-sync evidence not available"
-# Colour-blind-safe palette (Okabe-Ito); the clip's own frames use a sequential scale on top.
+NO_TIMELINE_SCORES_TEXT = "No per-second scores for this clip (too short, or no second had enough evidence)"
+# Colour-blind-safe palette (Okabe-Ito), one distinct hue and symbol per reference group; the clip's own frames use a
+# sequential scale on top and a black star for their median.
 _REAL_COLOUR = "#0072B2"
-_FAKE_COLOURS = ["#D55E00", "#E69F00", "#CC79A7", "#009E73", "#F0E442", "#56B4E9"]
+_FAKE_COLOURS = ["#D55E00", "#E69F00", "#CC79A7", "#009E73", "#56B4E9", "#F0E442"]
+_FAKE_SYMBOLS = ["x", "triangle-up", "square", "cross", "triangle-down", "pentagon"]
 _SERIES_COLOURS = {"face": "#0072B2", "sync": "#E69F00", "fused": "#000000"}
 _MAX_REFERENCE_POINTS = 1500  # per cluster: keeps the page light and SVG rendering fast
 _FONT = {"family": "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif", "size": 13}
@@ -71,7 +72,7 @@ def _base_layout(fig: go.Figure, title: str, height: int) -> go.Figure:
         font=_FONT,
         height=height,
         margin={"l": 55, "r": 20, "t": 60, "b": 45},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0},
+        legend={"orientation": "h", "yanchor": "top", "y": -0.15, "xanchor": "left", "x": 0.0},
         hoverlabel={"font": {"size": 13}},
     )
     return fig
@@ -161,8 +162,12 @@ def _subsample(xy: np.ndarray, limit: int, seed: int = 0) -> np.ndarray:
 
 
 def umap_figure(report: Report, reference: dict | None) -> go.Figure:
-    """Reference clusters (real faces; pseudo-fakes by kind) with this clip's frames on top, coloured by time."""
-    title = "Where this clip's faces sit among real and manipulated faces"
+    """Reference groups (pseudo-fakes by kind, then real faces on top of them) with this clip's frames over all.
+
+    A clip's frames often land on one spot, so besides one small diamond per frame (colour = time) a large black star
+    marks their median: the clip's place on the map stays visible however the frames pile up.
+    """
+    title = "Face map: this clip among known faces"
     frames = [f for f in report.frames if f.map_xy is not None]
     reference = reference or {}
     real_xy = np.asarray(reference.get("real_xy", np.zeros((0, 2))), dtype=float).reshape(-1, 2)
@@ -180,7 +185,7 @@ def umap_figure(report: Report, reference: dict | None) -> go.Figure:
                 y=_floats(xy[:, 1]),
                 mode="markers",
                 name="real faces (reference)",
-                marker={"size": 5, "color": _REAL_COLOUR, "opacity": 0.35},
+                marker={"size": 5, "color": _REAL_COLOUR, "opacity": 0.55},
                 hoverinfo="skip",
             )
         )
@@ -194,32 +199,54 @@ def umap_figure(report: Report, reference: dict | None) -> go.Figure:
                     y=_floats(xy[:, 1]),
                     mode="markers",
                     name=f"{kind} (manipulated reference)",
-                    marker={"size": 5, "color": _FAKE_COLOURS[j % len(_FAKE_COLOURS)], "opacity": 0.35},
+                    marker={
+                        "size": 6,
+                        "color": _FAKE_COLOURS[j % len(_FAKE_COLOURS)],
+                        "symbol": _FAKE_SYMBOLS[j % len(_FAKE_SYMBOLS)],
+                        "opacity": 0.6,
+                    },
                     hoverinfo="skip",
                 )
             )
+        if len(real_xy):  # real faces drawn last of the reference, so manipulated groups cannot hide them
+            fig.data = (*fig.data[1:], fig.data[0])
     if frames:
         t = [float(f.time_s) for f in frames]
         scores = [None if f.face_score is None else float(f.face_score) for f in frames]
+        xs = _floats(f.map_xy[0] for f in frames)  # type: ignore[index]
+        ys = _floats(f.map_xy[1] for f in frames)  # type: ignore[index]
         fig.add_trace(
             go.Scatter(
-                x=_floats(f.map_xy[0] for f in frames),  # type: ignore[index]
-                y=_floats(f.map_xy[1] for f in frames),  # type: ignore[index]
+                x=xs,
+                y=ys,
                 mode="markers",
-                name="this clip",
+                name="this clip's frames",
                 customdata=[[ti, "n/a" if s is None else f"{s:.1f}"] for ti, s in zip(t, scores, strict=True)],
                 hovertemplate="t = %{customdata[0]:.1f} s, face score z = %{customdata[1]}<extra></extra>",
                 marker={
-                    "size": 13,
+                    "size": 9,
                     "color": t,
                     "colorscale": "Viridis",
                     "showscale": len(frames) > 1,
-                    "colorbar": {"title": {"text": "time (s)"}, "thickness": 12, "len": 0.6},
-                    "line": {"width": 1.5, "color": "white"},
+                    "colorbar": {"title": {"text": "time (s)"}, "thickness": 10, "len": 0.5},
+                    "line": {"width": 1, "color": "white"},
                     "symbol": "diamond",
                 },
             )
         )
+        ok = [(x, y) for x, y in zip(xs, ys, strict=True) if x is not None and y is not None]
+        if ok:
+            mx, my = (float(np.median([v[k] for v in ok])) for k in (0, 1))
+            fig.add_trace(
+                go.Scatter(
+                    x=[mx],
+                    y=[my],
+                    mode="markers",
+                    name=f"this clip (median of {len(ok)} frames)",
+                    hovertemplate="this clip: median of its frames<extra></extra>",
+                    marker={"size": 22, "color": "black", "symbol": "star", "line": {"width": 2, "color": "white"}},
+                )
+            )
     else:
         fig.add_annotation(
             text="No face found in this clip, so it is not on the map",
@@ -227,9 +254,7 @@ def umap_figure(report: Report, reference: dict | None) -> go.Figure:
         )  # fmt: skip
     fig.update_xaxes(showticklabels=False, title=None, zeroline=False)
     fig.update_yaxes(showticklabels=False, title=None, zeroline=False, scaleanchor="x", scaleratio=1)
-    fig = _base_layout(fig, title, height=480)
-    fig.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.02, "xanchor": "left", "x": 0.0})
-    return fig
+    return _base_layout(fig, title, height=500)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -237,7 +262,7 @@ def umap_figure(report: Report, reference: dict | None) -> go.Figure:
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def _lipvoice_trace(fig: go.Figure, s: SyncResult, dist: list[float | None]) -> None:
+def _lipvoice_trace(fig: go.Figure, s: SyncResult, dist: list[float | None], shift_s: list[float]) -> None:
     """Lip-from-voice correlation on the mismatch panel, flipped and scaled to the mismatch range so that both
     curves read "lower is a better match"; the hover shows the correlation itself."""
     corr = s.lipvoice_corr_by_offset
@@ -248,44 +273,43 @@ def _lipvoice_trace(fig: go.Figure, s: SyncResult, dist: list[float | None]) -> 
     scaled = [None if v is None else hi - v * (hi - lo) for v in _normalise(corr)]
     fig.add_trace(
         go.Scatter(
-            x=[int(o) for o in s.offsets],
+            x=shift_s,
             y=scaled,
-            customdata=[float("nan") if c is None else c for c in corr],
+            customdata=[[int(o), float("nan") if c is None else c] for o, c in zip(s.offsets, corr, strict=True)],
             mode="lines",
             name="mismatch: voice-predicted vs seen mouth",
             showlegend=True,
             line={"color": "#CC79A7", "width": 1.5, "dash": "dash"},
-            hovertemplate="shift %{x} frames: voice-predicted vs seen mouth r = %{customdata:.2f}<extra></extra>",
+            hovertemplate="shift %{x:.2f} s (%{customdata[0]} frames): voice-predicted vs seen mouth"
+            " r = %{customdata[1]:.2f}<extra></extra>",
         ),
-        row=2,
-        col=2,
+        row=3,
+        col=1,
     )
 
 
 def alignment_figure(report: Report) -> go.Figure:
-    """Alignment confidence over time; lip opening vs loudness; distance vs audio offset with its minimum."""
-    title = "Do the lips match the speech?"
+    """Three stacked panels (readable on a phone): alignment confidence over time; lip opening vs loudness; mismatch
+    by audio shift in seconds, with the best shift starred."""
+    title = "Lip-sync: do lips match speech?"
     s = report.sync
     if s is None or not s.curve_t:
-        return empty_figure(NO_SOUND_PHOTO_TEXT if report.media.kind == "image" else NO_SPEECH_TEXT, title, height=420)
+        return empty_figure(no_sync_text(report), title, height=320)
 
+    fps = sync_fps(s)
     fig = make_subplots(
-        rows=2,
-        cols=2,
-        specs=[[{"colspan": 2}, None], [{}, {}]],
-        column_widths=[0.66, 0.34],
-        row_heights=[0.5, 0.5],
-        vertical_spacing=0.2,
-        horizontal_spacing=0.1,
+        rows=3,
+        cols=1,
+        vertical_spacing=0.13,
         subplot_titles=(
-            "Alignment confidence over time — "
+            "Confidence over time<br>"
             + (
                 "the two cues disagree on the offset"
                 if s.offset_cues_agree is False
-                else f"best offset: {offset_sentence(s.offset_frames, s.offset_s)}"
+                else f"best: {offset_sentence(s.offset_frames, s.offset_s)}"
             ),
-            "Mouth opening vs voice loudness (scaled 0–1)",
-            "Mismatch by audio shift",
+            "Mouth opening vs loudness (scaled 0–1)",
+            "Mismatch by audio shift (lower = better)",
         ),
     )
     fig.add_trace(
@@ -305,7 +329,7 @@ def alignment_figure(report: Report) -> go.Figure:
             y=float(s.confidence),
             line={"dash": "dash", "color": "#555", "width": 1},
             annotation_text=f"clip average {float(s.confidence):.2f}",
-            annotation_position="top left",
+            annotation_position="bottom left",
             row=1,
             col=1,
         )
@@ -336,47 +360,51 @@ def alignment_figure(report: Report) -> go.Figure:
                 col=1,
             )
     else:
-        fig.add_annotation(text="Mouth not tracked", x=0.3, y=0.2, xref="paper", yref="paper", showarrow=False)
+        fig.add_annotation(text="Mouth not tracked", x=0.5, y=0.5, xref="x2 domain", yref="y2 domain", showarrow=False)
     if s.offsets and s.mean_distance_by_offset:
         dist = _floats(s.mean_distance_by_offset)
+        shift_s = [round(int(o) / fps, 3) for o in s.offsets]
         fig.add_trace(
             go.Scatter(
-                x=[int(o) for o in s.offsets],
+                x=shift_s,
                 y=dist,
+                customdata=[int(o) for o in s.offsets],
                 mode="lines+markers",
                 name="mismatch: alignment model",
                 showlegend=True,
                 line={"color": "#555", "width": 1.5},
                 marker={"size": 4},
-                hovertemplate="shift %{x} frames: mismatch %{y:.2f}<extra></extra>",
+                hovertemplate="shift %{x:.2f} s (%{customdata} frames): mismatch %{y:.2f}<extra></extra>",
             ),
-            row=2,
-            col=2,
+            row=3,
+            col=1,
         )
-        _lipvoice_trace(fig, s, dist)
+        _lipvoice_trace(fig, s, dist, shift_s)
         best = [d for d, o in zip(dist, s.offsets, strict=False) if o == s.offset_frames and d is not None]
         if best:
             fig.add_trace(
                 go.Scatter(
-                    x=[int(s.offset_frames)],
+                    x=[round(int(s.offset_frames) / fps, 3)],
                     y=best,
+                    customdata=[int(s.offset_frames)],
                     mode="markers",
                     name="best shift",
                     showlegend=False,
-                    marker={"size": 11, "color": "#D55E00", "symbol": "star"},
-                    hovertemplate="best: %{x} frames<extra></extra>",
+                    marker={"size": 12, "color": "#D55E00", "symbol": "star"},
+                    hovertemplate="best: %{x:.2f} s (%{customdata} frames)<extra></extra>",
                 ),
-                row=2,
-                col=2,
+                row=3,
+                col=1,
             )
     fig.update_xaxes(title_text="time (s)", row=1, col=1)
-    fig.update_yaxes(title_text="confidence", row=1, col=1)
+    fig.update_yaxes(title_text="confidence (0–1)", row=1, col=1)
     fig.update_xaxes(title_text="time (s)", row=2, col=1)
-    fig.update_yaxes(range=[-0.05, 1.05], row=2, col=1)
-    fig.update_xaxes(title_text="audio shift (frames)", row=2, col=2)
+    fig.update_yaxes(title_text="scaled (0–1)", range=[-0.05, 1.05], row=2, col=1)
+    fig.update_xaxes(title_text="audio shift (s), + = audio later", row=3, col=1)
+    fig.update_yaxes(title_text="mismatch", row=3, col=1)
     fig.update_annotations(font={"size": 12})
-    fig = _base_layout(fig, title, height=520)
-    fig.update_layout(margin={"t": 95}, legend={"y": 1.08})
+    fig = _base_layout(fig, title, height=780)
+    fig.update_layout(margin={"t": 105}, legend={"y": -0.08})  # room for the two-line first panel title
     return fig
 
 
@@ -386,19 +414,15 @@ def alignment_figure(report: Report) -> go.Figure:
 
 
 def timeline_figure(report: Report) -> go.Figure:
-    """Per-second combined score (left axis, with the verdict lines) and the face and lip-sync scores.
-
-    The detector reports ``fused`` on the verdict's 0-1 scale but ``face``/``sync`` as z-scores against real clips
-    (0 = typical of real clips, higher = more unusual), so they get their own axis on the right rather than
-    sharing a scale they do not have.
-    """
-    title = "When does the clip look unusual?"
+    """Two stacked panels sharing the time axis: the combined score against its verdict lines (top), and the face and
+    lip-sync z-scores against 0, typical of real clips (bottom). One scale per panel, so no line crosses a line it is
+    not measured against."""
+    title = "Timeline: when does it look unusual?"
     pts = report.timeline
     if report.media.kind == "image" or not pts:
-        msg = NO_TIMELINE_TEXT if report.media.kind == "image" else "No per-second scores for this clip"
-        return empty_figure(msg, title, height=340)
+        msg = NO_TIMELINE_TEXT if report.media.kind == "image" else NO_TIMELINE_SCORES_TEXT
+        return empty_figure(msg, title, height=320)
     t = [float(p.t) for p in pts]
-    fig = make_subplots(specs=[[{"secondary_y": True}]])
     series = {
         "fused": _floats(p.fused for p in pts),
         "face": _floats(p.face for p in pts),
@@ -406,13 +430,21 @@ def timeline_figure(report: Report) -> go.Figure:
     }
     names = {"fused": "combined score", "face": "face score (z)", "sync": "lip-sync score (z)"}
     has_fused = any(y is not None for y in series["fused"])
-    has_z = False
+    has_z = any(y is not None for k in ("face", "sync") for y in series[k])
+    if not has_fused and not has_z:
+        return empty_figure(NO_TIMELINE_SCORES_TEXT, title, height=320)
+    fig = make_subplots(
+        rows=2,
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.14,
+        subplot_titles=("Combined score vs the verdict lines", "Face and lip-sync z (0 = like real clips)"),
+    )
     for key in ("face", "sync", "fused"):
         ys = series[key]
         if all(y is None for y in ys):
             continue
         is_fused = key == "fused"
-        has_z |= not is_fused
         fmt = "%{y:.0%}" if is_fused else "z = %{y:.1f}"
         fig.add_trace(
             go.Scatter(
@@ -426,39 +458,37 @@ def timeline_figure(report: Report) -> go.Figure:
                     "width": 3 if is_fused else 1.5,
                     "dash": None if is_fused else "dot",
                 },
-                marker={"size": 7 if is_fused else 4},
+                marker={"size": 7 if is_fused else 5},
                 hovertemplate=f"{names[key]}: {fmt} at %{{x:.0f}} s<extra></extra>",
             ),
-            secondary_y=not is_fused,
+            row=1 if is_fused else 2,
+            col=1,
         )
-    if not has_fused and not has_z:
-        return empty_figure("No per-second scores for this clip", title, height=340)
     th = report.thresholds or {}
     if has_fused:
         for key, label, colour in (("uncertain", "uncertain", "#E69F00"), ("fake", "likely manipulated", "#D55E00")):
             if key in th and 0.0 <= float(th[key]) <= 1.0:
-                line = {"dash": "dash", "color": colour, "width": 1}
-                fig.add_hline(y=float(th[key]), line=line, secondary_y=False)
+                line = {"dash": "dash", "color": colour, "width": 1.5}
+                fig.add_hline(y=float(th[key]), line=line, row=1, col=1)
                 # Named in the legend, not written on the plot, where the combined line runs over the label.
                 name = f"“{label}” from {float(th[key]):.0%}"
-                fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line=line, name=name), secondary_y=False)
-        fig.update_yaxes(range=[0, 1.02], tickformat=".0%", title_text="manipulation score", secondary_y=False)
+                fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line=line, name=name), row=1, col=1)
+        fig.update_yaxes(range=[0, 1.02], tickformat=".0%", title_text="score", row=1, col=1)
     else:
-        fig.update_yaxes(visible=False, secondary_y=False)
+        fig.add_annotation(
+            text="No combined score per second", x=0.5, y=0.5, xref="x domain", yref="y domain", showarrow=False
+        )
+        fig.update_yaxes(visible=False, row=1, col=1)
     if has_z:
         zs = [y for k in ("face", "sync") for y in series[k] if y is not None]
         lo, hi = min(0.0, *zs), max(0.0, *zs)  # 0 (typical of real clips) always in view: the scores' reference
         pad = 0.1 * (hi - lo) + 0.25
-        fig.update_yaxes(
-            title_text="face / lip-sync z",
-            showgrid=False,
-            zeroline=True,
-            range=[lo - pad, hi + pad],
-            secondary_y=True,
-        )
-    fig.update_xaxes(title_text="time (s)")
-    fig = _base_layout(fig, title, height=380)
-    fig.update_layout(
-        margin={"r": 55}, legend={"orientation": "h", "yanchor": "top", "y": -0.22, "xanchor": "left", "x": 0.0}
-    )
+        fig.add_hline(y=0.0, line={"color": "#555", "width": 1}, row=2, col=1)
+        fig.update_yaxes(title_text="z", range=[lo - pad, hi + pad], zeroline=False, row=2, col=1)
+    else:
+        fig.update_yaxes(visible=False, row=2, col=1)
+    fig.update_xaxes(title_text="time (s)", row=2, col=1)
+    fig.update_annotations(font={"size": 12})
+    fig = _base_layout(fig, title, height=520)
+    fig.update_layout(legend={"y": -0.14})
     return fig

@@ -1,11 +1,15 @@
 """The Report: everything an analysis found, in one JSON-serialisable dataclass.
 
 The CLI writes it with ``--json`` and the UI draws it. Image evidence (face crop, reconstruction, error heatmap) is
-kept as arrays for the UI and left out of the JSON unless :meth:`Report.save_images` has written them as PNG files.
+kept as arrays for the UI. In the JSON each image field holds a PNG: a file path once :meth:`Report.save_images` has
+written them, inline base64 (``data:image/png;base64,...``) with ``to_dict(images=True)``, and is left out otherwise,
+so no field is ever an empty promise.
 """
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -105,6 +109,9 @@ class ModelInfo:
     name: str
     revision: str | None
     source: str
+    # Identifies a bundle without a revision (bundled or local): the first 12 hex digits of its calibration's SHA-256.
+    fingerprint: str | None = None
+    card: str | None = None  # the model card's URL (Hub bundles); a local bundle's card is its README.md
 
 
 @dataclass
@@ -146,14 +153,22 @@ class Report:
         """Counted evidence whose push on the verdict is not negligible, strongest towards "manipulated" first."""
         return sorted(((k, v) for k, v in self.contributions.items() if abs(v) >= min_abs), key=lambda kv: -kv[1])
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, images: bool = False) -> dict[str, Any]:
+        """Plain JSON types. ``images``: each frame's pictures inline as base64 PNG (a self-contained file)."""
         d = _jsonable(asdict(self, dict_factory=_drop_arrays))
+        for fr, out in zip(self.frames, d["frames"], strict=True):
+            for attr, key in _IMAGE_FIELDS.items():
+                arr = getattr(fr, attr)
+                if out.get(key) is None and images and arr is not None:
+                    out[key] = png_data_uri(arr)
+                if out.get(key) is None:
+                    out.pop(key, None)
         if d.get("sync"):  # the contract's nested form of the per-time curve (architecture.md), next to the flat one
             d["sync"]["curve"] = {"t": d["sync"]["curve_t"], "confidence": d["sync"]["curve_confidence"]}
         return d
 
-    def to_json(self, indent: int | None = 2) -> str:
-        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+    def to_json(self, indent: int | None = 2, images: bool = False) -> str:
+        return json.dumps(self.to_dict(images=images), indent=indent, allow_nan=False)
 
     def save_json(self, path: str | Path) -> Path:
         path = Path(path)
@@ -195,16 +210,26 @@ class Report:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         for i, fr in enumerate(self.frames):
-            for attr in ("crop", "reconstruction", "heatmap"):
+            for attr, key in _IMAGE_FIELDS.items():
                 arr = getattr(fr, attr)
                 if arr is None:
                     continue
                 out = folder / f"frame{i:03d}_{attr}.png"
                 Image.fromarray(np.asarray(arr, dtype=np.uint8)).save(out)
-                setattr(fr, "reconstruction_png" if attr == "reconstruction" else f"{attr}_png", str(out))
+                setattr(fr, key, str(out))
 
 
-_ARRAY_FIELDS = {"crop", "reconstruction", "heatmap"}
+_IMAGE_FIELDS = {"crop": "crop_png", "reconstruction": "reconstruction_png", "heatmap": "heatmap_png"}
+_ARRAY_FIELDS = set(_IMAGE_FIELDS)
+
+
+def png_data_uri(arr: np.ndarray) -> str:
+    """An RGB/grey uint8 array as a ``data:image/png;base64,...`` URI (for JSON and the HTML report)."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.asarray(arr, dtype=np.uint8)).save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def _drop_arrays(items: list[tuple[str, Any]]) -> dict[str, Any]:
