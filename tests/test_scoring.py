@@ -311,24 +311,3 @@ def test_likely_manipulated_stands_above_reshared_real_copies_which_train_nothin
     assert with_copies["thresholds"]["uncertain"] == plain["thresholds"]["uncertain"]
     assert with_copies["thresholds"]["fake"] > plain["thresholds"]["fake"]  # raised above the softer real copies
 
-
-def test_an_agreed_clear_audio_offset_keeps_a_file_out_of_likely_real() -> None:
-    """Rule 11: the fusion learned from in-sync generators, so a delayed or swapped soundtrack scores low; when both
-    offset cues agree on a shift of at least OFFSET_FLOOR_FRAMES, the verdict is at least "uncertain" and says why."""
-    from vaedetect.scoring import OFFSET_FLOOR_FRAMES
-
-    cal = _learned_calibration()
-
-    def typical(model: int | None, lipvoice: int | None, fused: int | None) -> RawEvidence:
-        raw = RawEvidence(face=0.0, n_frames=100, fps=25.0)
-        raw.cues = {"lower_upper_noise": 0.0}
-        raw.sync_offset_model, raw.lipvoice_offset, raw.sync_offset = model, lipvoice, fused
-        return raw
-
-    assert score(typical(None, None, None), cal, []).verdict == "real"
-    shifted = score(typical(10, 10, 10), cal, [])
-    assert shifted.verdict == "uncertain" and "shifted by 0.40 s" in shifted.reasons[0]
-    assert score(typical(-10, -9, -10), cal, []).verdict == "uncertain"  # the sound ahead of the lips alike
-    assert score(typical(10, 2, 6), cal, []).verdict == "real"  # the cues disagree: no claim
-    small = OFFSET_FLOOR_FRAMES - 1
-    assert score(typical(small, small, small), cal, []).verdict == "real"  # within what real muxing shows

@@ -33,10 +33,6 @@ REASON_Z = 2.0
 # few frames (a speaker's own lip-to-sound lag), and broadcast tolerance for A/V skew is well under 0.2 s.
 CLEAR_OFFSET_FRAMES = 5
 AGREE_FRAMES = 2  # the two offset cues agree when their own best offsets are this close
-# An agreed audio offset at least this far from zero (frames at ANALYSIS_FPS: 0.16 s) keeps a file out of "likely
-# real": the fusion learned from generators that are in sync, so a dubbed, delayed or swapped soundtrack would
-# otherwise pass on a low score although both cues name the shift (bench/results/2026-12-01-rules.md, rule 11).
-OFFSET_FLOOR_FRAMES = 4
 WIDEN_FRACTION = 0.25
 WIDENED_REASON = "Warnings below widened the uncertain band: the verdict needs stronger evidence."
 LEARNED_REASON_MIN = 0.25  # log-odds an evidence must add under a learned head to be named as a reason
@@ -258,19 +254,6 @@ def offset_cues_agree(raw: RawEvidence) -> bool | None:
     return abs(m - v) <= AGREE_FRAMES
 
 
-def clear_offset(raw: RawEvidence) -> bool:
-    """Both offset cues agree on a shift of at least :data:`OFFSET_FLOOR_FRAMES`."""
-    return bool(offset_cues_agree(raw)) and raw.sync_offset is not None and abs(raw.sync_offset) >= OFFSET_FLOOR_FRAMES
-
-
-def offset_floor_reason(raw: RawEvidence) -> str:
-    seconds = abs(raw.sync_offset) / raw.fps
-    return (
-        f"Both lip-sync checks find the sound shifted by {seconds:.2f} s against the lips, so this file is not called "
-        "likely real: a delayed, dubbed or replaced soundtrack looks like this (so does a badly muxed real file)."
-    )
-
-
 # Sentences for an evidence that is the verdict's main driver without being striking on its own (|z| < REASON_Z): the
 # verdict still has to be explained by what moved it, in words that do not overstate a small deviation.
 _DRIVER_SENTENCES = {
@@ -471,9 +454,6 @@ def score(raw: RawEvidence, calibration: dict[str, Any], warnings: list[ReportWa
             if raw.zmap is not None and len(raw.zmap):
                 region = worst_region(raw.zmap.mean(axis=0), face_region(raw.zmap.shape[-1]))
             reasons = reasons_for(z, raw, verdict, raw.fps, region, head)
-        if verdict == "real" and clear_offset(raw):
-            verdict = "uncertain"
-            reasons.insert(0, offset_floor_reason(raw))
         if any(c in WIDENING for c in codes):
             reasons.append(WIDENED_REASON)
     return Scores(
