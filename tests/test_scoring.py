@@ -310,4 +310,3 @@ def test_likely_manipulated_stands_above_reshared_real_copies_which_train_nothin
     assert with_copies["fusion"]["weights"] == plain["fusion"]["weights"]  # the copies trained nothing
     assert with_copies["thresholds"]["uncertain"] == plain["thresholds"]["uncertain"]
     assert with_copies["thresholds"]["fake"] > plain["thresholds"]["fake"]  # raised above the softer real copies
-

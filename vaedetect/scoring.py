@@ -371,9 +371,7 @@ def reasons_for(
     return out
 
 
-def learned_reasons(
-    zh: dict[str, float | None], learned: LearnedHead, raw: RawEvidence, verdict: str
-) -> list[str]:
+def learned_reasons(zh: dict[str, float | None], learned: LearnedHead, raw: RawEvidence, verdict: str) -> list[str]:
     """Under a learned head: the evidence that pushed the score up most, in words that follow the direction the fusion
     learned, then a clear audio offset if both lip-sync cues find it."""
     contrib = learned.head.contributions(zh)
