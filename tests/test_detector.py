@@ -58,7 +58,7 @@ def test_report_of_a_talking_clip_has_every_part_and_round_trips_through_json(ta
     shown = [f for f in r.frames if f.crop is not None]
     assert shown and all(f.heatmap.shape == f.crop.shape == f.reconstruction.shape for f in shown)
     assert all(f.map_xy is not None and np.isfinite(f.map_xy).all() for f in r.frames)
-    assert r.model.name and r.schema_version == SCHEMA_VERSION == 4
+    assert r.model.name and r.schema_version == SCHEMA_VERSION == 5
 
     text = r.to_json()
     data = json.loads(text)
@@ -72,6 +72,34 @@ def test_a_report_written_before_the_rename_still_reads(talking_report: Report) 
     old["fake_probability"] = old.pop("manipulation_score")  # schema 3 and earlier
     old["schema_version"] = 3
     assert Report.from_dict(old).manipulation_score == talking_report.manipulation_score
+
+
+def test_a_report_written_before_schema_5_reads_with_a_complete_uncut_file(talking_report: Report) -> None:
+    old = talking_report.to_dict()
+    for key in ("cut_to_limit", "incomplete", "promised_duration_s"):
+        del old["media"][key]
+    old["schema_version"] = 4
+    media = Report.from_dict(old).media
+    assert not media.cut_to_limit and not media.incomplete and media.promised_duration_s is None
+
+
+def test_a_download_cut_at_a_tenth_of_its_bytes_is_analysed_and_called_incomplete(
+    tiny_bundle: Path, tmp_path: Path
+) -> None:
+    openings = ff.opening_curve(250, seed=5)  # 10 s: a tenth of the bytes holds more than the first picture
+    full = mf.write_video(
+        tmp_path / "full.mp4", ff.talking_face_frames(openings), audio=ff.speech_like_audio(openings), faststart=True
+    )
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(full.read_bytes()[: full.stat().st_size // 10])
+    out_json = tmp_path / "cut.json"
+    out = _cli("analyze", str(cut), "--checkpoint", str(tiny_bundle), "--json", str(out_json))
+    assert out.returncode == 0, out.stderr[-1000:]
+    r = Report.from_json(out_json.read_text())
+    assert r.media.incomplete and not r.media.cut_to_limit and r.media.promised_duration_s == pytest.approx(10, 0.01)
+    assert r.media.duration_s < 5.0 and r.media.face_coverage > 0.5  # what is there is still analysed
+    (msg,) = [w.message for w in r.warnings if w.code == "incomplete"]
+    assert f"{r.media.duration_s:.1f} s of 10.0 s: it may be an incomplete download" in msg and msg in out.stdout
 
 
 def test_report_contributions_add_up_to_its_manipulation_score(detector: Detector, talking_report: Report) -> None:

@@ -66,10 +66,18 @@ def clip_warnings(clip: Clip, bundle_warnings: Sequence[tuple[str, str]] = ()) -
                     "short_clip", f"The clip is very short ({info.analysed_duration_s:.1f} s); evidence is thin."
                 )
             )
-        if info.truncated:
+        if info.incomplete and info.promised_duration_s is not None:
             out.append(
                 ReportWarning(
-                    "truncated",
+                    "incomplete",
+                    f"The file ends after {info.duration_s:.1f} s of {info.promised_duration_s:.1f} s: it may be an "
+                    "incomplete download. Only the readable part was analysed; a complete copy may say more.",
+                )
+            )
+        if info.cut_to_limit:
+            out.append(
+                ReportWarning(
+                    "cut_to_limit",
                     f"Only the first {info.analysed_duration_s:.0f} s of {info.duration_s:.0f} s were analysed.",
                 )
             )

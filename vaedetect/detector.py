@@ -230,4 +230,7 @@ def _media_summary(clip: Clip) -> MediaSummary:
         speech_fraction=round(clip.speech.speech_fraction, 4) if clip.audio is not None else None,
         quantizer=None if clip.quantizer is None else round(clip.quantizer, 2),
         jpeg_quality=None if info.jpeg_quality is None else round(info.jpeg_quality, 1),
+        cut_to_limit=info.cut_to_limit,
+        incomplete=info.incomplete,
+        promised_duration_s=None if info.promised_duration_s is None else round(info.promised_duration_s, 3),
     )
