@@ -136,6 +136,39 @@ def test_clip_without_a_face_warns_and_says_why_face_evidence_is_missing(
     assert not r.frames
 
 
+def test_a_wide_shot_with_two_25px_faces_says_too_small_not_no_face(detector: Detector, tmp_path: Path) -> None:
+    clip = mf.write_video(tmp_path / "debate.mp4", ff.panel_frames(40, 64, 2), fps=25, audio=mf.tone(1.6))
+    r = detector.analyze(clip)
+    assert "no_face" not in r.warning_codes() and r.media.max_faces == 2
+    (msg,) = [w.message for w in r.warnings if w.code == "faces_too_small"]
+    assert msg.startswith("2 faces of about 2") and "px: too small to check" in msg
+    assert r.unavailable["face"] == "faces too small to check"
+
+
+def test_the_detector_reuses_its_mediapipe_graphs_across_analyses(
+    detector: Detector, talking_clip: Path, silent_face_clip: Path, tmp_path: Path
+) -> None:
+    detector.analyze(talking_clip)
+    built = detector.faces.built
+    with pytest.raises(vaedetect.errors.InputError):
+        detector.analyze(_bad_file(tmp_path))
+    first, second = (detector.analyze(silent_face_clip).to_dict() for _ in range(2))
+    assert detector.faces.built == built
+    # Same graphs, reset per clip: the same faces as the first time. (The decoder's median quantiser can differ in
+    # the last digit between two decodes of one file, frame threading, so quality-corrected scores are not compared.)
+    for r in (first, second):
+        r["media"].pop("quantizer")
+    assert first["media"] == second["media"] and [f["map_xy"] for f in first["frames"]] == [
+        f["map_xy"] for f in second["frames"]
+    ]
+
+
+def _bad_file(tmp_path: Path) -> Path:
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"not a video at all" * 100)
+    return bad
+
+
 def test_a_file_with_nothing_to_score_gets_no_score_and_no_lines(tmp_path: Path, tiny_bundle: Path) -> None:
     """No face and no sound: the CLI and the verdict panel say there is no score instead of showing 50 % between lines
     at 0 % and 100 % (which read as a measurement)."""
