@@ -163,6 +163,27 @@ def test_the_detector_reuses_its_mediapipe_graphs_across_analyses(
     ]
 
 
+@pytest.mark.slow
+def test_ten_analyses_in_a_row_leave_no_temp_file_and_build_no_new_graphs(
+    detector: Detector, talking_clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A short soak (bench/soak.py runs 100 with the shipped bundle and measures memory): threads and open files stay
+    flat, nothing is left in the temp folder, the graphs of the first analysis serve all the others."""
+    import tempfile
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    detector.analyze(talking_clip)
+    built = detector.faces.built
+    threads, fds = len(os.listdir("/proc/self/task")), len(os.listdir("/proc/self/fd"))
+    for _ in range(10):
+        detector.analyze(talking_clip)
+    assert detector.faces.built == built and detector.faces.idle() == 1
+    assert len(os.listdir("/proc/self/task")) <= threads and len(os.listdir("/proc/self/fd")) <= fds
+    assert not list(scratch.iterdir())
+
+
 def _bad_file(tmp_path: Path) -> Path:
     bad = tmp_path / "broken.mp4"
     bad.write_bytes(b"not a video at all" * 100)
