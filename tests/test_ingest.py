@@ -215,8 +215,8 @@ def test_two_25px_faces_are_counted_as_too_small_to_check_not_tracked() -> None:
 
 
 def test_pooled_graphs_are_reused_reset_between_clips_and_survive_a_failed_analysis() -> None:
-    """Building MediaPipe graphs costs about a second per analysis: the pool keeps them, resets the video mesh's
-    tracking state so a clip's result does not depend on the clip before, and recovers after an exception."""
+    """The pool keeps the graphs, resets the video mesh's tracking state so a clip's result does not depend on the
+    clip before, and recovers after an exception."""
     import faces_factory as ff
 
     from vaedetect.faces import FacePool

@@ -15,8 +15,8 @@ Why these choices:
   the track records how many and how large, so the report can say "too small" instead of "no face".
 - When the mesh misses every face of a frame (small faces), the detection that continues the leading track is
   meshed, not simply the largest: in a panel of similar faces "largest" flips between people and splits the track.
-- MediaPipe graphs cost about a second to build and milliseconds to reset, so a :class:`FacePool` keeps them
-  between analyses; the video-mode mesh is reset before every clip so no tracking state crosses from one to the next.
+- A :class:`FacePool` keeps the MediaPipe graphs between analyses; the video-mode mesh is reset before every clip so
+  no tracking state crosses from one to the next, the static graphs stay warm.
 - Landmarks are computed on every ``landmark_every``-th frame and interpolated between (head pose changes slowly at
   25 fps; the mouth crop still comes from each frame's own pixels).
 - Several faces are tracked by box overlap; the main speaker is the track with the largest summed face area
@@ -258,11 +258,11 @@ class FaceAnalyzer:
         for g in (self._mesh, self._crop_mesh, self._detector):
             g.close()
 
-    def reset(self) -> None:
-        """Forget the previous clip: restart the graphs' runs (milliseconds; building them takes about a second).
-        The video-mode mesh tracks its region of interest from frame to frame; the static graphs hold no state but
-        are restarted too, so a graph left in an error state by a failed analysis is usable again."""
-        for g in (self._mesh, self._crop_mesh, self._detector):
+    def reset(self, *, all_graphs: bool = False) -> None:
+        """Forget the previous clip: restart the video-mode mesh's run (it tracks its region of interest from frame
+        to frame). The static graphs hold no state and stay warm (a restarted graph re-initialises on its first
+        frame); ``all_graphs`` restarts them too, after a failed analysis that may have left one in an error state."""
+        for g in (self._mesh, self._crop_mesh, self._detector) if all_graphs else (self._mesh,):
             g.reset()
 
     def __enter__(self) -> FaceAnalyzer:
@@ -522,10 +522,12 @@ def _continuing(
 
 
 class FacePool:
-    """MediaPipe graphs kept between analyses (building them costs about a second, resetting milliseconds).
+    """MediaPipe graphs kept between analyses (bench/analyze.py --graphs measures the saving; the first build in a
+    process costs about a second, later ones and resets tens of milliseconds, plus a warm-up on a graph's first frame).
 
-    Thread-safe: each analysis borrows its own :class:`FaceAnalyzer` (one per concurrent call, built on demand), which
-    is reset before use; one that fails even to reset is closed and dropped. At most ``max_idle`` per mode are kept.
+    Thread-safe: each analysis borrows its own :class:`FaceAnalyzer` (one per concurrent call, built on demand), whose
+    video mesh is reset before use (every graph, after a failed analysis); one that fails even to reset is closed and
+    replaced. At most ``max_idle`` per mode are kept.
     """
 
     def __init__(self, config: FaceConfig | None = None, max_idle: int = 2) -> None:
@@ -533,6 +535,7 @@ class FacePool:
         self.max_idle = max_idle
         self.built = 0  # analyzers ever built: stays flat across analyses when graphs are reused
         self._idle: dict[bool, list[FaceAnalyzer]] = {False: [], True: []}
+        self._failed: set[int] = set()  # ids of idle analyzers whose last analysis raised
         self._lock = threading.Lock()
 
     @contextmanager
@@ -544,21 +547,28 @@ class FacePool:
             with self._lock:
                 self.built += 1
         else:
+            with self._lock:
+                failed = id(fa) in self._failed
+                self._failed.discard(id(fa))
             try:
-                fa.reset()
+                fa.reset(all_graphs=failed)
             except Exception:
                 with suppress(Exception):
                     fa.close()
                 fa = FaceAnalyzer(self.config, static_images=static_images)
                 with self._lock:
                     self.built += 1
+        ok = False
         try:
             yield fa
+            ok = True
         finally:
             with self._lock:
                 keep = len(self._idle[static_images]) < self.max_idle
                 if keep:
                     self._idle[static_images].append(fa)
+                    if not ok:
+                        self._failed.add(id(fa))
             if not keep:
                 fa.close()
 
