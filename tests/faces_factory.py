@@ -105,3 +105,20 @@ def two_face_frames(n_frames: int, size: tuple[int, int] = (240, 480)) -> np.nda
     y0 = (h - right.shape[0]) // 2
     canvas[y0 : y0 + right.shape[0], w // 2 : w // 2 + right.shape[1]] = right
     return np.repeat(canvas[None], n_frames, axis=0)
+
+
+def panel_frames(
+    n_frames: int, crop_px: int, n_faces: int, size: tuple[int, int] = (360, 640), seed: int = 0
+) -> np.ndarray:
+    """A debate-panel wide shot: ``n_faces`` astronaut faces in a row (alternately mirrored), each face about
+    ``0.4 * crop_px`` wide, with a little sensor noise per frame so the video codec has something to encode."""
+    h, w = size
+    face = cv2.resize(astronaut_face(), (crop_px, crop_px), interpolation=cv2.INTER_AREA)
+    canvas = np.empty((h, w, 3), np.uint8)
+    canvas[:] = (90, 100, 110)
+    y = int(h * 0.3)
+    for i, x in enumerate(np.linspace(w * 0.1, w * 0.9 - crop_px, n_faces).astype(int)):
+        canvas[y : y + crop_px, x : x + crop_px] = face if i % 2 == 0 else face[:, ::-1]
+    rng = np.random.default_rng(seed)
+    noise = rng.integers(-3, 4, (n_frames, h, w, 3))
+    return np.clip(canvas[None].astype(np.int16) + noise, 0, 255).astype(np.uint8)

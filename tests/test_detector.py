@@ -60,7 +60,7 @@ def test_report_of_a_talking_clip_has_every_part_and_round_trips_through_json(ta
     shown = [f for f in r.frames if f.crop is not None]
     assert shown and all(f.heatmap.shape == f.crop.shape == f.reconstruction.shape for f in shown)
     assert all(f.map_xy is not None and np.isfinite(f.map_xy).all() for f in r.frames)
-    assert r.model.name and r.schema_version == SCHEMA_VERSION == 4
+    assert r.model.name and r.schema_version == SCHEMA_VERSION == 5
 
     text = r.to_json()
     data = json.loads(text)
@@ -74,6 +74,34 @@ def test_a_report_written_before_the_rename_still_reads(talking_report: Report) 
     old["fake_probability"] = old.pop("manipulation_score")  # schema 3 and earlier
     old["schema_version"] = 3
     assert Report.from_dict(old).manipulation_score == talking_report.manipulation_score
+
+
+def test_a_report_written_before_schema_5_reads_with_a_complete_uncut_file(talking_report: Report) -> None:
+    old = talking_report.to_dict()
+    for key in ("cut_to_limit", "incomplete", "promised_duration_s"):
+        del old["media"][key]
+    old["schema_version"] = 4
+    media = Report.from_dict(old).media
+    assert not media.cut_to_limit and not media.incomplete and media.promised_duration_s is None
+
+
+def test_a_download_cut_at_a_tenth_of_its_bytes_is_analysed_and_called_incomplete(
+    tiny_bundle: Path, tmp_path: Path
+) -> None:
+    openings = ff.opening_curve(250, seed=5)  # 10 s: a tenth of the bytes holds more than the first picture
+    full = mf.write_video(
+        tmp_path / "full.mp4", ff.talking_face_frames(openings), audio=ff.speech_like_audio(openings), faststart=True
+    )
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(full.read_bytes()[: full.stat().st_size // 10])
+    out_json = tmp_path / "cut.json"
+    out = _cli("analyze", str(cut), "--checkpoint", str(tiny_bundle), "--json", str(out_json))
+    assert out.returncode == 0, out.stderr[-1000:]
+    r = Report.from_json(out_json.read_text())
+    assert r.media.incomplete and not r.media.cut_to_limit and r.media.promised_duration_s == pytest.approx(10, 0.01)
+    assert r.media.duration_s < 5.0 and r.media.face_coverage > 0.5  # what is there is still analysed
+    (msg,) = [w.message for w in r.warnings if w.code == "incomplete"]
+    assert f"{r.media.duration_s:.1f} s of 10.0 s: it may be an incomplete download" in msg and msg in out.stdout
 
 
 def test_report_contributions_add_up_to_its_manipulation_score(detector: Detector, talking_report: Report) -> None:
@@ -108,6 +136,60 @@ def test_clip_without_a_face_warns_and_says_why_face_evidence_is_missing(
     for k in ("face", "latent", "blend"):
         assert r.scores[k] is None and r.unavailable[k] == "no face found"
     assert not r.frames
+
+
+def test_a_wide_shot_with_two_25px_faces_says_too_small_not_no_face(detector: Detector, tmp_path: Path) -> None:
+    clip = mf.write_video(tmp_path / "debate.mp4", ff.panel_frames(40, 64, 2), fps=25, audio=mf.tone(1.6))
+    r = detector.analyze(clip)
+    assert "no_face" not in r.warning_codes() and r.media.max_faces == 2
+    (msg,) = [w.message for w in r.warnings if w.code == "faces_too_small"]
+    assert msg.startswith("2 faces of about 2") and "px: too small to check" in msg
+    assert r.unavailable["face"] == "faces too small to check"
+
+
+def test_the_detector_reuses_its_mediapipe_graphs_across_analyses(
+    detector: Detector, talking_clip: Path, silent_face_clip: Path, tmp_path: Path
+) -> None:
+    detector.analyze(talking_clip)
+    built = detector.faces.built
+    with pytest.raises(vaedetect.errors.InputError):
+        detector.analyze(_bad_file(tmp_path))
+    first, second = (detector.analyze(silent_face_clip).to_dict() for _ in range(2))
+    assert detector.faces.built == built
+    # Same graphs, reset per clip: the same faces as the first time. (The decoder's median quantiser can differ in
+    # the last digit between two decodes of one file, frame threading, so quality-corrected scores are not compared.)
+    for r in (first, second):
+        r["media"].pop("quantizer")
+    assert first["media"] == second["media"] and [f["map_xy"] for f in first["frames"]] == [
+        f["map_xy"] for f in second["frames"]
+    ]
+
+
+@pytest.mark.slow
+def test_ten_analyses_in_a_row_leave_no_temp_file_and_build_no_new_graphs(
+    detector: Detector, talking_clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A short soak (bench/soak.py runs 100 with the shipped bundle and measures memory): threads and open files stay
+    flat, nothing is left in the temp folder, the graphs of the first analysis serve all the others."""
+    import tempfile
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    detector.analyze(talking_clip)
+    built = detector.faces.built
+    threads, fds = len(os.listdir("/proc/self/task")), len(os.listdir("/proc/self/fd"))
+    for _ in range(10):
+        detector.analyze(talking_clip)
+    assert detector.faces.built == built and detector.faces.idle() == 1
+    assert len(os.listdir("/proc/self/task")) <= threads and len(os.listdir("/proc/self/fd")) <= fds
+    assert not list(scratch.iterdir())
+
+
+def _bad_file(tmp_path: Path) -> Path:
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"not a video at all" * 100)
+    return bad
 
 
 def test_a_file_with_nothing_to_score_gets_no_score_and_no_lines(tmp_path: Path, tiny_bundle: Path) -> None:

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from conftest import SHARED_DATA, shared_clips
@@ -181,11 +182,67 @@ def test_two_small_faces_the_whole_frame_misses_are_two_faces_on_tiles() -> None
     assert track_faces([(0.0, frame)], static_images=True).max_faces == 2
 
 
-def test_frames_the_size_of_the_training_data_are_not_tiled() -> None:
+def test_a_frame_whose_whole_view_shows_a_large_face_is_not_tiled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The training data (one large face, 640 px) costs no tiles; a 640 px panel of small faces does get them."""
+    import faces_factory as ff
+
     from vaedetect.faces import FaceAnalyzer, FaceConfig
 
+    tiled: list[int] = []
     with FaceAnalyzer(FaceConfig(), static_images=True) as fa:
-        assert fa._detect_tiles(np.zeros((360, 640, 3), np.uint8), 2) == []  # 2x2 tiles of 366 px: below 400
+        real_tiles = fa._detect_tiles
+        monkeypatch.setattr(fa, "_detect_tiles", lambda frame, n: tiled.append(n) or real_tiles(frame, n))
+        big = cv2.resize(ff.astronaut_face(), (360, 360))
+        assert len(fa.detect(np.ascontiguousarray(np.pad(big, ((0, 0), (140, 140), (0, 0)))))) == 1 and not tiled
+        assert len(fa.detect(ff.panel_frames(1, 100, 4)[0])) == 4 and tiled == [2, 3]
+
+
+def test_four_40px_faces_of_a_640px_panel_are_counted_and_the_speaker_tracked_on_nine_tenths_of_frames() -> None:
+    import faces_factory as ff
+
+    frames = ff.panel_frames(50, 100, 4)  # faces ~41 px wide: the whole-frame detector finds one or two of them
+    track = track_faces((i / 25, f) for i, f in enumerate(frames))
+    assert track.max_faces == 4 and track.coverage >= 0.9 and track.n_tracks == 1
+    assert 35 < np.nanmedian(track.face_size_px) < 60 and track.small_faces == 0
+
+
+def test_two_25px_faces_are_counted_as_too_small_to_check_not_tracked() -> None:
+    import faces_factory as ff
+
+    track = track_faces((i / 25, f) for i, f in enumerate(ff.panel_frames(25, 64, 2)))
+    assert not track.present.any() and track.max_faces == 2
+    assert track.small_faces == 2 and 18 < track.small_face_px < 32
+
+
+def test_pooled_graphs_are_reused_reset_between_clips_and_survive_a_failed_analysis() -> None:
+    """The pool keeps the graphs, resets the video mesh's tracking state so a clip's result does not depend on the
+    clip before, and recovers after an exception."""
+    import faces_factory as ff
+
+    from vaedetect.faces import FacePool
+
+    frames = [(i / 25, f) for i, f in enumerate(ff.talking_face_frames(ff.opening_curve(20)))]
+    other = [(i / 25, f) for i, f in enumerate(ff.panel_frames(20, 100, 4))]
+    fresh = track_faces(frames)
+    pool = FacePool()
+    with pool.analyzer() as fa:
+        graphs = (fa._mesh, fa._crop_mesh, fa._detector)
+        fa.track(other)
+
+    def failing():
+        yield from frames[:7]
+        raise RuntimeError("the decoder died mid-clip")
+
+    with pytest.raises(RuntimeError, match="mid-clip"):
+        pool.track(failing())
+    again = pool.track(frames)
+    with pool.analyzer() as fa:
+        assert (fa._mesh, fa._crop_mesh, fa._detector) == graphs
+    assert pool.built == 1 and pool.idle() == 1
+    assert np.array_equal(again.present, fresh.present) and np.allclose(again.boxes, fresh.boxes, equal_nan=True)
+    assert np.array_equal(again.face_crops, fresh.face_crops)
+    pool.close()
+    assert pool.idle() == 0
 
 
 def _run_cli(*args: str) -> subprocess.CompletedProcess:

@@ -77,7 +77,7 @@ def test_mp4_frames_are_resampled_to_25_fps_with_timestamps(clips: dict[str, Pat
     assert info.source_fps == pytest.approx(25.0)
     assert not info.variable_frame_rate
     assert info.duration_s == pytest.approx(2.0, abs=0.01)
-    assert info.n_frames == 50 and not info.truncated and info.has_audio
+    assert info.n_frames == 50 and not info.cut_to_limit and not info.incomplete and info.has_audio
     assert info.video_bitrate_kbps is not None and info.video_bitrate_kbps > 0
     assert info.size_bytes == clips["mp4"].stat().st_size
 
@@ -369,10 +369,10 @@ def test_one_frame_video_is_valid(tmp_path: Path) -> None:
     assert len(frames) == 1 and read_code(frames[0].rgb) == 0
 
 
-def test_long_clip_is_truncated_to_analysis_limit(clips: dict[str, Path]) -> None:
+def test_long_clip_is_cut_to_analysis_limit(clips: dict[str, Path]) -> None:
     limits = media.MediaLimits(max_analysis_s=1.0)
     info = media.probe(clips["mp4"], limits)
-    assert info.truncated and info.duration_s == pytest.approx(2.0, abs=0.01)
+    assert info.cut_to_limit and not info.incomplete and info.duration_s == pytest.approx(2.0, abs=0.01)
     assert info.analysed_duration_s == 1.0 and info.n_frames == 25
     frames = list(media.iter_frames(clips["mp4"], info, limits))
     assert [read_code(f.rgb) for f in frames] == list(range(25))
@@ -444,6 +444,22 @@ def test_truncated_mp4(clips: dict[str, Path], tmp_path: Path) -> None:
     header_only.write_bytes(data[: data.index(b"mdat") + 4])  # index says 25 frames, pictures are missing
     with pytest.raises(CorruptMediaError, match="no pictures"):
         media.probe(header_only)
+
+
+def test_download_cut_at_tenth_of_its_bytes_is_incomplete_and_still_analysed(tmp_path: Path) -> None:
+    frames = coded_frames(135, 240, 320)  # large enough that a tenth of the bytes holds a few pictures
+    full = mf.write_video(tmp_path / "full.mp4", frames, faststart=True)  # index first: 5.4 s promised
+    data = full.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) // 10])
+    info = media.probe(cut)
+    assert info.incomplete and not info.cut_to_limit
+    assert info.promised_duration_s == pytest.approx(5.4, abs=0.05)
+    assert 0 < info.duration_s < 2.0
+    decoded = list(media.iter_frames(cut, info))
+    assert len(decoded) == info.n_frames and [read_code(f.rgb, 320) for f in decoded[:3]] == [0, 1, 2]
+    whole = media.probe(full)
+    assert not whole.incomplete and whole.promised_duration_s is None
 
 
 def test_damaged_bytes_never_leak_library_errors(clips: dict[str, Path], tmp_path: Path) -> None:

@@ -32,7 +32,7 @@ def test_verdict_tiers_at_the_threshold_edges() -> None:
 def test_warnings_widen_the_uncertain_band_and_unrelated_codes_do_not() -> None:
     head = Head("h", ("face",), np.array([1.0]), 0.0, 0.4, 0.8)
     assert thresholds_with_warnings(head, []) == (0.4, 0.8)
-    assert thresholds_with_warnings(head, ["no_speech", "truncated"]) == (0.4, 0.8)
+    assert thresholds_with_warnings(head, ["no_speech", "cut_to_limit", "incomplete"]) == (0.4, 0.8)
     unc1, fake1 = thresholds_with_warnings(head, ["heavy_compression"])
     unc2, fake2 = thresholds_with_warnings(head, ["heavy_compression", "low_resolution"])
     assert unc2 < unc1 < 0.4 and 0.8 < fake1 < fake2 < 1.0

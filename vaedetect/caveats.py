@@ -34,7 +34,16 @@ def clip_warnings(clip: Clip, bundle_warnings: Sequence[tuple[str, str]] = ()) -
     """The bundle's own warnings first, then everything about this file that limits the verdict."""
     info, faces = clip.info, clip.faces
     out = [ReportWarning(code, msg) for code, msg in bundle_warnings]
-    if not faces.present.any():
+    if not faces.present.any() and faces.small_faces:
+        n, px = faces.small_faces, faces.small_face_px
+        out.append(
+            ReportWarning(
+                "faces_too_small",
+                f"{n} face{'s' if n > 1 else ''} of about {px:.0f} px: too small to check, so the face evidence could "
+                "not be examined. A closer or higher-resolution copy may work.",
+            )
+        )
+    elif not faces.present.any():
         out.append(
             ReportWarning(
                 "no_face",
@@ -66,10 +75,18 @@ def clip_warnings(clip: Clip, bundle_warnings: Sequence[tuple[str, str]] = ()) -
                     "short_clip", f"The clip is very short ({info.analysed_duration_s:.1f} s); evidence is thin."
                 )
             )
-        if info.truncated:
+        if info.incomplete and info.promised_duration_s is not None:
             out.append(
                 ReportWarning(
-                    "truncated",
+                    "incomplete",
+                    f"The file ends after {info.duration_s:.1f} s of {info.promised_duration_s:.1f} s: it may be an "
+                    "incomplete download. Only the readable part was analysed; a complete copy may say more.",
+                )
+            )
+        if info.cut_to_limit:
+            out.append(
+                ReportWarning(
+                    "cut_to_limit",
                     f"Only the first {info.analysed_duration_s:.0f} s of {info.duration_s:.0f} s were analysed.",
                 )
             )
@@ -121,7 +138,9 @@ def unavailable(
     for k in offered:
         if z[k] is not None:
             continue
-        if k in ("face", "latent", "blend", "temporal") and no_face:
+        if k in ("face", "latent", "blend", "temporal") and no_face and clip.faces.small_faces:
+            why[k] = "faces too small to check"
+        elif k in ("face", "latent", "blend", "temporal") and no_face:
             why[k] = "no face found"
         elif k == "temporal" and clip.is_image:
             why[k] = "a photo has no motion"

@@ -34,7 +34,7 @@ from vaedetect.evidence import (
     frames_as_photos,
     lip_loudness_corr,
 )
-from vaedetect.faces import FaceConfig
+from vaedetect.faces import FaceConfig, FacePool
 from vaedetect.ingest import Clip, ingest
 from vaedetect.models import ModelBundle
 from vaedetect.report import (
@@ -71,8 +71,8 @@ def load_detector(name_or_path: str | Path | None = None, *, threads: int | None
 class Detector:
     """Runs ingest -> evidence -> scoring and assembles a :class:`~vaedetect.report.Report`.
 
-    Thread-safe for concurrent ``analyze`` calls: the models are only read, and each call builds its own MediaPipe
-    graphs.
+    Thread-safe for concurrent ``analyze`` calls: the models are only read, and each call borrows its own MediaPipe
+    graphs from :attr:`faces` (kept between calls and reset before each; :meth:`close` releases them).
     """
 
     def __init__(
@@ -99,9 +99,14 @@ class Detector:
         self.bundle_fingerprint = hashlib.sha256(calibration).hexdigest()[:12]
         self.limits = limits or media.MediaLimits()
         self.face_config = face_config or bundle.config.preprocessing.face_config()
+        self.faces = FacePool(self.face_config)
         self.reference = ReferenceMap.from_reference(bundle.reference)
         # Evidence this bundle has a model for (older bundles have no blend model: not "missing", just not offered).
         self._offered = tuple(k for k in EVIDENCE if k != "blend" or bundle.blend is not None)
+
+    def close(self) -> None:
+        """Release the kept MediaPipe graphs (a later analysis builds new ones)."""
+        self.faces.close()
 
     def reference_map(self) -> dict[str, Any]:
         """The reference clusters of the face map (see :func:`vaedetect.figures.umap_figure`)."""
@@ -113,7 +118,7 @@ class Detector:
         report_progress = progress or (lambda _f, _d: None)
         report_progress(0.0, "decoding and finding faces")
         t0 = time.perf_counter()
-        clip = ingest(path, self.limits, self.face_config, progress=True)
+        clip = ingest(path, self.limits, self.face_config, progress=True, pool=self.faces)
         timings.update({f"ingest_{k}": v for k, v in clip.timings.items()})
         timings["ingest"] = time.perf_counter() - t0
 
@@ -167,7 +172,7 @@ class Detector:
         """What the learned fusion is fitted on for one file (see :func:`vaedetect.fusion.fit_heads`): the per-clip
         z-scores and region cues, the quality measures, whether it is a photo, and for a video a few of its frames as
         a photo would be read (:func:`vaedetect.evidence.frames_as_photos`); no pictures are kept."""
-        clip = ingest(path, self.limits, self.face_config)
+        clip = ingest(path, self.limits, self.face_config, pool=self.faces)
         arr, skip, raw = self.measure(clip, keep_images=False)
         cal = self.bundle.calibration
         z = normalize(raw, cal)
@@ -254,4 +259,7 @@ def _media_summary(clip: Clip) -> MediaSummary:
         speech_fraction=round(clip.speech.speech_fraction, 4) if clip.audio is not None else None,
         quantizer=None if clip.quantizer is None else round(clip.quantizer, 2),
         jpeg_quality=None if info.jpeg_quality is None else round(info.jpeg_quality, 1),
+        cut_to_limit=info.cut_to_limit,
+        incomplete=info.incomplete,
+        promised_duration_s=None if info.promised_duration_s is None else round(info.promised_duration_s, 3),
     )

@@ -7,10 +7,16 @@ Why these choices:
   (a ``multiple_faces`` warning) and to recover small faces the mesh misses, by re-running the mesh on a crop.
 - Landmarks are found on a copy no larger than ``landmark_max_side_px``; crops are cut from the full-resolution frame
   with one similarity transform, so resolution is spent where the models look.
-- The detector sees the whole frame at its own small input size, so it misses faces under ~5% of the frame's longer
-  side (about 100 px in a 1080p wide shot). Only when it finds nothing, it looks again on overlapping tiles of large
-  frames (2x2 and 3x3): no cost when a face is found, and frames up to 640 px (the training data) are never tiled.
-  A wide shot whose whole frame shows one face is not tiled, so a second, smaller face there can go uncounted.
+- The detector sees the whole frame at its own small input size (192 px), so it misses faces under ~5-10% of the
+  frame's longer side (about 100 px in a 1080p wide shot, 40-60 px in a 640 px one). When it finds none, or only
+  faces under ``tile_below`` of the longer side, it looks again on overlapping tiles (2x2 and 3x3, each scaled up to
+  the detector's input): no cost when a large face is found (the training data), and every face found is counted.
+- Faces under ``min_face_px`` are counted but not examined (an upscaled 25 px face has no detail left to judge);
+  the track records how many and how large, so the report can say "too small" instead of "no face".
+- When the mesh misses every face of a frame (small faces), the detection that continues the leading track is
+  meshed, not simply the largest: in a panel of similar faces "largest" flips between people and splits the track.
+- A :class:`FacePool` keeps the MediaPipe graphs between analyses; the video-mode mesh is reset before every clip so
+  no tracking state crosses from one to the next, the static graphs stay warm.
 - Landmarks are computed on every ``landmark_every``-th frame and interpolated between (head pose changes slowly at
   25 fps; the mouth crop still comes from each frame's own pixels).
 - Several faces are tracked by box overlap; the main speaker is the track with the largest summed face area
@@ -19,7 +25,9 @@ Why these choices:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 
 import cv2
@@ -37,9 +45,9 @@ _MOUTH_CORNERS = (61, 291)
 _INNER_LIP_TOP, _INNER_LIP_BOTTOM = 13, 14
 # FaceMesh's face outline (in order around the face) and lip points, as mediapipe's FACEMESH_FACE_OVAL/LIPS name them.
 FACE_OVAL = (176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109, 10, 338, 297, 332, 284, 251,
-             389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377, 152, 148)
+             389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377, 152, 148)  # fmt: skip
 LIPS = (0, 13, 14, 17, 37, 39, 40, 61, 78, 80, 81, 82, 84, 87, 88, 91, 95, 146, 178, 181, 185, 191, 267, 269, 270, 291,
-        308, 310, 311, 312, 314, 317, 318, 321, 324, 375, 402, 405, 409, 415)
+        308, 310, 311, 312, 314, 317, 318, 321, 324, 375, 402, 405, 409, 415)  # fmt: skip
 
 # Canonical positions (fraction of the crop side) of eye centres, nose tip and mouth corners: the ArcFace template,
 # loosened so the crop keeps the jaw line and hair line where face-swap blending seams live.
@@ -73,11 +81,17 @@ class FaceConfig:
     # FaceMesh runs on every n-th frame; frames between get keypoints interpolated from their two neighbours, but
     # crops cut from their own pixels, so lip motion is still seen at the full frame rate. Halves the dominant cost.
     landmark_every: int = 2
-    # Tiled second look when the whole-frame detector finds nothing (faces of all grids merged); tiles shorter than
-    # ``min_tile_px`` on their longer side are not cut (a face the detector finds there would be too small to examine).
+    # Tiled second look when the whole-frame detector finds no face, or none larger than ``tile_below`` of the frame's
+    # longer side (faces of all grids merged); tiles shorter than ``min_tile_px`` on their longer side are not cut.
     tile_grids: tuple[int, ...] = (2, 3)
-    min_tile_px: int = 400
+    min_tile_px: int = 128
     tile_overlap: float = 0.25
+    tile_below: float = 0.12
+    # A tile that cuts a face can show its lower half as a face of its own (at confidence ~0.7 where whole faces on
+    # tiles score above 0.8): tile detections need more confidence than whole-frame ones.
+    tile_min_confidence: float = 0.75
+    # Faces smaller than this (longer side of the box, in source pixels) are counted, not examined.
+    min_face_px: int = 32
     # Larger crops for the region cues (vaedetect.cues), cut only where FaceMesh ran, from its own (unsmoothed)
     # landmarks, so the regions drawn from those landmarks sit exactly on the crop; the first ``max_cue_crops`` are
     # kept (enough to start after a long silent lead-in and still have the cue frames the evidence takes).
@@ -104,6 +118,9 @@ class FaceTrack:
     detector_faces: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int16))
     cue_idx: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))  # frames of ``cue_crops``
     cue_crops: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0, 3), dtype=np.uint8))
+    # Faces found but under ``FaceConfig.min_face_px``: the most seen at once and their median size (px).
+    small_faces: int = 0
+    small_face_px: float = float("nan")
 
     @property
     def n_frames(self) -> int:
@@ -199,6 +216,10 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     return float(inter / union) if union > 0 else 0.0
 
 
+def _side(box: np.ndarray) -> float:
+    return float(max(box[2] - box[0], box[3] - box[1]))
+
+
 def _one_box_per_face(found: list[tuple[np.ndarray, np.ndarray]]) -> list[tuple[np.ndarray, np.ndarray]]:
     """Largest box first; a smaller box centred inside a kept one is the same face (seen by two tiles, one cutting it,
     or boxed twice by the detector at one scale: it happens on small faces), not a second person."""
@@ -237,6 +258,13 @@ class FaceAnalyzer:
         for g in (self._mesh, self._crop_mesh, self._detector):
             g.close()
 
+    def reset(self, *, all_graphs: bool = False) -> None:
+        """Forget the previous clip: restart the video-mode mesh's run (it tracks its region of interest from frame
+        to frame). The static graphs hold no state and stay warm (a restarted graph re-initialises on its first
+        frame); ``all_graphs`` restarts them too, after a failed analysis that may have left one in an error state."""
+        for g in (self._mesh, self._crop_mesh, self._detector) if all_graphs else (self._mesh,):
+            g.reset()
+
     def __enter__(self) -> FaceAnalyzer:
         return self
 
@@ -269,10 +297,11 @@ class FaceAnalyzer:
 
     def detect(self, frame: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         """Full-range detector faces as (box x0,y0,x1,y1, five alignment keypoints), in pixels; when the whole frame
-        gives none, overlapping tiles of a large frame are searched (see ``FaceConfig.tile_grids``)."""
+        gives none or only small ones, overlapping tiles are searched too (see ``FaceConfig.tile_grids``)."""
         found = self._detect_whole(frame)
-        if not found:  # every grid: a face one grid cuts in half is whole on the other
-            found = [d for n in self.config.tile_grids for d in self._detect_tiles(frame, n)]
+        if not found or max(_side(b) for b, _ in found) < self.config.tile_below * max(frame.shape[:2]):
+            # every grid: a face one grid cuts in half is whole on the other
+            found += [d for n in self.config.tile_grids for d in self._detect_tiles(frame, n)]
         return _one_box_per_face(found)
 
     def _detect_tiles(self, frame: np.ndarray, n: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -286,16 +315,19 @@ class FaceAnalyzer:
         for y in np.linspace(0, h - th, n).round().astype(int):
             for x in np.linspace(0, w - tw, n).round().astype(int):
                 shift = np.array([x, y], np.float32)
-                for box, kp in self._detect_whole(np.ascontiguousarray(frame[y : y + th, x : x + tw])):
+                tile = np.ascontiguousarray(frame[y : y + th, x : x + tw])
+                for box, kp in self._detect_whole(tile, self.config.tile_min_confidence):
                     found.append((box + np.tile(shift, 2), kp + shift))
         return found
 
-    def _detect_whole(self, frame: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    def _detect_whole(self, frame: np.ndarray, min_confidence: float = 0.0) -> list[tuple[np.ndarray, np.ndarray]]:
         small, _ = self._small(frame)
         h, w = frame.shape[:2]
         res = self._detector.process(np.ascontiguousarray(small))
         out = []
         for det in res.detections or []:
+            if det.score and det.score[0] < min_confidence:
+                continue
             bb = det.location_data.relative_bounding_box
             box = np.array([bb.xmin * w, bb.ymin * h, (bb.xmin + bb.width) * w, (bb.ymin + bb.height) * h], np.float32)
             k = np.array([(p.x * w, p.y * h) for p in det.location_data.relative_keypoints[:4]], dtype=np.float32)
@@ -338,6 +370,8 @@ class FaceAnalyzer:
         last_box: dict[int, tuple[int, np.ndarray]] = {}  # track -> (frame idx, box)
         smoothed: dict[int, np.ndarray] = {}
         det_counts: list[int] = []
+        small_counts: list[int] = []
+        small_sizes: list[float] = []
         last_det: list[tuple[np.ndarray, np.ndarray]] = []
         next_id = 0
         frame_size = (0, 0)
@@ -378,15 +412,20 @@ class FaceAnalyzer:
             faces: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] = [
                 (_box(lm), keypoints_of(lm), lm) for lm in self.mesh(frame)
             ]
+            faces = [f for f in faces if _side(f[0]) >= cfg.min_face_px]
             if self._static or i // detect_every != last_det_period:
                 last_det_period = i // detect_every
-                last_det = self.detect(frame)
-                det_counts.append(len(last_det))
+                found = self.detect(frame)
+                det_counts.append(len(found))
+                small = [_side(b) for b, _ in found if _side(b) < cfg.min_face_px]
+                small_counts.append(len(small))
+                small_sizes += small
+                last_det = [d for d in found if _side(d[0]) >= cfg.min_face_px]
             if not faces and last_det:
-                # Only the largest detection matters here (the speaker); counting uses the detector itself. If even
-                # the mesh on an enlarged crop fails (tiny or dark faces), the detector's own keypoints still give
-                # an aligned crop for the face models, without lip landmarks.
-                dbox, dkp = max(last_det, key=lambda d: (d[0][2] - d[0][0]) * (d[0][3] - d[0][1]))
+                # One detection is meshed (the speaker's); counting uses the detector itself. If even the mesh on an
+                # enlarged crop fails (tiny or dark faces), the detector's own keypoints still give an aligned crop
+                # for the face models, without lip landmarks.
+                dbox, dkp = _continuing(last_det, last_box, area)
                 lm = self.mesh_in_box(frame, dbox)
                 faces = [(_box(lm), keypoints_of(lm), lm)] if lm is not None else [(dbox, dkp, None)]
             used: set[int] = set()
@@ -464,7 +503,90 @@ class FaceAnalyzer:
             detector_faces=np.asarray(det_counts, dtype=np.int16),
             cue_idx=cue_idx,
             cue_crops=cue_stack,
+            small_faces=max(small_counts, default=0),
+            small_face_px=float(np.median(small_sizes)) if small_sizes else float("nan"),
         )
+
+
+def _continuing(
+    found: list[tuple[np.ndarray, np.ndarray]], last_box: dict[int, tuple[int, np.ndarray]], area: dict[int, float]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The detection that overlaps the leading track's last box (largest summed area so far), else the largest."""
+    if area:
+        lead = max(area, key=area.get)
+        if lead in last_box:
+            best = max(found, key=lambda d: _iou(d[0], last_box[lead][1]))
+            if _iou(best[0], last_box[lead][1]) > 0:
+                return best
+    return max(found, key=lambda d: (d[0][2] - d[0][0]) * (d[0][3] - d[0][1]))
+
+
+class FacePool:
+    """MediaPipe graphs kept between analyses (bench/analyze.py --graphs measures the saving; the first build in a
+    process costs about a second, later ones and resets tens of milliseconds, plus a warm-up on a graph's first frame).
+
+    Thread-safe: each analysis borrows its own :class:`FaceAnalyzer` (one per concurrent call, built on demand), whose
+    video mesh is reset before use (every graph, after a failed analysis); one that fails even to reset is closed and
+    replaced. At most ``max_idle`` per mode are kept.
+    """
+
+    def __init__(self, config: FaceConfig | None = None, max_idle: int = 2) -> None:
+        self.config = config or FaceConfig()
+        self.max_idle = max_idle
+        self.built = 0  # analyzers ever built: stays flat across analyses when graphs are reused
+        self._idle: dict[bool, list[FaceAnalyzer]] = {False: [], True: []}
+        self._failed: set[int] = set()  # ids of idle analyzers whose last analysis raised
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def analyzer(self, *, static_images: bool = False) -> Iterator[FaceAnalyzer]:
+        with self._lock:
+            fa = self._idle[static_images].pop() if self._idle[static_images] else None
+        if fa is None:
+            fa = FaceAnalyzer(self.config, static_images=static_images)
+            with self._lock:
+                self.built += 1
+        else:
+            with self._lock:
+                failed = id(fa) in self._failed
+                self._failed.discard(id(fa))
+            try:
+                fa.reset(all_graphs=failed)
+            except Exception:
+                with suppress(Exception):
+                    fa.close()
+                fa = FaceAnalyzer(self.config, static_images=static_images)
+                with self._lock:
+                    self.built += 1
+        ok = False
+        try:
+            yield fa
+            ok = True
+        finally:
+            with self._lock:
+                keep = len(self._idle[static_images]) < self.max_idle
+                if keep:
+                    self._idle[static_images].append(fa)
+                    if not ok:
+                        self._failed.add(id(fa))
+            if not keep:
+                fa.close()
+
+    def idle(self) -> int:
+        with self._lock:
+            return sum(len(v) for v in self._idle.values())
+
+    def close(self) -> None:
+        with self._lock:
+            analyzers = [fa for v in self._idle.values() for fa in v]
+            self._idle = {False: [], True: []}
+        for fa in analyzers:
+            fa.close()
+
+    def track(self, frames: Iterable[tuple[float, np.ndarray]], *, static_images: bool = False) -> FaceTrack:
+        """:func:`track_faces` on pooled graphs."""
+        with self.analyzer(static_images=static_images) as fa:
+            return fa.track(frames)
 
 
 def track_faces(

@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 from vaedetect import audio as audio_mod
 from vaedetect import media
 from vaedetect.evidence import lip_loudness_corr
-from vaedetect.faces import FaceConfig, FaceTrack, track_faces
+from vaedetect.faces import FaceConfig, FacePool, FaceTrack, track_faces
 
 
 @dataclass
@@ -51,7 +51,9 @@ class Clip:
             "kind": info.kind,
             "duration_s": round(info.duration_s, 3),
             "analysed_duration_s": round(info.analysed_duration_s, 3),
-            "truncated": info.truncated,
+            "cut_to_limit": info.cut_to_limit,
+            "incomplete": info.incomplete,
+            "promised_duration_s": None if info.promised_duration_s is None else round(info.promised_duration_s, 3),
             "fps": float(media.ANALYSIS_FPS) if info.kind == "video" else 0.0,
             "source_fps": info.source_fps,
             "width": info.width,
@@ -86,8 +88,13 @@ def ingest(
     face_config: FaceConfig | None = None,
     *,
     progress: bool = False,
+    pool: FacePool | None = None,
 ) -> Clip:
-    """Decode ``path`` once and run the face and audio stages. Raises :class:`~vaedetect.errors.InputError`."""
+    """Decode ``path`` once and run the face and audio stages. Raises :class:`~vaedetect.errors.InputError`.
+
+    ``pool`` lends MediaPipe graphs kept from earlier calls (its own config then applies); without it, fresh ones are
+    built and closed.
+    """
     limits = limits or media.MediaLimits()
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -98,7 +105,8 @@ def ingest(
     qps: list[float] = []
     if info.kind == "image":
         image = media.load_image(path, limits)
-        faces = track_faces([(0.0, image)], face_config, static_images=True)
+        single = [(0.0, image)]
+        faces = pool.track(single, static_images=True) if pool else track_faces(single, face_config, static_images=True)
     else:
 
         def frames_of(decoded: Iterator[media.Frame]) -> Iterator[tuple[float, np.ndarray]]:
@@ -110,7 +118,7 @@ def ingest(
         frames = frames_of(media.iter_frames(path, info, limits))
         if progress:
             frames = tqdm(frames, total=info.n_frames, desc="faces", unit="frame", leave=False)
-        faces = track_faces(frames, face_config)
+        faces = pool.track(frames) if pool else track_faces(frames, face_config)
     timings["decode_faces"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()

@@ -22,8 +22,9 @@ VERDICTS = ("real", "uncertain", "fake")
 # scoring, evaluation and training import it from here, because the Report is the contract they all feed.
 EVIDENCE = ("face", "latent", "temporal", "audio", "sync", "blend")
 # 2: ``contributions``; 3: ``media.quantizer`` and ``media.jpeg_quality``; 4: ``fake_probability`` renamed
-# ``manipulation_score`` (it ranks files against the lines; it was never a chance of being fake).
-SCHEMA_VERSION = 4
+# ``manipulation_score`` (it ranks files against the lines; it was never a chance of being fake);
+# 5: ``media.cut_to_limit``, ``media.incomplete`` and ``media.promised_duration_s`` (older reports read with defaults).
+SCHEMA_VERSION = 5
 # Warnings that make a verdict less certain: the uncertain band widens instead of the detector guessing.
 WIDENING = frozenset({"low_resolution", "heavy_compression", "short_clip", "multiple_faces", "partial_face"})
 
@@ -102,6 +103,9 @@ class MediaSummary:
     speech_fraction: float | None = None
     quantizer: float | None = None  # median H.264 picture quantiser (0-51, higher = coarser); None if not reported
     jpeg_quality: float | None = None  # a JPEG photo's estimated save quality (1-100); None for other files
+    cut_to_limit: bool = False  # longer than the analysis limit: only its start was analysed
+    incomplete: bool = False  # the readable part ends clearly before what the file promises (a cut-off download)
+    promised_duration_s: float | None = None  # what the file's index promises, when incomplete
 
 
 @dataclass

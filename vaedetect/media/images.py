@@ -169,7 +169,7 @@ def _probe_image(path: Path, im: Image.Image, size: int, limits: MediaLimits) ->
         n_frames=1,
         has_audio=False,
         video_bitrate_kbps=None,
-        truncated=False,
+        cut_to_limit=False,
         size_bytes=size,
         jpeg_quality=quality,
     )

@@ -13,7 +13,12 @@ import numpy as np
 
 @dataclass
 class MediaInfo:
-    """What :func:`probe` learned; enough to plan the analysis and to word warnings (bitrate, truncation)."""
+    """What :func:`probe` learned; enough to plan the analysis and to word warnings (bitrate, cut, incomplete).
+
+    ``cut_to_limit``: longer than the analysis limit, so only its start is analysed. ``incomplete``: the readable
+    video ends clearly before what the container's index promises (``promised_duration_s``), as a cut-off download
+    does; what is there is still analysed.
+    """
 
     path: str
     kind: str
@@ -32,12 +37,14 @@ class MediaInfo:
     n_frames: int
     has_audio: bool
     video_bitrate_kbps: float | None
-    truncated: bool
+    cut_to_limit: bool
     size_bytes: int
     # Presentation time (s, container clock) of the first video frame: the zero of every Frame.time_s and of the
     # audio returned by load_audio.
     start_time_s: float = 0.0
     jpeg_quality: float | None = None  # a JPEG photo's quality (IJG 1-100 scale), estimated from its tables
+    incomplete: bool = False
+    promised_duration_s: float | None = None  # set only when incomplete
 
 
 @dataclass

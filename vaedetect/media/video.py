@@ -57,6 +57,9 @@ _WINDOW_MARGIN_S = 1.0  # demux this far past the analysed window so the last an
 _MAX_UNDECODABLE_PACKETS = 200  # consecutive failures before we call a stream broken rather than glitchy
 _MAX_REORDER = 16  # H.264/HEVC reorder at most 16 frames (B-frame pyramids)
 _AUDIO_GRACE_S = 5.0  # how far past the window probe keeps looking for a first decodable audio frame
+# A file whose readable video ends this much (and this share) before what its index promises is called incomplete.
+INCOMPLETE_MIN_MISSING_S = 0.5
+INCOMPLETE_MIN_MISSING_FRACTION = 0.1
 _ENC_PARAMS_H264 = 1  # AVVideoEncParamsType: quantisers on H.264's 0-51 scale (VP9 and MPEG-2 use other scales)
 
 
@@ -72,6 +75,7 @@ class _Scan:
     packet_end: int | None = None  # max(pts + duration) in stream ticks
     packet_bytes: int = 0
     reached_eof: bool = False
+    cut_short: bool = False  # the demuxer failed before the end: the file's tail is missing or damaged
     audio_ok: bool = False
 
 
@@ -150,7 +154,7 @@ def _scan(
         except av.error.ExitError as exc:
             raise _timeout_error(limits) from exc
         except av.error.FFmpegError:
-            scan.reached_eof = True  # truncated or damaged tail: keep what was readable
+            scan.reached_eof = scan.cut_short = True  # truncated or damaged tail: keep what was readable
             break
         if packet.stream.index == vstream.index:
             if packet.size and packet.pts is not None:
@@ -245,6 +249,8 @@ def _probe_video(path: Path, head: bytes, size: int, limits: MediaLimits) -> Med
             duration = 1.0 / (source_fps or ANALYSIS_FPS)
         if duration > limits.max_source_duration_s:
             raise _too_long(duration, limits)
+        promised = _promised_duration(header_duration, vstream.frames, header_fps)
+        incomplete = scan.reached_eof and _clearly_shorter(duration, promised)
 
         bitrate = _positive_float(vstream.bit_rate) or _positive_float(cc.bit_rate)
         if bitrate is None and pts and scan.packet_bytes:
@@ -278,10 +284,29 @@ def _probe_video(path: Path, head: bytes, size: int, limits: MediaLimits) -> Med
             n_frames=n_frames,
             has_audio=scan.audio_ok,
             video_bitrate_kbps=None if bitrate is None else bitrate / 1000.0,
-            truncated=duration > limits.max_analysis_s + 1e-6,
+            cut_to_limit=duration > limits.max_analysis_s + 1e-6,
             size_bytes=size,
             start_time_s=scan.first_time_s,
+            incomplete=incomplete,
+            promised_duration_s=promised if incomplete else None,
         )
+
+
+def _promised_duration(header_duration: float | None, header_frames: int, header_fps: float | None) -> float | None:
+    """What the container's header says the video lasts: its duration, else its frame count at its frame rate (the
+    header's rate: the rate measured on a cut file's few packets says nothing about the promise)."""
+    if header_duration is not None:
+        return header_duration
+    return header_frames / header_fps if header_frames and header_fps else None
+
+
+def _clearly_shorter(readable_s: float, promised_s: float | None) -> bool:
+    """The readable video ends well before the promised end: a cut-off download, not a muxer's rounding (audio a
+    few frames longer than the video, an edit list that trims a GOP)."""
+    if promised_s is None:
+        return False
+    missing = promised_s - readable_s
+    return missing >= INCOMPLETE_MIN_MISSING_S and missing >= INCOMPLETE_MIN_MISSING_FRACTION * promised_s
 
 
 def _frame_qp(frame: av.video.frame.VideoFrame) -> float | None:
