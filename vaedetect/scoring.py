@@ -430,7 +430,13 @@ def score(raw: RawEvidence, calibration: dict[str, Any], warnings: list[ReportWa
         fuse = head.probability
     if head is None:
         # No score and no lines: a 50 % drawn between lines at 0 % and 100 % read as a measurement.
-        what = "no face" if "no_face" in codes else "no usable evidence"
+        what = (
+            "no face"
+            if "no_face" in codes
+            else "faces too small"
+            if "faces_too_small" in codes
+            else "no usable evidence"
+        )
         reasons = (
             [NO_FACE_NO_VERDICT]
             if learned
