@@ -19,7 +19,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from vaedetect.fusion import N_FOLDS, fit_heads, fit_records, head_features, identity_fold  # noqa: E402
+from vaedetect.fusion import fit_heads, fit_records, head_features, out_of_fold, probability  # noqa: E402
 
 
 def main() -> None:
@@ -35,18 +35,11 @@ def main() -> None:
     feats = head_features("video")
     train = [r for r in originals if not r["is_image"]]
 
-    def prob(model, r: dict) -> float:
-        return float(1 / (1 + np.exp(-model.logit(r["values"], r["quality"]))))
-
     real_copies = [r for r in copies if not r["label"] and not r["is_image"]]
-    oof = []
-    for k in range(N_FOLDS):
-        model = fit_records([r for r in train if r["label"] or identity_fold(r["group"]) != k], feats)
-        oof += [prob(model, r) for r in real_copies if identity_fold(r["group"]) == k]
+    oof_a = out_of_fold(train, real_copies, feats)
     full = fit_records(train, feats)
-    fakes = np.array([prob(full, r) for r in train if r["label"]])
-    fake_copies = np.array([prob(full, r) for r in copies if r["label"] and not r["is_image"]])
-    oof_a = np.asarray(oof)
+    fakes = np.array([probability(full, r) for r in train if r["label"]])
+    fake_copies = np.array([probability(full, r) for r in copies if r["label"] and not r["is_image"]])
     out = {
         "n_real_copies": len(oof_a),
         "line_before": before,

@@ -144,7 +144,7 @@ def held_out(rows: list[dict], measured: dict[str, dict], training: list[dict], 
     """Per file: verdict, score and oriented, quality-corrected z of original and copies, scored by heads fitted on
     ``training`` (re-shared copies among it only set lines unless ``train_on_copies``) without the file's identity
     fold; lines from the full fit (what would ship)."""
-    from vaedetect.fusion import N_FOLDS, fit_heads, fit_records, head_features, identity_fold
+    from vaedetect.fusion import N_FOLDS, fit_heads, fit_records, head_features, identity_fold, probability
 
     lines = {kind: b["thresholds"] for kind, b in fit_heads(training, train_on_copies=train_on_copies).items()}
     models = {}
@@ -164,7 +164,7 @@ def held_out(rows: list[dict], measured: dict[str, dict], training: list[dict], 
                 break
             kind = "photo" if rec["is_image"] else "video"
             model = models[kind][identity_fold(rec["group"])]
-            p = float(1 / (1 + np.exp(-model.logit(rec["values"], rec["quality"]))))
+            p = probability(model, rec)
             t = lines[kind]
             verdict = "fake" if p >= t["fake"] else "uncertain" if p >= t["uncertain"] else "real"
             entry[name] = {"verdict": verdict, "score": p, "z": model.zs(rec["values"], rec["quality"])}

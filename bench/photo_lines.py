@@ -24,17 +24,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from vaedetect.fusion import (  # noqa: E402
-    N_FOLDS,
     UNCERTAIN_FPR,
     fit_records,
     head_features,
-    identity_fold,
+    out_of_fold,
+    probability,
     real_frames,
 )
-
-
-def prob(model, r: dict) -> float:
-    return float(1 / (1 + np.exp(-model.logit(r["values"], r["quality"]))))
 
 
 def main() -> None:
@@ -46,16 +42,11 @@ def main() -> None:
     feats = head_features("photo")
     photos = [r for r in records if r["is_image"] and not r["label"]]
     frames = real_frames(records)
-    oof_photo, oof_frame = [], []
-    for k in range(N_FOLDS):
-        model = fit_records([r for r in records if r["label"] or identity_fold(r["group"]) != k], feats)
-        oof_photo += [prob(model, r) for r in photos if identity_fold(r["group"]) == k]
-        oof_frame += [prob(model, r) for r in frames if identity_fold(r["group"]) == k]
-    op, of = np.asarray(oof_photo), np.asarray(oof_frame)
+    op, of = out_of_fold(records, photos, feats), out_of_fold(records, frames, feats)
     full = fit_records(records, feats)
-    fake_photos = np.array([prob(full, r) for r in records if r["is_image"] and r["label"]])
+    fake_photos = np.array([probability(full, r) for r in records if r["is_image"] and r["label"]])
     fake_frames = np.array(
-        [prob(full, f) for r in records if r["label"] and not r["is_image"] for f in r.get("frames", [])]
+        [probability(full, f) for r in records if r["label"] and not r["is_image"] for f in r.get("frames", [])]
     )
     out = {"n_real_photos": len(op), "n_real_frames": len(of), "n_fake_photos": len(fake_photos),
            "n_fake_frames": len(fake_frames)}  # fmt: skip

@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import vaedetect  # noqa: E402
+from vaedetect.fusion import probability  # noqa: E402
 from vaedetect.scoring import load_learned  # noqa: E402
 
 
@@ -46,8 +47,7 @@ def main() -> None:
         for r in rows:
             new = det.record(Path(args.data) / r["path"])
             lh = heads["photo" if r["is_image"] else "video"]
-            p_old = 1 / (1 + np.exp(-lh.fusion.logit(r["values"], r["quality"])))
-            p_new = 1 / (1 + np.exp(-lh.fusion.logit(new["values"], new["quality"])))
+            p_old, p_new = probability(lh.fusion, r), probability(lh.fusion, new)
             d_score.append(p_new - p_old)
             over += int(not r["label"] and p_new >= lh.head.fake)
             for k in set(r["values"]) | set(new["values"]):

@@ -18,7 +18,6 @@ import json
 import multiprocessing as mp
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -39,20 +38,14 @@ def _init() -> None:
 
 
 def measure(job: tuple[dict, str]) -> tuple[dict | None, str | None, float]:
-    from vaedetect.training.learned import record_of
-    from vaedetect.training.reshare import SUFFIX, reshared_copy
+    from vaedetect.training.learned import reshared_record
 
     row, data_dir = job
     t0 = time.perf_counter()
-    src = Path(data_dir) / row["path"]
-    photo = row["split"] == "stills" or src.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp")
     try:
-        with tempfile.TemporaryDirectory(prefix="vaedetect-reshare-") as tmp:
-            dst, t = reshared_copy(src, row["path"], Path(tmp), photo=photo)
-            rec = record_of(row, _detector.record(dst))
+        rec = reshared_record(_detector, row, Path(data_dir))
     except Exception as e:  # one odd file must not stop a long run; it is listed at the end
         return None, f"{row['path']}: {type(e).__name__}: {e}", time.perf_counter() - t0
-    rec.update(path=row["path"] + SUFFIX, copy_of=row["path"], transform=t)
     return rec, None, time.perf_counter() - t0
 
 

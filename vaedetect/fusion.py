@@ -279,8 +279,23 @@ def fit_records(
     )
 
 
-def _probability(model: LearnedFusion, r: dict[str, Any]) -> float:
-    return float(1.0 / (1.0 + np.exp(-model.logit(r["values"], r["quality"]))))
+def probability(model: LearnedFusion, record: dict[str, Any]) -> float:
+    """A fitted head's score of one record (its ``values`` and ``quality``)."""
+    return float(1.0 / (1.0 + np.exp(-model.logit(record["values"], record["quality"]))))
+
+
+def out_of_fold(
+    train: list[dict[str, Any]], scored: list[dict[str, Any]], features: tuple[str, ...], *, l2: float = 0.01
+) -> np.ndarray:
+    """Each of ``scored`` scored by a head fitted on ``train`` without its identity fold (every fake trains): how the
+    lines see real files the model never trained on. In ``scored``'s order."""
+    out = np.zeros(len(scored))
+    for k in range(N_FOLDS):
+        idx = [i for i, r in enumerate(scored) if identity_fold(r["group"]) == k]
+        if idx:
+            model = fit_records([r for r in train if r["label"] or identity_fold(r["group"]) != k], features, l2=l2)
+            out[idx] = [probability(model, scored[i]) for i in idx]
+    return out
 
 
 def real_frames(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -326,21 +341,17 @@ def fit_heads(
         if not scored_reals:  # no real file of this kind to set its lines on: that kind keeps the equal fusion
             continue
         real_copies = [r for r in records if r.get("copy_of") and not r["label"] and r["is_image"] == (kind == "photo")]
-        oof, oof_copies = [], []
-        for k in range(N_FOLDS):
-            model = fit_records([r for r in train if r["label"] or identity_fold(r["group"]) != k], features, l2=l2)
-            oof += [_probability(model, r) for r in scored_reals if identity_fold(r["group"]) == k]
-            oof_copies += [_probability(model, r) for r in real_copies if identity_fold(r["group"]) == k]
+        scored = out_of_fold(train, scored_reals + real_copies, features, l2=l2)
+        oof_a, oof_copies = scored[: len(scored_reals)], scored[len(scored_reals) :]
         model = fit_records(train, features, l2=l2)
         model.meta = {
             "n_real": sum(1 for r in train if not r["label"]),
             "n_fake": sum(1 for r in train if r["label"]),
             "families": sorted({r["family"] for r in train if r["label"]}),
-            "n_real_scored_out_of_fold": len(oof),
+            "n_real_scored_out_of_fold": len(oof_a),
             "n_real_copies_scored_out_of_fold": len(oof_copies),
         }
-        oof_a = np.asarray(oof)
-        fake_line = float(np.nextafter(max(oof_a.max(), max(oof_copies, default=0.0)), 1.0))
+        fake_line = float(np.nextafter(scored.max(), 1.0))
         out[kind] = {
             "fusion": model.to_json(),
             "thresholds": {"uncertain": float(np.quantile(oof_a, 1 - UNCERTAIN_FPR)), "fake": fake_line},

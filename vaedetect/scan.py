@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from vaedetect.errors import InputError
-from vaedetect.media.checks import _VIDEO_SUFFIXES, IMAGE_EXTENSIONS
+from vaedetect.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from vaedetect.models.bundle import file_sha256
 
-SCAN_SUFFIXES = frozenset(IMAGE_EXTENSIONS | _VIDEO_SUFFIXES)
+SCAN_SUFFIXES = frozenset(IMAGE_EXTENSIONS | VIDEO_EXTENSIONS)
 SLOWEST_SHOWN = 5
 
 

@@ -37,6 +37,8 @@ WIDEN_FRACTION = 0.25
 WIDENED_REASON = "Warnings below widened the uncertain band: the verdict needs stronger evidence."
 LEARNED_REASON_MIN = 0.25  # log-odds an evidence must add under a learned head to be named as a reason
 MAX_LEARNED_REASONS = 3
+# Why a bundle without learned heads has nothing to score, by the warning that says so (first match wins).
+_NO_SCORE_WHY = (("no_face", "no face"), ("faces_too_small", "faces too small"))
 NO_FACE_NO_VERDICT = (
     "No face could be examined, so no verdict is given: this model does not judge a voice on its own (its voice"
     " evidence has not been calibrated on labelled synthetic voices)."
@@ -430,13 +432,7 @@ def score(raw: RawEvidence, calibration: dict[str, Any], warnings: list[ReportWa
         fuse = head.probability
     if head is None:
         # No score and no lines: a 50 % drawn between lines at 0 % and 100 % read as a measurement.
-        what = (
-            "no face"
-            if "no_face" in codes
-            else "faces too small"
-            if "faces_too_small" in codes
-            else "no usable evidence"
-        )
+        what = next((why for code, why in _NO_SCORE_WHY if code in codes), "no usable evidence")
         reasons = (
             [NO_FACE_NO_VERDICT]
             if learned

@@ -12,7 +12,6 @@ interactive plotly figures of :mod:`vaedetect.figures` need a browser to become 
 from __future__ import annotations
 
 import base64
-import hashlib
 import html
 import io
 import math
@@ -24,6 +23,7 @@ import numpy as np
 
 import vaedetect
 from vaedetect import explain
+from vaedetect.models.bundle import file_sha256
 from vaedetect.report import Report, png_data_uri
 
 __all__ = ["HOW_TO_READ", "FileFacts", "file_facts", "report_filename", "report_html", "write_html"]
@@ -81,12 +81,8 @@ class FileFacts:
 def file_facts(path: str | Path, name: str | None = None) -> FileFacts:
     """Name (the user's, when given), size and SHA-256 of a file, and the time now."""
     path = Path(path)
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
     now = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
-    return FileFacts(Path(name or path.name).name, path.stat().st_size, digest.hexdigest(), now)
+    return FileFacts(Path(name or path.name).name, path.stat().st_size, file_sha256(path), now)
 
 
 def report_filename(facts: FileFacts, suffix: str) -> str:

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from vaedetect.audio import ANALYSIS_FPS, SAMPLE_RATE_HZ
 from vaedetect.media.audio import load_audio
-from vaedetect.media.checks import IMAGE_EXTENSIONS
+from vaedetect.media.checks import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from vaedetect.media.dispatch import iter_frames, probe
 from vaedetect.media.images import load_image
 from vaedetect.media.info import Frame, MediaInfo
@@ -46,6 +46,7 @@ __all__ = [
     "ANALYSIS_FPS",
     "IMAGE_EXTENSIONS",
     "SAMPLE_RATE_HZ",
+    "VIDEO_EXTENSIONS",
     "Frame",
     "MediaInfo",
     "MediaLimits",

@@ -18,7 +18,7 @@ from vaedetect.errors import CorruptMediaError, EmptyFileError, InputError, Limi
 from vaedetect.media.limits import MediaLimits
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".heic", ".heif", ".avif"})
-_VIDEO_SUFFIXES = frozenset(
+VIDEO_EXTENSIONS = frozenset(
     {".mp4", ".m4v", ".mov", ".qt", ".mkv", ".webm", ".avi", ".3gp", ".3g2", ".mpg", ".mpeg", ".ts", ".mts",
      ".m2ts", ".flv", ".wmv", ".asf", ".ogv", ".ogg", ".gif"}
 )  # fmt: skip
@@ -145,7 +145,7 @@ def _unreadable(path: Path, head: bytes) -> InputError:
     suffix = path.suffix.lower()
     if suffix in IMAGE_EXTENSIONS or head.startswith((b"\xff\xd8\xff", b"\x89PNG", b"BM")):
         return CorruptMediaError(_MSG_CORRUPT_IMAGE)
-    if suffix in _VIDEO_SUFFIXES or suffix in _AUDIO_SUFFIXES or _looks_like_container(head):
+    if suffix in VIDEO_EXTENSIONS or suffix in _AUDIO_SUFFIXES or _looks_like_container(head):
         return CorruptMediaError(_MSG_CORRUPT_VIDEO)
     return NotMediaError(_MSG_UNKNOWN)
 

@@ -60,11 +60,23 @@ def record_of(row: dict[str, str], evidence: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def reshared_record(detector: Any, row: dict[str, str], data_dir: Path) -> dict[str, Any]:
+    """The record of one re-shared copy of a labelled file (:mod:`vaedetect.training.reshare`), made in a temporary
+    folder: its original's label, family and identity, path ``<original>#reshared``, ``copy_of`` and ``transform``."""
+    from vaedetect.training.reshare import SUFFIX, reshared_copy
+
+    src = data_dir / row["path"]
+    with tempfile.TemporaryDirectory(prefix="vaedetect-reshare-") as tmp:
+        copy, how = reshared_copy(src, row["path"], Path(tmp), photo=src.suffix.lower() in IMAGE_EXTENSIONS)
+        rec = record_of(row, detector.record(copy))
+    return {**rec, "path": row["path"] + SUFFIX, "copy_of": row["path"], "transform": how}
+
+
 def build_records(detector: Any, data_dir: Path, cache: Path, *, reshare: bool = False) -> list[dict[str, Any]]:
     """One record per labelled file, measured once and kept as JSON lines in ``cache`` (re-runs resume; a file
     already there is not measured again, so records must come from the same bundle and code). With ``reshare``, also
-    one re-shared copy of each (:mod:`vaedetect.training.reshare`), recorded as its original's path + ``#reshared``."""
-    from vaedetect.training.reshare import SUFFIX, reshared_copy
+    one re-shared copy of each (:func:`reshared_record`)."""
+    from vaedetect.training.reshare import SUFFIX
 
     done: dict[str, dict[str, Any]] = {}
     if cache.exists():
@@ -75,25 +87,19 @@ def build_records(detector: Any, data_dir: Path, cache: Path, *, reshare: bool =
     wanted = []
     with cache.open("a") as fh:
         for row in tqdm(labelled_rows(data_dir), desc="evidence", leave=False):
-            src = data_dir / row["path"]
-            for key in (row["path"], row["path"] + SUFFIX) if reshare else (row["path"],):
+            jobs = {row["path"]: lambda row=row: record_of(row, detector.record(data_dir / row["path"]))}
+            if reshare:
+                jobs[row["path"] + SUFFIX] = lambda row=row: reshared_record(detector, row, data_dir)
+            for key, measure in jobs.items():
                 wanted.append(key)
                 if key in done:
                     continue
                 try:
-                    if key == row["path"]:
-                        rec = record_of(row, detector.record(src))
-                    else:
-                        with tempfile.TemporaryDirectory(prefix="vaedetect-reshare-") as tmp:
-                            photo = src.suffix.lower() in IMAGE_EXTENSIONS
-                            copy, how = reshared_copy(src, row["path"], Path(tmp), photo=photo)
-                            rec = {**record_of(row, detector.record(copy)), "copy_of": row["path"], "transform": how}
-                            rec["path"] = key
+                    done[key] = measure()
                 except (InputError, OSError, subprocess.SubprocessError, ValueError) as e:
                     log.warning("skipped %s: %s", key, e)
                     continue
-                done[key] = rec
-                fh.write(json.dumps(rec) + "\n")
+                fh.write(json.dumps(done[key]) + "\n")
     return [done[k] for k in wanted if k in done]
 
 
