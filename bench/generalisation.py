@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 from vaedetect import cues as cues_mod  # noqa: E402
 from vaedetect import evidence  # noqa: E402
 from vaedetect.fusion import (  # noqa: E402
+    FLOOR,
     N_FOLDS,
     QUALITY,
     LearnedFusion,
@@ -41,6 +43,7 @@ from vaedetect.training.learned import record_of, tied_families  # noqa: E402
 
 EXISTING = ("face", "latent", "temporal", "audio", "sync")
 _BUNDLE: Any = None  # the shipped bundle, loaded only for --frames (latent distance of single frames)
+_FLOOR = FLOOR  # --floor (rule 12): the lowest oriented z the learned heads take
 FAKE_LINE_FPR = 0.05
 
 
@@ -136,7 +139,7 @@ def originals(items: list[Item]) -> list[Item]:
 
 def fit(train: list[Item], features: tuple[str, ...], l2: float, correct: bool) -> LearnedFusion:
     recs = [{"label": it.label, "family": it.family, "values": it.values, "quality": it.quality} for it in train]
-    return fit_records(recs, features, l2=l2, correct=correct)
+    return fit_records(recs, features, l2=l2, correct=correct, floor=_FLOOR)
 
 
 def score(model: LearnedFusion, items: list[Item]) -> np.ndarray:
@@ -331,7 +334,10 @@ def main() -> None:
     ap.add_argument("--augment", help="re-shared copies' records (bench/reshare_records.py): trained on, scored apart")
     ap.add_argument("--score-copies-only", action="store_true", help="with --augment: score the copies, train on none")
     ap.add_argument("--dump-records", help="write the records train's fusion stage reads (JSON lines) and stop")
+    ap.add_argument("--floor", type=float, default=FLOOR, help="lowest oriented z a learned head takes (rule 12)")
     args = ap.parse_args()
+    global _FLOOR
+    _FLOOR = args.floor
     if args.frames:
         global _BUNDLE
         from vaedetect.models import ModelBundle
@@ -411,8 +417,11 @@ def main() -> None:
         print(f"mean AUC {nested['mean_auc']:.3f}")
     if args.json:
         out = {
+            "command": "python bench/generalisation.py " + " ".join(sys.argv[1:]),
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "features": features,
             "l2": args.l2,
+            "floor": args.floor,
             "quality_correction": correct,
             "univariate": uni,
             "quality_rho": rho,

@@ -19,7 +19,8 @@ these. What is not attacked: the region cues (256 px crops cut separately), the 
 attacker here edits crops, not the video file; an attack on the file would also have to survive re-encoding and
 alignment, so these numbers are a lower bound on what it costs an informed attacker.
 
-    nice -n 10 python bench/robustness_attack.py [--n 6] [--eps 1 2 4 8] [--detected uncertain] --json OUT
+    nice -n 10 python bench/robustness_attack.py [--n 6] [--eps 1 2 4 8] [--detected uncertain] [--checkpoint DIR]
+        --json OUT
 """
 
 from __future__ import annotations
@@ -156,12 +157,13 @@ def main() -> None:
         help="what counts as detected: 'likely manipulated' only, or 'uncertain' and above (the shipped video line is"
         " above every real file and re-shared real copy, so few fakes reach it)",
     )
+    ap.add_argument("--checkpoint", help="a bundle folder or Hub id (default: the shipped bundle)")
     ap.add_argument("--json")
     args = ap.parse_args()
     import vaedetect
 
     torch.manual_seed(0)
-    det = vaedetect.load_detector()
+    det = vaedetect.load_detector(args.checkpoint)
     for m in (det.bundle.face_vae, det.bundle.sync):
         m.eval()
         for p in m.parameters():

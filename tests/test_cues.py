@@ -120,6 +120,29 @@ def test_fusion_learns_the_informative_evidence_and_keeps_weights_non_negative()
     assert again.logit({"a": 1.0, "b": 2.0}) == pytest.approx(f.logit({"a": 1.0, "b": 2.0}))
 
 
+def test_floored_fusion_lets_evidence_accuse_but_not_acquit_beyond_the_real_median():
+    rng = np.random.default_rng(7)
+    real = [{"a": rng.normal(), "b": rng.normal()} for _ in range(300)]
+    fake = [{"a": rng.normal(3), "b": rng.normal(2)} for _ in range(100)]
+    floored = fit_fusion(real, fake, ("a", "b"), floor=0.0)
+    median = {"a": floored.norms["a"].center, "b": 1.0}
+    # an attacker (or a soft fake) pushing one evidence far to the real side gains nothing past the median
+    assert floored.logit({**median, "a": -50.0}) == pytest.approx(floored.logit(median))
+    assert floored.logit({**median, "a": 3.0}) > floored.logit(median)  # the fake side still counts
+    again = LearnedFusion.from_json(json.loads(json.dumps(floored.to_json())))
+    assert again.floor == 0.0 and again.logit({"a": -50.0}) == pytest.approx(floored.logit({"a": -50.0}))
+    unfloored = fit_fusion(real, fake, ("a", "b"))
+    assert unfloored.logit({"a": -50.0}) < unfloored.logit({"a": unfloored.norms["a"].center})
+
+
+def test_calibration_written_without_a_floor_scores_as_it_was_fitted():
+    d = fit_fusion([{"a": float(x)} for x in range(-5, 6)], [{"a": 9.0}] * 5, ("a",), floor=-8.0).to_json()
+    del d["floor"]  # as bundles written before rule 12
+    old = LearnedFusion.from_json(d)
+    assert old.floor == -8.0
+    assert old.zs({"a": -1e6})["a"] == -8.0
+
+
 def test_quality_correction_removes_what_quality_predicts_on_real_files():
     rng = np.random.default_rng(6)
     q = [{"face_px": float(p), "sharpness": float(s), "bits_per_pixel": 0.1} for p, s in

@@ -19,6 +19,9 @@ from scipy.optimize import minimize
 from vaedetect.audio import ANALYSIS_FPS
 
 Z_CLIP = 8.0  # one extreme value must not decide a verdict alone
+# The lowest oriented z an evidence brings into a head fitted from now on (bench/results/2026-12-01-rules.md, rule 12).
+# A calibration written without a ``floor`` keeps -Z_CLIP, so a shipped bundle scores as it was fitted.
+FLOOR = -Z_CLIP
 MAD_TO_SD = 1.4826
 # What re-sharing changes: how large the face is, how much fine detail its crop has, how many bits each pixel got.
 QUALITY = ("face_px", "sharpness", "bits_per_pixel")
@@ -109,10 +112,11 @@ class Norm:
     direction: float = 1.0
     n: int = 0
 
-    def z(self, value: float | None) -> float | None:
+    def z(self, value: float | None, floor: float = -Z_CLIP) -> float | None:
+        """Oriented z-score, clipped to [``floor``, Z_CLIP]; None for a missing or non-finite value."""
         if value is None or not np.isfinite(value):
             return None
-        return float(np.clip(self.direction * (value - self.center) / self.scale, -Z_CLIP, Z_CLIP))
+        return float(np.clip(self.direction * (value - self.center) / self.scale, floor, Z_CLIP))
 
     def to_json(self) -> dict[str, Any]:
         return {"center": self.center, "scale": self.scale, "direction": self.direction, "n": self.n}
@@ -147,13 +151,14 @@ class LearnedFusion:
     bias: float
     correction: QualityCorrection | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    floor: float = -Z_CLIP  # see :data:`FLOOR`
 
     def zs(
         self, values: dict[str, float | None], quality: dict[str, float | None] | None = None
     ) -> dict[str, float | None]:
         if self.correction is not None and quality is not None:
             values = self.correction.apply(values, quality)
-        return {k: self.norms[k].z(values.get(k)) for k in self.features}
+        return {k: self.norms[k].z(values.get(k), self.floor) for k in self.features}
 
     def logit(self, values: dict[str, float | None], quality: dict[str, float | None] | None = None) -> float:
         z = self.zs(values, quality)
@@ -168,6 +173,7 @@ class LearnedFusion:
             "bias": float(self.bias),
             "correction": self.correction.to_json() if self.correction is not None else None,
             "meta": self.meta,
+            "floor": self.floor,
         }
 
     @classmethod
@@ -179,6 +185,7 @@ class LearnedFusion:
             bias=float(d["bias"]),
             correction=QualityCorrection.from_json(d["correction"]) if d.get("correction") else None,
             meta=dict(d.get("meta", {})),
+            floor=float(d.get("floor", -Z_CLIP)),
         )
 
 
@@ -191,13 +198,14 @@ def fit_fusion(
     fake_groups: list[str] | None = None,
     real_quality: list[dict[str, float | None]] | None = None,
     fake_quality: list[dict[str, float | None]] | None = None,
+    floor: float = FLOOR,
 ) -> LearnedFusion:
     """Fit norms on ``real`` (oriented by ``fake``) and non-negative logistic weights, classes balanced; ``l2`` is the
     ridge penalty on the weights against a weighted mean log-loss.
 
     ``fake_groups`` (e.g. the family of each fake) weights every group equally, so one large family cannot decide
     what the fusion learns about all of them. With ``real_quality`` (and ``fake_quality``), a
-    :class:`QualityCorrection` fitted on the real files is applied first.
+    :class:`QualityCorrection` fitted on the real files is applied first. ``floor``: see :data:`FLOOR`.
     """
     correction = None
     if real_quality is not None:
@@ -215,7 +223,7 @@ def fit_fusion(
     def matrix(rows: list[dict[str, float | None]]) -> np.ndarray:
         out = np.zeros((len(rows), len(features)))
         for j, k in enumerate(features):
-            z = [norms[k].z(v) for v in column(rows, k)]
+            z = [norms[k].z(v, floor) for v in column(rows, k)]
             out[:, j] = [0.0 if v is None else v for v in z]
         return out
 
@@ -238,7 +246,7 @@ def fit_fusion(
 
     bounds = [(0.0, None)] * len(features) + [(None, None)]
     res = minimize(loss, np.zeros(len(features) + 1), jac=True, method="L-BFGS-B", bounds=bounds)
-    return LearnedFusion(features, norms, res.x[:-1], float(res.x[-1]), correction)
+    return LearnedFusion(features, norms, res.x[:-1], float(res.x[-1]), correction, floor=floor)
 
 
 # -- the bundle's learned heads ----------------------------------------------------------------------------------
@@ -263,7 +271,12 @@ def identity_fold(group: str) -> int:
 
 
 def fit_records(
-    records: list[dict[str, Any]], features: tuple[str, ...], *, l2: float = 0.01, correct: bool = True
+    records: list[dict[str, Any]],
+    features: tuple[str, ...],
+    *,
+    l2: float = 0.01,
+    correct: bool = True,
+    floor: float = FLOOR,
 ) -> LearnedFusion:
     """:func:`fit_fusion` on records (see :func:`fit_heads`), with the quality correction unless ``correct`` is off."""
     real = [r for r in records if not r["label"]]
@@ -276,6 +289,7 @@ def fit_records(
         fake_groups=[r["family"] for r in fake],
         real_quality=[r["quality"] for r in real] if correct else None,
         fake_quality=[r["quality"] for r in fake] if correct else None,
+        floor=floor,
     )
 
 
@@ -285,7 +299,12 @@ def probability(model: LearnedFusion, record: dict[str, Any]) -> float:
 
 
 def out_of_fold(
-    train: list[dict[str, Any]], scored: list[dict[str, Any]], features: tuple[str, ...], *, l2: float = 0.01
+    train: list[dict[str, Any]],
+    scored: list[dict[str, Any]],
+    features: tuple[str, ...],
+    *,
+    l2: float = 0.01,
+    floor: float = FLOOR,
 ) -> np.ndarray:
     """Each of ``scored`` scored by a head fitted on ``train`` without its identity fold (every fake trains): how the
     lines see real files the model never trained on. In ``scored``'s order."""
@@ -293,7 +312,8 @@ def out_of_fold(
     for k in range(N_FOLDS):
         idx = [i for i, r in enumerate(scored) if identity_fold(r["group"]) == k]
         if idx:
-            model = fit_records([r for r in train if r["label"] or identity_fold(r["group"]) != k], features, l2=l2)
+            fold = [r for r in train if r["label"] or identity_fold(r["group"]) != k]
+            model = fit_records(fold, features, l2=l2, floor=floor)
             out[idx] = [probability(model, scored[i]) for i in idx]
     return out
 
@@ -314,6 +334,7 @@ def fit_heads(
     l2: float = 0.01,
     photo_lines_on_frames: bool = True,
     train_on_copies: bool = False,
+    floor: float = FLOOR,
 ) -> dict[str, Any]:
     """The ``learned`` block of a bundle's calibration: a video head and a photo head fitted on every record, with
     lines from real files scored by a model that did not train on their identity (5 folds): "uncertain" where 20% of
@@ -341,9 +362,9 @@ def fit_heads(
         if not scored_reals:  # no real file of this kind to set its lines on: that kind keeps the equal fusion
             continue
         real_copies = [r for r in records if r.get("copy_of") and not r["label"] and r["is_image"] == (kind == "photo")]
-        scored = out_of_fold(train, scored_reals + real_copies, features, l2=l2)
+        scored = out_of_fold(train, scored_reals + real_copies, features, l2=l2, floor=floor)
         oof_a, oof_copies = scored[: len(scored_reals)], scored[len(scored_reals) :]
-        model = fit_records(train, features, l2=l2)
+        model = fit_records(train, features, l2=l2, floor=floor)
         model.meta = {
             "n_real": sum(1 for r in train if not r["label"]),
             "n_fake": sum(1 for r in train if r["label"]),
