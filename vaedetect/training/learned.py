@@ -18,7 +18,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from vaedetect.errors import InputError
-from vaedetect.fusion import fit_heads
+from vaedetect.fusion import FLOOR, fit_heads
 from vaedetect.media import IMAGE_EXTENSIONS
 
 log = logging.getLogger("vaedetect.train")
@@ -103,9 +103,11 @@ def build_records(detector: Any, data_dir: Path, cache: Path, *, reshare: bool =
     return [done[k] for k in wanted if k in done]
 
 
-def fit_learned(bundle_dir: Path, records: list[dict[str, Any]], *, l2: float = 0.01) -> dict[str, Any]:
+def fit_learned(
+    bundle_dir: Path, records: list[dict[str, Any]], *, l2: float = 0.01, floor: float = FLOOR
+) -> dict[str, Any]:
     """Fit the learned heads and write them into ``bundle_dir/calibration.json``; returns the ``learned`` block."""
-    learned = fit_heads(records, l2=l2)
+    learned = fit_heads(records, l2=l2, floor=floor)
     path = bundle_dir / "calibration.json"
     calibration = json.loads(path.read_text())
     calibration["learned"] = learned
@@ -114,7 +116,13 @@ def fit_learned(bundle_dir: Path, records: list[dict[str, Any]], *, l2: float = 
 
 
 def fit_stage(
-    bundle_dir: Path, data_dir: Path, records_path: Path, *, l2: float = 0.01, reshare: bool = False
+    bundle_dir: Path,
+    data_dir: Path,
+    records_path: Path,
+    *,
+    l2: float = 0.01,
+    reshare: bool = False,
+    floor: float = FLOOR,
 ) -> dict[str, Any]:
     """The stage ``train`` ends with and ``fit-fusion`` runs alone: records (measured with the bundle in
     ``bundle_dir``, or read from ``records_path`` when it is complete; with ``reshare``, a re-shared copy of every
@@ -125,4 +133,4 @@ def fit_stage(
     if not any(r["label"] for r in records):
         log.warning("no labelled fakes in %s: the bundle keeps its equal fusion", data_dir)
         return {}
-    return fit_learned(bundle_dir, records, l2=l2)
+    return fit_learned(bundle_dir, records, l2=l2, floor=floor)
