@@ -44,6 +44,7 @@ from vaedetect.training.learned import record_of, tied_families  # noqa: E402
 EXISTING = ("face", "latent", "temporal", "audio", "sync")
 _BUNDLE: Any = None  # the shipped bundle, loaded only for --frames (latent distance of single frames)
 _FLOOR = FLOOR  # --floor (rule 12): the lowest oriented z the learned heads take
+_WITHOUT: set[str] = set()  # --without (rule 13): evidence removed from every configuration, the rules' included
 FAKE_LINE_FPR = 0.05
 
 
@@ -259,7 +260,7 @@ CONFIGS = {
 
 def _features(spec: str, dropped: tuple[str, ...]) -> tuple[str, ...]:
     sets = {"cues": cues_mod.CUES, "existing": EXISTING}
-    return tuple(k for name in spec.split(",") for k in sets[name] if k not in dropped)
+    return tuple(k for name in spec.split(",") for k in sets[name] if k not in dropped and k not in _WITHOUT)
 
 
 def _auc(real: list[float], fake: list[float]) -> float:
@@ -335,9 +336,11 @@ def main() -> None:
     ap.add_argument("--score-copies-only", action="store_true", help="with --augment: score the copies, train on none")
     ap.add_argument("--dump-records", help="write the records train's fusion stage reads (JSON lines) and stop")
     ap.add_argument("--floor", type=float, default=FLOOR, help="lowest oriented z a learned head takes (rule 12)")
+    ap.add_argument("--without", default="", help="comma-separated evidence removed everywhere, --nested's too")
     args = ap.parse_args()
     global _FLOOR
     _FLOOR = args.floor
+    _WITHOUT.update(k for k in args.without.split(",") if k)
     if args.frames:
         global _BUNDLE
         from vaedetect.models import ModelBundle
@@ -359,7 +362,7 @@ def main() -> None:
             fh.writelines(json.dumps(r) + "\n" for r in recs)
         return
     sets = {"cues": cues_mod.CUES, "existing": EXISTING}
-    dropped = {k for k in args.drop.split(",") if k}
+    dropped = {k for k in args.drop.split(",") if k} | _WITHOUT
     features = tuple(k for name in args.features.split(",") for k in sets[name] if k not in dropped)
     correct = args.quality_correction
     files = [it for it in items if it.trainable]
