@@ -44,7 +44,7 @@ from vaedetect.training.learned import record_of, tied_families  # noqa: E402
 EXISTING = ("face", "latent", "temporal", "audio", "sync")
 _BUNDLE: Any = None  # the shipped bundle, loaded only for --frames (latent distance of single frames)
 _FLOOR = FLOOR  # --floor (rule 12): the lowest oriented z the learned heads take
-_WITHOUT: set[str] = set()  # --without (rule 13): evidence removed from every configuration, the rules' included
+_WITHOUT: set[str] = set()  # --without: evidence removed from every configuration, the rules' included (rule 13)
 FAKE_LINE_FPR = 0.05
 
 

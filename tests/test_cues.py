@@ -93,38 +93,7 @@ def test_clip_cues_of_one_photo_have_no_temporal_cues():
     out = cues.clip_cues(_face(rng)[None], _landmarks(rng)[None])
     assert set(out) == set(cues.CUES)
     assert np.isnan(out["lower_upper_flicker"]) and np.isnan(out["face_ring_flicker"])
-    assert np.isnan(out["eye_closure"])
     assert np.isfinite(out["lower_upper_detail"])
-
-
-def _blinking(rng: np.random.Generator, n: int, closed_at: tuple[int, ...], lid: float) -> np.ndarray:
-    """``n`` frames of one face's landmarks whose lids are ``lid`` times as open on ``closed_at`` frames."""
-    base = _landmarks(rng)
-    out = np.repeat(base[None], n, axis=0)
-    for a, b, lids in cues._EYES:
-        centre_y = (base[a, 1] + base[b, 1]) / 2
-        for up, down in lids:
-            out[:, up, 1], out[:, down, 1] = centre_y - 6.0, centre_y + 6.0
-            for i in closed_at:
-                out[i, up, 1], out[i, down, 1] = centre_y - 6.0 * lid, centre_y + 6.0 * lid
-    return out + rng.normal(0, 0.05, out.shape)
-
-
-def test_eye_closure_measures_the_deepest_blink_and_ignores_face_size():
-    rng = np.random.default_rng(7)
-    full, half, none = (_blinking(rng, 40, (12, 13), lid) for lid in (0.1, 0.5, 1.0))
-    assert cues.eye_closure(full) == pytest.approx(0.9, abs=0.03)
-    assert cues.eye_closure(half) == pytest.approx(0.5, abs=0.03)
-    assert cues.eye_closure(none) < 0.05
-    assert cues.eye_closure(full * 0.3) == pytest.approx(cues.eye_closure(full), abs=0.02)  # a smaller face
-
-
-def test_eye_closure_needs_about_two_seconds_of_landmarks():
-    rng = np.random.default_rng(8)
-    lm = _blinking(rng, 40, (5,), 0.1)
-    assert np.isnan(cues.eye_closure(lm[: cues._MIN_EYE_FRAMES - 1]))
-    lm[:20] = np.nan  # frames without landmarks do not count
-    assert np.isnan(cues.eye_closure(lm))
 
 
 def test_robust_norm_orients_towards_the_fakes():

@@ -32,14 +32,11 @@ FRAME_CUES = (
     "face_ring_noise",
     "seam",
 )
-CLIP_CUES = ("lower_upper_flicker", "face_ring_flicker", "eye_closure")
+CLIP_CUES = ("lower_upper_flicker", "face_ring_flicker")
 CUES = FRAME_CUES + CLIP_CUES
 
 _EPS = 1e-3
 _MIN_PIXELS = 80  # a region smaller than this in the crop gives no number (profile views, faces cut by the frame)
-# Eye aspect ratio (Soukupová & Čech 2016) on FaceMesh points: (corner, corner, (upper, lower) lid pairs) per eye.
-_EYES = ((33, 133, ((160, 144), (158, 153))), (362, 263, ((385, 380), (387, 373))))
-_MIN_EYE_FRAMES = 25  # about 2 s of FaceMesh frames: shorter gives a blink too little chance to happen
 
 
 @dataclass
@@ -149,34 +146,7 @@ def clip_cues(crops: np.ndarray, landmarks: np.ndarray) -> dict[str, float]:
         fr.append(_flicker(dets[i], dets[i + 1], rs[i].inner, rs[i].ring))
     out["lower_upper_flicker"] = _nanmedian(lu)
     out["face_ring_flicker"] = _nanmedian(fr)
-    out["eye_closure"] = eye_closure(landmarks)
     return out
-
-
-def eye_openness(landmarks: np.ndarray) -> np.ndarray:
-    """Per frame, the mean eye aspect ratio of both eyes (lid distance over eye width); NaN where landmarks are."""
-    lm = np.asarray(landmarks, dtype=np.float64)
-    ears = []
-    for a, b, lids in _EYES:
-        width = np.linalg.norm(lm[:, a] - lm[:, b], axis=-1)
-        lid = np.mean([np.linalg.norm(lm[:, u] - lm[:, d], axis=-1) for u, d in lids], axis=0)
-        ears.append(lid / np.where(width > 0, width, np.nan))
-    return np.mean(ears, axis=0)
-
-
-def eye_closure(landmarks: np.ndarray) -> float:
-    """How far the lids close at the clip's deepest blink, relative to the open eye: 1 − min / 90th percentile of
-    the eye aspect ratio. People blink every few seconds and close fully; a swapped or generated face animates its
-    eyes from what its model saw. A ratio on one face, so sharpness and size cancel to first order. NaN when fewer
-    than ``_MIN_EYE_FRAMES`` frames have landmarks (a photo has one)."""
-    if landmarks is None or len(landmarks) < _MIN_EYE_FRAMES:
-        return float("nan")
-    o = eye_openness(landmarks)
-    o = o[np.isfinite(o)]
-    if o.size < _MIN_EYE_FRAMES:
-        return float("nan")
-    top = float(np.quantile(o, 0.9))
-    return float(1.0 - o.min() / top) if top > _EPS else float("nan")
 
 
 def face_sharpness(crops: np.ndarray) -> float | None:

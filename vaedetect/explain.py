@@ -51,7 +51,6 @@ EVIDENCE_NAMES = {
     "seam": "Edge along the face outline",
     "lower_upper_flicker": "Mouth-area texture over time",
     "face_ring_flicker": "Face texture over time",
-    "eye_closure": "Blink depth",
 }
 
 # What an evidence says when it pushes a verdict towards "manipulated", by the direction the learned fusion found the
@@ -101,9 +100,6 @@ EVIDENCE_SENTENCES = {
     " footage.",
     ("face_ring_flicker", -1): "Fine texture inside the face is steadier over time than around it, as in generated"
     " faces.",
-    ("eye_closure", 1): "The eyes close more deeply at their deepest blink than in real footage.",
-    ("eye_closure", -1): "The eyes never close as fully as real people's do when they blink, as in many swapped and"
-    " generated faces.",
 }
 
 # The number is read against lines set on held-out real footage, and those lines differ between a video with sound, a
