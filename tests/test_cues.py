@@ -143,6 +143,23 @@ def test_calibration_written_without_a_floor_scores_as_it_was_fitted():
     assert old.zs({"a": -1e6})["a"] == -8.0
 
 
+def test_two_sided_evidence_flags_fakes_on_either_side_of_the_real_median():
+    rng = np.random.default_rng(9)
+    real = [{"a": rng.normal()} for _ in range(300)]
+    # two families of fakes, one on each side: an oriented norm can only point at one of them
+    fake = [{"a": rng.normal(-4)} for _ in range(60)] + [{"a": rng.normal(4)} for _ in range(40)]
+    groups = ["low"] * 60 + ["high"] * 40
+    two = fit_fusion(real, fake, ("a",), fake_groups=groups, two_sided=("a",))
+    one = fit_fusion(real, fake, ("a",), fake_groups=groups)
+    centre = two.norms["a"].center
+    assert two.logit({"a": centre - 4}) == pytest.approx(two.logit({"a": centre + 4}), abs=0.05)
+    assert two.logit({"a": centre + 4}) > two.logit({"a": centre}) + 1.0
+    assert one.logit({"a": centre + 4}) <= one.logit({"a": centre})  # oriented low: the high family scores as real
+    again = LearnedFusion.from_json(json.loads(json.dumps(two.to_json())))
+    assert again.norms["a"].two_sided and again.logit({"a": 2.5}) == pytest.approx(two.logit({"a": 2.5}))
+    assert "two_sided" not in one.to_json()["norms"]["a"]  # calibrations without it read as before
+
+
 def test_quality_correction_removes_what_quality_predicts_on_real_files():
     rng = np.random.default_rng(6)
     q = [{"face_px": float(p), "sharpness": float(s), "bits_per_pixel": 0.1} for p, s in

@@ -10,7 +10,7 @@ evidence counts". Missing evidence is 0 (typical of real files), so it moves not
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -105,25 +105,38 @@ def fit_quality_correction(
 
 @dataclass
 class Norm:
-    """Robust standardisation of one evidence against real files; ``direction`` orients it towards the fakes."""
+    """Robust standardisation of one evidence against real files; ``direction`` orients it towards the fakes, or
+    ``two_sided`` reads it as a distance from the real median either way (rule 14 of the 2026-12-01 rules)."""
 
     center: float
     scale: float
     direction: float = 1.0
     n: int = 0
+    two_sided: bool = False
 
     def z(self, value: float | None, floor: float = -Z_CLIP) -> float | None:
-        """Oriented z-score, clipped to [``floor``, Z_CLIP]; None for a missing or non-finite value."""
+        """Oriented z-score, clipped to [``floor``, Z_CLIP] (two-sided: |z| in [0, Z_CLIP]); None for a missing or
+        non-finite value."""
         if value is None or not np.isfinite(value):
             return None
-        return float(np.clip(self.direction * (value - self.center) / self.scale, floor, Z_CLIP))
+        z = (value - self.center) / self.scale
+        if self.two_sided:
+            return float(min(abs(z), Z_CLIP))
+        return float(np.clip(self.direction * z, floor, Z_CLIP))
 
     def to_json(self) -> dict[str, Any]:
-        return {"center": self.center, "scale": self.scale, "direction": self.direction, "n": self.n}
+        out = {"center": self.center, "scale": self.scale, "direction": self.direction, "n": self.n}
+        return {**out, "two_sided": True} if self.two_sided else out
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Norm:
-        return cls(float(d["center"]), float(d["scale"]), float(d.get("direction", 1.0)), int(d.get("n", 0)))
+        return cls(
+            float(d["center"]),
+            float(d["scale"]),
+            float(d.get("direction", 1.0)),
+            int(d.get("n", 0)),
+            bool(d.get("two_sided", False)),
+        )
 
 
 def robust_norm(real_values: np.ndarray, fake_values: np.ndarray | None = None) -> Norm:
@@ -199,9 +212,10 @@ def fit_fusion(
     real_quality: list[dict[str, float | None]] | None = None,
     fake_quality: list[dict[str, float | None]] | None = None,
     floor: float = FLOOR,
+    two_sided: tuple[str, ...] = (),
 ) -> LearnedFusion:
-    """Fit norms on ``real`` (oriented by ``fake``) and non-negative logistic weights, classes balanced; ``l2`` is the
-    ridge penalty on the weights against a weighted mean log-loss.
+    """Fit norms on ``real`` (oriented by ``fake``, or two-sided for the features in ``two_sided``) and non-negative
+    logistic weights, classes balanced; ``l2`` is the ridge penalty on the weights against a weighted mean log-loss.
 
     ``fake_groups`` (e.g. the family of each fake) weights every group equally, so one large family cannot decide
     what the fusion learns about all of them. With ``real_quality`` (and ``fake_quality``), a
@@ -219,6 +233,7 @@ def fit_fusion(
         return np.array([np.nan if r.get(k) is None else r[k] for r in rows], dtype=np.float64)
 
     norms = {k: robust_norm(column(real, k), column(fake, k)) for k in features}
+    norms = {k: replace(n, two_sided=True) if k in two_sided else n for k, n in norms.items()}
 
     def matrix(rows: list[dict[str, float | None]]) -> np.ndarray:
         out = np.zeros((len(rows), len(features)))
@@ -277,6 +292,7 @@ def fit_records(
     l2: float = 0.01,
     correct: bool = True,
     floor: float = FLOOR,
+    two_sided: tuple[str, ...] = (),
 ) -> LearnedFusion:
     """:func:`fit_fusion` on records (see :func:`fit_heads`), with the quality correction unless ``correct`` is off."""
     real = [r for r in records if not r["label"]]
@@ -290,6 +306,7 @@ def fit_records(
         real_quality=[r["quality"] for r in real] if correct else None,
         fake_quality=[r["quality"] for r in fake] if correct else None,
         floor=floor,
+        two_sided=two_sided,
     )
 
 
