@@ -44,6 +44,7 @@ from vaedetect.training.learned import record_of, tied_families  # noqa: E402
 EXISTING = ("face", "latent", "temporal", "audio", "sync")
 _BUNDLE: Any = None  # the shipped bundle, loaded only for --frames (latent distance of single frames)
 _FLOOR = FLOOR  # --floor (rule 12): the lowest oriented z the learned heads take
+_FLOORED: tuple[str, ...] | None = None  # --floor-only (rule 15): the evidence --floor applies to (None: all)
 _TWO_SIDED: set[str] = set()  # --two-sided (rule 14): evidence read as a distance from the real median, either way
 _WITHOUT: set[str] = set()  # --without: evidence removed from every configuration, the rules' included (rule 13)
 FAKE_LINE_FPR = 0.05
@@ -142,7 +143,7 @@ def originals(items: list[Item]) -> list[Item]:
 def fit(train: list[Item], features: tuple[str, ...], l2: float, correct: bool) -> LearnedFusion:
     recs = [{"label": it.label, "family": it.family, "values": it.values, "quality": it.quality} for it in train]
     two = tuple(k for k in features if k in _TWO_SIDED)
-    return fit_records(recs, features, l2=l2, correct=correct, floor=_FLOOR, two_sided=two)
+    return fit_records(recs, features, l2=l2, correct=correct, floor=_FLOOR, two_sided=two, floored=_FLOORED)
 
 
 def score(model: LearnedFusion, items: list[Item]) -> np.ndarray:
@@ -340,11 +341,13 @@ def main() -> None:
     ap.add_argument("--score-copies-only", action="store_true", help="with --augment: score the copies, train on none")
     ap.add_argument("--dump-records", help="write the records train's fusion stage reads (JSON lines) and stop")
     ap.add_argument("--floor", type=float, default=FLOOR, help="lowest oriented z a learned head takes (rule 12)")
+    ap.add_argument("--floor-only", help="comma-separated evidence --floor applies to (default: all; rule 15)")
     ap.add_argument("--two-sided", default="", help="'cues' or comma-separated evidence read as |z| (rule 14)")
     ap.add_argument("--without", default="", help="comma-separated evidence removed everywhere, --nested's too")
     args = ap.parse_args()
-    global _FLOOR
+    global _FLOOR, _FLOORED
     _FLOOR = args.floor
+    _FLOORED = tuple(args.floor_only.split(",")) if args.floor_only else None
     _WITHOUT.update(k for k in args.without.split(",") if k)
     for k in (k for k in args.two_sided.split(",") if k):
         _TWO_SIDED.update(cues_mod.CUES if k == "cues" else (k,))
@@ -432,6 +435,7 @@ def main() -> None:
             "features": features,
             "l2": args.l2,
             "floor": args.floor,
+            "floor_only": _FLOORED,
             "quality_correction": correct,
             "univariate": uni,
             "quality_rho": rho,

@@ -135,6 +135,19 @@ def test_floored_fusion_lets_evidence_accuse_but_not_acquit_beyond_the_real_medi
     assert unfloored.logit({"a": -50.0}) < unfloored.logit({"a": unfloored.norms["a"].center})
 
 
+def test_a_floor_on_one_evidence_leaves_the_others_both_sides():
+    rng = np.random.default_rng(8)
+    real = [{"a": rng.normal(), "b": rng.normal()} for _ in range(300)]
+    fake = [{"a": rng.normal(3), "b": rng.normal(2)} for _ in range(100)]
+    model = fit_fusion(real, fake, ("a", "b"), floor=0.0, floored=("a",))
+    median = {"a": model.norms["a"].center, "b": model.norms["b"].center}
+    assert model.logit({**median, "a": -50.0}) == pytest.approx(model.logit(median))  # "a" cannot acquit
+    assert model.logit({**median, "b": -50.0}) < model.logit(median)  # "b" still can
+    again = LearnedFusion.from_json(json.loads(json.dumps(model.to_json())))
+    assert again.norms["a"].floor == 0.0 and again.norms["b"].floor is None
+    assert again.logit({**median, "a": -50.0}) == pytest.approx(model.logit(median))
+
+
 def test_calibration_written_without_a_floor_scores_as_it_was_fitted():
     d = fit_fusion([{"a": float(x)} for x in range(-5, 6)], [{"a": 9.0}] * 5, ("a",), floor=-8.0).to_json()
     del d["floor"]  # as bundles written before rule 12

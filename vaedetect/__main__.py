@@ -225,7 +225,9 @@ def cmd_fit_fusion(args: argparse.Namespace) -> int:
     from vaedetect.training.recipes import TrainConfig
 
     reshare = TrainConfig().fusion_reshared_copies if args.reshare is None else args.reshare
-    kw = {} if args.floor is None else {"floor": args.floor}
+    kw: dict = {} if args.floor is None else {"floor": args.floor}
+    if args.floor_only:
+        kw["floored"] = tuple(args.floor_only.split(","))
     learned = fit_stage(Path(args.bundle), Path(args.data), Path(args.records), reshare=reshare, **kw)
     for kind, block in learned.items():
         f = block["fusion"]
@@ -308,6 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="also measure one re-shared copy of every file, for the lines (default: as the default recipe does)",
     )
     sp.add_argument("--floor", type=float, help="lowest oriented z the heads take (default: fusion.FLOOR; rule 12)")
+    sp.add_argument("--floor-only", help="comma-separated evidence the floor applies to (default: all; rule 15)")
 
     sp = sub.add_parser("train", help="train a bundle on real footage only (see vaedetect/training/)")
     sp.add_argument("--data", required=True, help="data folder with manifest.csv (its dev split is never used)")

@@ -113,6 +113,7 @@ class Norm:
     direction: float = 1.0
     n: int = 0
     two_sided: bool = False
+    floor: float | None = None  # this evidence's own floor (rule 15), else the fusion's
 
     def z(self, value: float | None, floor: float = -Z_CLIP) -> float | None:
         """Oriented z-score, clipped to [``floor``, Z_CLIP] (two-sided: |z| in [0, Z_CLIP]); None for a missing or
@@ -122,11 +123,15 @@ class Norm:
         z = (value - self.center) / self.scale
         if self.two_sided:
             return float(min(abs(z), Z_CLIP))
-        return float(np.clip(self.direction * z, floor, Z_CLIP))
+        return float(np.clip(self.direction * z, floor if self.floor is None else self.floor, Z_CLIP))
 
     def to_json(self) -> dict[str, Any]:
-        out = {"center": self.center, "scale": self.scale, "direction": self.direction, "n": self.n}
-        return {**out, "two_sided": True} if self.two_sided else out
+        out: dict[str, Any] = {"center": self.center, "scale": self.scale, "direction": self.direction, "n": self.n}
+        if self.two_sided:
+            out["two_sided"] = True
+        if self.floor is not None:
+            out["floor"] = self.floor
+        return out
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Norm:
@@ -136,6 +141,7 @@ class Norm:
             float(d.get("direction", 1.0)),
             int(d.get("n", 0)),
             bool(d.get("two_sided", False)),
+            None if d.get("floor") is None else float(d["floor"]),
         )
 
 
@@ -213,13 +219,15 @@ def fit_fusion(
     fake_quality: list[dict[str, float | None]] | None = None,
     floor: float = FLOOR,
     two_sided: tuple[str, ...] = (),
+    floored: tuple[str, ...] | None = None,
 ) -> LearnedFusion:
     """Fit norms on ``real`` (oriented by ``fake``, or two-sided for the features in ``two_sided``) and non-negative
     logistic weights, classes balanced; ``l2`` is the ridge penalty on the weights against a weighted mean log-loss.
 
     ``fake_groups`` (e.g. the family of each fake) weights every group equally, so one large family cannot decide
     what the fusion learns about all of them. With ``real_quality`` (and ``fake_quality``), a
-    :class:`QualityCorrection` fitted on the real files is applied first. ``floor``: see :data:`FLOOR`.
+    :class:`QualityCorrection` fitted on the real files is applied first. ``floor``: see :data:`FLOOR`; with
+    ``floored``, only those evidence take it (rule 15).
     """
     correction = None
     if real_quality is not None:
@@ -234,6 +242,9 @@ def fit_fusion(
 
     norms = {k: robust_norm(column(real, k), column(fake, k)) for k in features}
     norms = {k: replace(n, two_sided=True) if k in two_sided else n for k, n in norms.items()}
+    if floored is not None:  # the floor for these evidence only; the fusion keeps the lowest
+        norms = {k: replace(n, floor=floor) if k in floored else n for k, n in norms.items()}
+        floor = -Z_CLIP
 
     def matrix(rows: list[dict[str, float | None]]) -> np.ndarray:
         out = np.zeros((len(rows), len(features)))
@@ -293,6 +304,7 @@ def fit_records(
     correct: bool = True,
     floor: float = FLOOR,
     two_sided: tuple[str, ...] = (),
+    floored: tuple[str, ...] | None = None,
 ) -> LearnedFusion:
     """:func:`fit_fusion` on records (see :func:`fit_heads`), with the quality correction unless ``correct`` is off."""
     real = [r for r in records if not r["label"]]
@@ -307,6 +319,7 @@ def fit_records(
         fake_quality=[r["quality"] for r in fake] if correct else None,
         floor=floor,
         two_sided=two_sided,
+        floored=floored,
     )
 
 
@@ -322,6 +335,7 @@ def out_of_fold(
     *,
     l2: float = 0.01,
     floor: float = FLOOR,
+    floored: tuple[str, ...] | None = None,
 ) -> np.ndarray:
     """Each of ``scored`` scored by a head fitted on ``train`` without its identity fold (every fake trains): how the
     lines see real files the model never trained on. In ``scored``'s order."""
@@ -330,7 +344,7 @@ def out_of_fold(
         idx = [i for i, r in enumerate(scored) if identity_fold(r["group"]) == k]
         if idx:
             fold = [r for r in train if r["label"] or identity_fold(r["group"]) != k]
-            model = fit_records(fold, features, l2=l2, floor=floor)
+            model = fit_records(fold, features, l2=l2, floor=floor, floored=floored)
             out[idx] = [probability(model, scored[i]) for i in idx]
     return out
 
@@ -352,6 +366,7 @@ def fit_heads(
     photo_lines_on_frames: bool = True,
     train_on_copies: bool = False,
     floor: float = FLOOR,
+    floored: tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
     """The ``learned`` block of a bundle's calibration: a video head and a photo head fitted on every record, with
     lines from real files scored by a model that did not train on their identity (5 folds): "uncertain" where 20% of
@@ -379,9 +394,9 @@ def fit_heads(
         if not scored_reals:  # no real file of this kind to set its lines on: that kind keeps the equal fusion
             continue
         real_copies = [r for r in records if r.get("copy_of") and not r["label"] and r["is_image"] == (kind == "photo")]
-        scored = out_of_fold(train, scored_reals + real_copies, features, l2=l2, floor=floor)
+        scored = out_of_fold(train, scored_reals + real_copies, features, l2=l2, floor=floor, floored=floored)
         oof_a, oof_copies = scored[: len(scored_reals)], scored[len(scored_reals) :]
-        model = fit_records(train, features, l2=l2, floor=floor)
+        model = fit_records(train, features, l2=l2, floor=floor, floored=floored)
         model.meta = {
             "n_real": sum(1 for r in train if not r["label"]),
             "n_fake": sum(1 for r in train if r["label"]),

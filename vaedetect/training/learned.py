@@ -104,10 +104,15 @@ def build_records(detector: Any, data_dir: Path, cache: Path, *, reshare: bool =
 
 
 def fit_learned(
-    bundle_dir: Path, records: list[dict[str, Any]], *, l2: float = 0.01, floor: float = FLOOR
+    bundle_dir: Path,
+    records: list[dict[str, Any]],
+    *,
+    l2: float = 0.01,
+    floor: float = FLOOR,
+    floored: tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
     """Fit the learned heads and write them into ``bundle_dir/calibration.json``; returns the ``learned`` block."""
-    learned = fit_heads(records, l2=l2, floor=floor)
+    learned = fit_heads(records, l2=l2, floor=floor, floored=floored)
     path = bundle_dir / "calibration.json"
     calibration = json.loads(path.read_text())
     calibration["learned"] = learned
@@ -123,6 +128,7 @@ def fit_stage(
     l2: float = 0.01,
     reshare: bool = False,
     floor: float = FLOOR,
+    floored: tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
     """The stage ``train`` ends with and ``fit-fusion`` runs alone: records (measured with the bundle in
     ``bundle_dir``, or read from ``records_path`` when it is complete; with ``reshare``, a re-shared copy of every
@@ -133,4 +139,4 @@ def fit_stage(
     if not any(r["label"] for r in records):
         log.warning("no labelled fakes in %s: the bundle keeps its equal fusion", data_dir)
         return {}
-    return fit_learned(bundle_dir, records, l2=l2, floor=floor)
+    return fit_learned(bundle_dir, records, l2=l2, floor=floor, floored=floored)
