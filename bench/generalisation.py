@@ -142,8 +142,9 @@ def originals(items: list[Item]) -> list[Item]:
 
 def fit(train: list[Item], features: tuple[str, ...], l2: float, correct: bool) -> LearnedFusion:
     recs = [{"label": it.label, "family": it.family, "values": it.values, "quality": it.quality} for it in train]
-    two = tuple(k for k in features if k in _TWO_SIDED)
-    return fit_records(recs, features, l2=l2, correct=correct, floor=_FLOOR, two_sided=two, floored=_FLOORED)
+    return fit_records(
+        recs, features, l2=l2, correct=correct, floor=_FLOOR, two_sided=tuple(_TWO_SIDED), floored=_FLOORED
+    )
 
 
 def score(model: LearnedFusion, items: list[Item]) -> np.ndarray:
@@ -371,9 +372,7 @@ def main() -> None:
         with open(args.dump_records, "w") as fh:
             fh.writelines(json.dumps(r) + "\n" for r in recs)
         return
-    sets = {"cues": cues_mod.CUES, "existing": EXISTING}
-    dropped = {k for k in args.drop.split(",") if k} | _WITHOUT
-    features = tuple(k for name in args.features.split(",") for k in sets[name] if k not in dropped)
+    features = _features(args.features, tuple(k for k in args.drop.split(",") if k))
     correct = args.quality_correction
     files = [it for it in items if it.trainable]
     print(f"{len(files)} files: {sum(it.label for it in files)} fake, {sum(1 - it.label for it in files)} real"
