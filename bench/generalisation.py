@@ -47,6 +47,7 @@ _FLOOR = FLOOR  # --floor (rule 12): the lowest oriented z the learned heads tak
 _FLOORED: tuple[str, ...] | None = None  # --floor-only (rule 15): the evidence --floor applies to (None: all)
 _TWO_SIDED: set[str] = set()  # --two-sided (rule 14): evidence read as a distance from the real median, either way
 _WITHOUT: set[str] = set()  # --without: evidence removed from every configuration, the rules' included (rule 13)
+_EXTRA: dict[str, dict[str, float]] = {}  # --extra-cues: {cache key: {cue: value}} measured elsewhere (rule 16)
 FAKE_LINE_FPR = 0.05
 
 
@@ -104,6 +105,7 @@ def load(cache: Path, with_frames: bool = False) -> list[Item]:
         if with_frames and meta["kind"] != "image" and "frames" not in m:
             m["frames"] = _frames_as_photos(d, meta, _BUNDLE.calibration, _BUNDLE)
         values = {**{k: (np.nan if meta["z"].get(k) is None else meta["z"][k]) for k in EXISTING}, **m["cues"]}
+        values.update({k: np.nan if v is None else v for k, v in _EXTRA.get(f.stem, {}).items()})
         ident = row["identity"] or row["path"]
         items.append(
             Item(
@@ -265,7 +267,8 @@ CONFIGS = {
 
 
 def _features(spec: str, dropped: tuple[str, ...]) -> tuple[str, ...]:
-    sets = {"cues": cues_mod.CUES, "existing": EXISTING}
+    extra = tuple(sorted({k for v in _EXTRA.values() for k in v}))
+    sets = {"cues": cues_mod.CUES + extra, "existing": EXISTING}
     return tuple(k for name in spec.split(",") for k in sets[name] if k not in dropped and k not in _WITHOUT)
 
 
@@ -345,7 +348,10 @@ def main() -> None:
     ap.add_argument("--floor-only", help="comma-separated evidence --floor applies to (default: all; rule 15)")
     ap.add_argument("--two-sided", default="", help="'cues' or comma-separated evidence read as |z| (rule 14)")
     ap.add_argument("--without", default="", help="comma-separated evidence removed everywhere, --nested's too")
+    ap.add_argument("--extra-cues", help="JSON {cache key: {cue: value}} added to the cues (bench/sbi_folds.py)")
     args = ap.parse_args()
+    if args.extra_cues:
+        _EXTRA.update(json.loads(Path(args.extra_cues).read_text()))
     global _FLOOR, _FLOORED
     _FLOOR = args.floor
     _FLOORED = tuple(args.floor_only.split(",")) if args.floor_only else None

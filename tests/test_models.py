@@ -314,6 +314,25 @@ def test_degrade_keeps_the_crop_shape_and_changes_only_quality() -> None:
     assert all(np.abs(o.astype(int) - face).mean() < 80 for o in outs)
 
 
+def test_low_quality_degrade_softens_on_average_and_keeps_the_crop_shape() -> None:
+    from vaedetect.cues import face_sharpness
+
+    face = np.random.default_rng(1).integers(0, 255, (128, 128, 3), dtype=np.uint8)
+    plain = [pseudofakes.degrade(face, np.random.default_rng(s)) for s in range(30)]
+    low = [pseudofakes.degrade_low_quality(face, np.random.default_rng(s)) for s in range(30)]
+    assert all(o.shape == face.shape and o.dtype == np.uint8 for o in low)
+    assert np.mean([face_sharpness(o[None]) for o in low]) < np.mean([face_sharpness(o[None]) for o in plain])
+
+
+def test_blend_batches_hold_half_blended_faces_degraded_alike() -> None:
+    from vaedetect.training.stages import blend_sampler
+
+    faces = np.random.default_rng(2).integers(0, 255, (6, 64, 64, 3), dtype=np.uint8)
+    x, y = blend_sampler(faces, 8, low_quality=True)(np.random.default_rng(0))
+    assert x.shape == (8, 3, 64, 64) and y.tolist() == [0, 1] * 4
+    assert 0.0 <= float(x.min()) <= float(x.max()) <= 1.0
+
+
 def test_mouth_window_jitter_moves_every_frame_the_same_way() -> None:
     rng = np.random.default_rng(0)
     base = np.zeros((48, 48), np.uint8)

@@ -160,6 +160,26 @@ def degrade(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.ascontiguousarray(out)
 
 
+def degrade_low_quality(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """:func:`degrade`, then the losses of a clip that travelled (down- and re-upscaling to 25-90%, a soft blur, JPEG
+    down to quality 30), applied to real and blended faces alike: without it a seam detector learns "sharp and
+    clean" as real and fires on soft real faces (rule 16 of ``bench/results/2026-12-01-rules.md``)."""
+    out = degrade(img, rng)
+    s = out.shape[0]
+    if rng.random() < 0.5:
+        small = max(16, int(s * rng.uniform(0.25, 0.9)))
+        out = cv2.resize(
+            cv2.resize(out, (small, small), interpolation=cv2.INTER_AREA), (s, s), interpolation=cv2.INTER_LINEAR
+        )
+    if rng.random() < 0.3:
+        out = cv2.GaussianBlur(out, (0, 0), float(rng.uniform(0.3, 1.5)))
+    if rng.random() < 0.6:
+        ok, buf = cv2.imencode(".jpg", out[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(30, 96))])
+        if ok:
+            out = cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1]
+    return np.ascontiguousarray(out)
+
+
 def frame_edge(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """An aligned crop as if the face had been tightly cropped in the source: outside a random inner rectangle the
     pixels are the mirror image the aligner pads with (``BORDER_REFLECT``). Photos that are just a face (dataset

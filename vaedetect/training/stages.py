@@ -90,23 +90,32 @@ def fit_face_vae(bundle: ModelBundle, faces: np.ndarray, cfg: TrainConfig, work:
     }
 
 
-def fit_blend(bundle: ModelBundle, train_clips: list[ClipArrays], cfg: TrainConfig, work: Path, device: str) -> list:
-    """Blend classifier: real faces against self-blended and cross-blended copies made on the fly (SBI)."""
-    blend_faces = face_pool(train_clips, cfg.face_frame_stride, cfg.blend.image_px)
+def blend_sampler(faces: np.ndarray, batch_size: int, *, low_quality: bool = False):
+    """Batches of real faces (label 0) against self-blended (70%) and cross-blended (30%) copies of them (label 1),
+    every image then degraded the same way for both classes, so quality is not a cue (``low_quality``: the stronger
+    :func:`pseudofakes.degrade_low_quality`)."""
+    degrade = pseudofakes.degrade_low_quality if low_quality else pseudofakes.degrade
 
-    def sample_blend(rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        b = blend_faces[rng.integers(0, len(blend_faces), cfg.batch_size)].copy()
+    def sample(rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        b = faces[rng.integers(0, len(faces), batch_size)].copy()
         y = (np.arange(len(b)) % 2).astype(np.float32)
         for i in np.flatnonzero(y):
             if rng.random() < 0.7:
                 b[i], _ = pseudofakes.self_blend(b[i], rng)
             else:
-                donor = blend_faces[rng.integers(0, len(blend_faces))]
+                donor = faces[rng.integers(0, len(faces))]
                 b[i], _ = pseudofakes.cross_blend(b[i], donor, rng)
-        b = np.stack([pseudofakes.degrade(img, rng) for img in b])  # same for both classes: not a cue
+        b = np.stack([degrade(img, rng) for img in b])
         return _flip_to_tensor(rng, b), torch.from_numpy(y)
 
-    return fit("blend", bundle.blend, lambda m, x, y: m.loss(x, y), sample_blend, cfg.blend_steps, cfg, work, device)
+    return sample
+
+
+def fit_blend(bundle: ModelBundle, train_clips: list[ClipArrays], cfg: TrainConfig, work: Path, device: str) -> list:
+    """Blend classifier: real faces against self-blended and cross-blended copies made on the fly (SBI)."""
+    blend_faces = face_pool(train_clips, cfg.face_frame_stride, cfg.blend.image_px)
+    sample = blend_sampler(blend_faces, cfg.batch_size, low_quality=cfg.blend_low_quality)
+    return fit("blend", bundle.blend, lambda m, x, y: m.loss(x, y), sample, cfg.blend_steps, cfg, work, device)
 
 
 def fit_audio_vae(
