@@ -6,7 +6,7 @@ low-quality augmentation (``training.stages.blend_sampler``), and scores every c
 of its own identity's fold: the mean logit over its cue crops. No deepfake is seen in training. Writes
 ``{cache key: {"sbi": value}}`` for ``bench/generalisation.py --extra-cues``.
 
-    python bench/sbi_folds.py [--cache .cache/gen] [--out .cache/sbi.json] [--work .cache/sbi] [--steps 1500]
+    python bench/sbi_folds.py [--cache .cache/gen] [--out .cache/sbi.json] [--work .cache/sbi] [--steps 800]
 """
 
 from __future__ import annotations
@@ -60,9 +60,12 @@ def main() -> None:
     ap.add_argument("--cache", default=str(ROOT / ".cache" / "gen"))
     ap.add_argument("--out", default=str(ROOT / ".cache" / "sbi.json"))
     ap.add_argument("--work", default=str(ROOT / ".cache" / "sbi"))
-    ap.add_argument("--steps", type=int, default=1500)
+    ap.add_argument("--steps", type=int, default=800)
     ap.add_argument("--folds", type=int, nargs="*", default=list(range(N_FOLDS)))
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     bcfg = BlendConfig()
     px = bcfg.image_px
