@@ -1,12 +1,12 @@
 """Rule 16 of ``bench/results/2026-12-01-rules.md``: the SBI blend-seam evidence, scored without identity leakage.
 
 Trains one blend classifier (``vaedetect.models.blend``) per identity fold (``fusion.identity_fold``) on the cached cue
-crops of real files outside that fold, real faces against self- and cross-blended copies of themselves with the
-low-quality augmentation (``training.stages.blend_sampler``), and scores every cached file (real or fake) with the net
-of its own identity's fold: the mean logit over its cue crops. No deepfake is seen in training. Writes
-``{cache key: {"sbi": value}}`` for ``bench/generalisation.py --extra-cues``.
+crops of real files outside that fold: real faces against self- and cross-blended copies of themselves
+(``training.stages.blend_sampler``), first with the shipped degradation, then with the low-quality augmentation (16b).
+Every cached file, real or fake, is scored by the net of its own identity's fold: the mean logit over its cue crops.
+No deepfake is seen in training. Writes ``{cache key: {"sbi": value}}`` for ``bench/generalisation.py --extra-cues``.
 
-    python bench/sbi_folds.py [--cache .cache/gen] [--out .cache/sbi.json] [--work .cache/sbi] [--steps 800]
+    python bench/sbi_folds.py [--cache .cache/gen] [--out .cache/sbi.json] [--work .cache/sbi] [--steps 500]
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -60,7 +61,7 @@ def main() -> None:
     ap.add_argument("--cache", default=str(ROOT / ".cache" / "gen"))
     ap.add_argument("--out", default=str(ROOT / ".cache" / "sbi.json"))
     ap.add_argument("--work", default=str(ROOT / ".cache" / "sbi"))
-    ap.add_argument("--steps", type=int, default=800)
+    ap.add_argument("--steps", type=int, default=500)
     ap.add_argument("--folds", type=int, nargs="*", default=list(range(N_FOLDS)))
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = ap.parse_args()
@@ -75,14 +76,22 @@ def main() -> None:
     out_path = Path(args.out)
     values = json.loads(out_path.read_text()) if out_path.exists() else {}
     cfg = TrainConfig(batch_size=32, lr=1e-3, checkpoint_every=250, seed=0, blend=bcfg)
+
+    def loss(m: BlendNet, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        return m.loss(x, y)
+
     for k in args.folds:
         pool = np.concatenate([f["crops"][::TRAIN_STRIDE] for f in files if f["real"] and f["fold"] != k
                                and f["crops"] is not None])  # fmt: skip
         net = BlendNet(bcfg)
         (Path(args.work) / f"fold{k}").mkdir(parents=True, exist_ok=True)
         t1 = time.time()
-        log = fit(f"sbi_fold{k}", net, lambda m, x, y: m.loss(x, y), blend_sampler(pool, cfg.batch_size,
-                  low_quality=True), args.steps, cfg, Path(args.work) / f"fold{k}", "cpu")  # fmt: skip
+        # 16b: clean seams first (from scratch the net finds none through heavy degradation), then the same seams
+        # through the low-quality augmentation at a gentler rate
+        work = Path(args.work) / f"fold{k}"
+        fit(f"sbi_fold{k}", net, loss, blend_sampler(pool, cfg.batch_size), args.steps, cfg, work, "cpu")
+        log = fit(f"sbi_fold{k}_lq", net, loss, blend_sampler(pool, cfg.batch_size, low_quality=True),
+                  args.steps, replace(cfg, lr=3e-4), work, "cpu")  # fmt: skip
         net.eval()
         for f in files:
             if f["fold"] == k:

@@ -41,8 +41,7 @@ def main() -> None:
     ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
     ap.add_argument("--n", type=int, default=12)
     ap.add_argument("--work", default=str(ROOT / ".cache" / "sbi"))
-    ap.add_argument("--values", nargs="+", default=[str(ROOT / ".cache" / "sbi-a.json"),
-                                                   str(ROOT / ".cache" / "sbi-b.json")])  # fmt: skip
+    ap.add_argument("--values", nargs="+", default=[str(ROOT / ".cache" / "sbi.json")])
     ap.add_argument("--cache", default=str(ROOT / ".cache" / "gen"))
     ap.add_argument("--json")
     args = ap.parse_args()
@@ -54,7 +53,7 @@ def main() -> None:
     nets = []
     for k in range(N_FOLDS):
         net = BlendNet(cfg)
-        net.load_state_dict(load_file(str(Path(args.work) / f"fold{k}" / f"sbi_fold{k}.safetensors")))
+        net.load_state_dict(load_file(str(Path(args.work) / f"fold{k}" / f"sbi_fold{k}_lq.safetensors")))
         nets.append(net.eval())
     # the spread of the evidence over real files (real videos and photos apart, as the heads read them)
     values = {}
