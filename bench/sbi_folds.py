@@ -15,7 +15,6 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -28,9 +27,8 @@ sys.path.insert(0, str(ROOT))
 from vaedetect.fusion import N_FOLDS, identity_fold  # noqa: E402
 from vaedetect.models.blend import BlendConfig, BlendNet  # noqa: E402
 from vaedetect.models.images import crops_to_tensor  # noqa: E402
-from vaedetect.training.loop import fit  # noqa: E402
 from vaedetect.training.recipes import TrainConfig  # noqa: E402
-from vaedetect.training.stages import blend_sampler  # noqa: E402
+from vaedetect.training.stages import train_blend_net  # noqa: E402
 
 TRAIN_STRIDE = 3  # every 3rd cached crop of a real file trains (neighbouring frames are near-copies)
 
@@ -75,23 +73,15 @@ def main() -> None:
     print(f"loaded {len(files)} files in {time.time() - t0:.0f}s", flush=True)
     out_path = Path(args.out)
     values = json.loads(out_path.read_text()) if out_path.exists() else {}
-    cfg = TrainConfig(batch_size=32, lr=1e-3, checkpoint_every=250, seed=0, blend=bcfg)
-
-    def loss(m: BlendNet, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        return m.loss(x, y)
-
+    cfg = TrainConfig(batch_size=32, lr=1e-3, checkpoint_every=250, seed=0, blend=bcfg, blend_steps=args.steps,
+                      blend_low_quality_steps=args.steps, blend_low_quality_lr=3e-4)  # fmt: skip
     for k in args.folds:
         pool = np.concatenate([f["crops"][::TRAIN_STRIDE] for f in files if f["real"] and f["fold"] != k
                                and f["crops"] is not None])  # fmt: skip
         net = BlendNet(bcfg)
         (Path(args.work) / f"fold{k}").mkdir(parents=True, exist_ok=True)
         t1 = time.time()
-        # 16b: clean seams first (from scratch the net finds none through heavy degradation), then the same seams
-        # through the low-quality augmentation at a gentler rate
-        work = Path(args.work) / f"fold{k}"
-        fit(f"sbi_fold{k}", net, loss, blend_sampler(pool, cfg.batch_size), args.steps, cfg, work, "cpu")
-        log = fit(f"sbi_fold{k}_lq", net, loss, blend_sampler(pool, cfg.batch_size, low_quality=True),
-                  args.steps, replace(cfg, lr=3e-4), work, "cpu")  # fmt: skip
+        log = train_blend_net(net, pool, cfg, Path(args.work) / f"fold{k}", "cpu", name=f"sbi_fold{k}")
         net.eval()
         for f in files:
             if f["fold"] == k:

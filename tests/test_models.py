@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -331,6 +332,21 @@ def test_blend_batches_hold_half_blended_faces_degraded_alike() -> None:
     x, y = blend_sampler(faces, 8, low_quality=True)(np.random.default_rng(0))
     assert x.shape == (8, 3, 64, 64) and y.tolist() == [0, 1] * 4
     assert 0.0 <= float(x.min()) <= float(x.max()) <= 1.0
+
+
+def test_blend_net_trains_on_clean_seams_then_on_low_quality_ones(tmp_path: Path) -> None:
+    from vaedetect.models.blend import BlendConfig, BlendNet
+    from vaedetect.training.recipes import TrainConfig
+    from vaedetect.training.stages import train_blend_net
+
+    faces = np.random.default_rng(3).integers(0, 255, (6, 32, 32, 3), dtype=np.uint8)
+    bcfg = BlendConfig(image_px=32, channels=(8, 16))
+    cfg = TrainConfig(batch_size=4, blend=bcfg, blend_steps=3, blend_low_quality_steps=2, checkpoint_every=100)
+    log = train_blend_net(BlendNet(bcfg), faces, cfg, tmp_path, "cpu", name="b")
+    assert len(log) == 5 and (tmp_path / "b.safetensors").exists() and (tmp_path / "b_lq.safetensors").exists()
+    (tmp_path / "x").mkdir()
+    no_lq = train_blend_net(BlendNet(bcfg), faces, replace(cfg, blend_low_quality_steps=0), tmp_path / "x", "cpu")
+    assert len(no_lq) == 3 and not (tmp_path / "x" / "blend_lq.safetensors").exists()
 
 
 def test_mouth_window_jitter_moves_every_frame_the_same_way() -> None:

@@ -21,7 +21,7 @@ STAGES = ("face_vae", "blend", "audio_vae", "sync")
 # Recipe fields that only shape one stage: a run that did not train the stage does not claim them.
 STAGE_FIELDS = {
     "face_vae": ("face_steps", "face_refine_steps", "face_refine_lr"),
-    "blend": ("blend_steps", "blend_low_quality"),
+    "blend": ("blend_steps", "blend_low_quality_steps", "blend_low_quality_lr"),
     "audio_vae": ("audio_steps",),
     "sync": ("sync_steps", "sync_batch_size", "sync_hard_negatives", "sync_augment", "sync_min_negative_offset"),
 }
@@ -42,7 +42,9 @@ class TrainConfig:
     audio_steps: int = 1000
     sync_steps: int = 1500
     blend_steps: int = 0  # 0: no blend classifier (it fired on real low-resolution photos; the ``sbi`` preset has one)
-    blend_low_quality: bool = False  # the stronger quality augmentation for the blend classifier (rule 16)
+    # then this many steps through the low-quality augmentation, at this rate (rule 16b; 0: none)
+    blend_low_quality_steps: int = 0
+    blend_low_quality_lr: float = 3e-4
     batch_size: int = 32
     sync_batch_size: int = 64
     lr: float = 1e-3

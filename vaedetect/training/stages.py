@@ -111,11 +111,26 @@ def blend_sampler(faces: np.ndarray, batch_size: int, *, low_quality: bool = Fal
     return sample
 
 
+def train_blend_net(
+    net: nn.Module, faces: np.ndarray, cfg: TrainConfig, work: Path, device: str, name: str = "blend"
+) -> list:
+    """Seams first on faces with the shipped degradation (from scratch the net finds none through heavy degradation),
+    then ``cfg.blend_low_quality_steps`` through the low-quality augmentation at a gentler rate, so that it does not
+    fire on soft real faces (rules 16 and 16b of ``bench/results/2026-12-01-rules.md``)."""
+
+    def loss(m: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        return m.loss(x, y)
+
+    log = fit(name, net, loss, blend_sampler(faces, cfg.batch_size), cfg.blend_steps, cfg, work, device)
+    low = blend_sampler(faces, cfg.batch_size, low_quality=True)
+    lq_cfg = replace(cfg, lr=cfg.blend_low_quality_lr)
+    return log + fit(f"{name}_lq", net, loss, low, cfg.blend_low_quality_steps, lq_cfg, work, device)
+
+
 def fit_blend(bundle: ModelBundle, train_clips: list[ClipArrays], cfg: TrainConfig, work: Path, device: str) -> list:
     """Blend classifier: real faces against self-blended and cross-blended copies made on the fly (SBI)."""
     blend_faces = face_pool(train_clips, cfg.face_frame_stride, cfg.blend.image_px)
-    sample = blend_sampler(blend_faces, cfg.batch_size, low_quality=cfg.blend_low_quality)
-    return fit("blend", bundle.blend, lambda m, x, y: m.loss(x, y), sample, cfg.blend_steps, cfg, work, device)
+    return train_blend_net(bundle.blend, blend_faces, cfg, work, device)
 
 
 def fit_audio_vae(
