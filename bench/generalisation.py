@@ -403,7 +403,8 @@ def main() -> None:
         for k, row in table.items():
             print(f"{k:22s}" + "".join(f"{row.get(q, float('nan')):16.2f}" for q in QUALITY))
     res_v = lofo(videos, features, args.l2, correct, originals(videos))
-    photo_features = tuple(k for k in features if k in ("face", "latent") or k in cues_mod.FRAME_CUES)
+    extra = {k for v in _EXTRA.values() for k in v}  # measured on single crops, so a photo carries them too
+    photo_features = tuple(k for k in features if k in ("face", "latent") or k in cues_mod.FRAME_CUES or k in extra)
     res_p = lofo(items_all, photo_features, args.l2, correct, photos)
     real_photos = [it for it in photos if not it.label]
     res_f = lofo(items_all, photo_features, args.l2, correct, frames + real_photos) if frames else None
