@@ -7,6 +7,7 @@ Every cached file, real or fake, is scored by the net of its own identity's fold
 No deepfake is seen in training. Writes ``{cache key: {"sbi": value}}`` for ``bench/generalisation.py --extra-cues``.
 
     python bench/sbi_folds.py [--cache .cache/gen] [--out .cache/sbi.json] [--work .cache/sbi] [--steps 500]
+        [--device cuda]
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=500)
     ap.add_argument("--folds", type=int, nargs="*", default=list(range(N_FOLDS)))
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    ap.add_argument("--device", default="cpu", help="where the nets train (they score on the CPU)")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -81,7 +83,7 @@ def main() -> None:
         net = BlendNet(bcfg)
         (Path(args.work) / f"fold{k}").mkdir(parents=True, exist_ok=True)
         t1 = time.time()
-        log = train_blend_net(net, pool, cfg, Path(args.work) / f"fold{k}", "cpu", name=f"sbi_fold{k}")
+        log = train_blend_net(net, pool, cfg, Path(args.work) / f"fold{k}", args.device, name=f"sbi_fold{k}")
         net.eval()
         for f in files:
             if f["fold"] == k:
