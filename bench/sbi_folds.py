@@ -2,7 +2,7 @@
 
 Trains one blend classifier (``vaedetect.models.blend``) per identity fold (``fusion.identity_fold``) on the cached cue
 crops of real files outside that fold: real faces against self- and cross-blended copies of themselves
-(``training.stages.blend_sampler``), first with the shipped degradation, then with the low-quality augmentation (16b).
+(``training.stages.train_blend_net``), first with the shipped degradation, then with the low-quality one (16b).
 Every cached file, real or fake, is scored by the net of its own identity's fold: the mean logit over its cue crops.
 No deepfake is seen in training. Writes ``{cache key: {"sbi": value}}`` for ``bench/generalisation.py --extra-cues``.
 
@@ -60,7 +60,7 @@ def main() -> None:
     ap.add_argument("--cache", default=str(ROOT / ".cache" / "gen"))
     ap.add_argument("--out", default=str(ROOT / ".cache" / "sbi.json"))
     ap.add_argument("--work", default=str(ROOT / ".cache" / "sbi"))
-    ap.add_argument("--steps", type=int, default=500)
+    ap.add_argument("--steps", type=int, default=500, help="steps of each of the two phases")
     ap.add_argument("--folds", type=int, nargs="*", default=list(range(N_FOLDS)))
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     ap.add_argument("--device", default="cpu", help="where the nets train (they score on the CPU)")

@@ -22,7 +22,7 @@ from vaedetect.audio import MEL_PER_VIDEO_FRAME, mel_windows
 from vaedetect.evidence import ClipArrays, face_in_whole_window, sync_mel
 from vaedetect.models import ModelBundle
 from vaedetect.models.images import crops_to_tensor, resize_crops
-from vaedetect.training.loop import fit
+from vaedetect.training.loop import Sampler, fit
 from vaedetect.training.recipes import TrainConfig
 
 
@@ -90,7 +90,7 @@ def fit_face_vae(bundle: ModelBundle, faces: np.ndarray, cfg: TrainConfig, work:
     }
 
 
-def blend_sampler(faces: np.ndarray, batch_size: int, *, low_quality: bool = False):
+def blend_sampler(faces: np.ndarray, batch_size: int, *, low_quality: bool = False) -> Sampler:
     """Batches of real faces (label 0) against self-blended (70%) and cross-blended (30%) copies of them (label 1),
     every image then degraded the same way for both classes, so quality is not a cue (``low_quality``: the stronger
     :func:`pseudofakes.degrade_low_quality`)."""
