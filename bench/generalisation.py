@@ -266,9 +266,13 @@ CONFIGS = {
 }
 
 
+def _extra_cues() -> tuple[str, ...]:
+    """The names --extra-cues brought in (measured on single crops, so a photo carries them too)."""
+    return tuple(sorted({k for v in _EXTRA.values() for k in v}))
+
+
 def _features(spec: str, dropped: tuple[str, ...]) -> tuple[str, ...]:
-    extra = tuple(sorted({k for v in _EXTRA.values() for k in v}))
-    sets = {"cues": cues_mod.CUES + extra, "existing": EXISTING}
+    sets = {"cues": cues_mod.CUES + _extra_cues(), "existing": EXISTING}
     return tuple(k for name in spec.split(",") for k in sets[name] if k not in dropped and k not in _WITHOUT)
 
 
@@ -403,8 +407,8 @@ def main() -> None:
         for k, row in table.items():
             print(f"{k:22s}" + "".join(f"{row.get(q, float('nan')):16.2f}" for q in QUALITY))
     res_v = lofo(videos, features, args.l2, correct, originals(videos))
-    extra = {k for v in _EXTRA.values() for k in v}  # measured on single crops, so a photo carries them too
-    photo_features = tuple(k for k in features if k in ("face", "latent") or k in cues_mod.FRAME_CUES or k in extra)
+    photo_cues = ("face", "latent", *cues_mod.FRAME_CUES, *_extra_cues())
+    photo_features = tuple(k for k in features if k in photo_cues)
     res_p = lofo(items_all, photo_features, args.l2, correct, photos)
     real_photos = [it for it in photos if not it.label]
     res_f = lofo(items_all, photo_features, args.l2, correct, frames + real_photos) if frames else None

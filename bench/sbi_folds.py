@@ -30,9 +30,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from vaedetect.evidence import blend_logits  # noqa: E402
 from vaedetect.fusion import N_FOLDS, identity_fold  # noqa: E402
 from vaedetect.models.blend import BlendConfig, BlendNet  # noqa: E402
-from vaedetect.models.images import crops_to_tensor  # noqa: E402
 from vaedetect.training.recipes import TrainConfig  # noqa: E402
 from vaedetect.training.stages import train_blend_net  # noqa: E402
 
@@ -76,10 +76,8 @@ def import_training(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(np.stack(crops)), d["fold"]
 
 
-@torch.no_grad()
 def mean_logit(net: BlendNet, crops: np.ndarray, px: int) -> float:
-    out = [net(crops_to_tensor(crops[s : s + 64], px)).numpy() for s in range(0, len(crops), 64)]
-    return float(np.mean(np.concatenate(out)))
+    return float(np.mean(blend_logits(net, crops, px)))
 
 
 def main() -> None:

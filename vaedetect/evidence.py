@@ -168,13 +168,17 @@ def run_face_vae(bundle: ModelBundle, crops: np.ndarray) -> tuple[np.ndarray, np
 
 
 @torch.no_grad()
+def blend_logits(net: torch.nn.Module, crops: np.ndarray, px: int) -> np.ndarray:
+    """A blend classifier's logits (N,) for aligned face crops, in batches, resized to its ``px``."""
+    out = [net(crops_to_tensor(crops[s : s + BATCH], px)).numpy() for s in range(0, len(crops), BATCH)]
+    return np.concatenate(out) if out else np.zeros(0, np.float32)
+
+
 def run_blend(bundle: ModelBundle, crops: np.ndarray) -> np.ndarray | None:
     """Blend-classifier logits (N,) for aligned face crops; None when the bundle has no blend model."""
     if bundle.blend is None:
         return None
-    px = bundle.config.blend.image_px
-    out = [bundle.blend(crops_to_tensor(crops[s : s + BATCH], px)).numpy() for s in range(0, len(crops), BATCH)]
-    return np.concatenate(out) if out else np.zeros(0, np.float32)
+    return blend_logits(bundle.blend, crops, bundle.config.blend.image_px)
 
 
 @lru_cache(maxsize=8)
