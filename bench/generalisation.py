@@ -35,6 +35,7 @@ from vaedetect.fusion import (  # noqa: E402
     QUALITY,
     LearnedFusion,
     bits_per_pixel,
+    copy_pairs,
     fit_quality_correction,
     fit_records,
     identity_fold,
@@ -48,6 +49,7 @@ _FLOORED: tuple[str, ...] | None = None  # --floor-only (rule 15): the evidence 
 _TWO_SIDED: set[str] = set()  # --two-sided (rule 14): evidence read as a distance from the real median, either way
 _WITHOUT: set[str] = set()  # --without: evidence removed from every configuration, the rules' included (rule 13)
 _EXTRA: dict[str, dict[str, float]] = {}  # --extra-cues: {cache key: {cue: value}} measured elsewhere (rule 16)
+_PAIRED = False  # --paired-correction (rule 17): --augment's copies shape the quality correction only
 FAKE_LINE_FPR = 0.05
 
 
@@ -143,10 +145,21 @@ def originals(items: list[Item]) -> list[Item]:
 
 
 def fit(train: list[Item], features: tuple[str, ...], l2: float, correct: bool) -> LearnedFusion:
-    recs = [{"label": it.label, "family": it.family, "values": it.values, "quality": it.quality} for it in train]
+    recs = [_record(it) for it in train]
     return fit_records(
-        recs, features, l2=l2, correct=correct, floor=_FLOOR, two_sided=tuple(_TWO_SIDED), floored=_FLOORED
-    )
+        recs, features, l2=l2, correct=correct, floor=_FLOOR, two_sided=tuple(_TWO_SIDED), floored=_FLOORED,
+        paired=_PAIRED,
+    )  # fmt: skip
+
+
+def _record(it: Item) -> dict:
+    return {"path": it.path, "label": it.label, "family": it.family, "values": it.values, "quality": it.quality,
+            "copy_of": it.copy_of}  # fmt: skip
+
+
+def rows_of(train: list[Item]) -> list[Item]:
+    """What a head trains on: with --paired-correction, copies only shape the correction."""
+    return originals(train) if _PAIRED else train
 
 
 def score(model: LearnedFusion, items: list[Item]) -> np.ndarray:
@@ -175,7 +188,7 @@ def lofo(items: list[Item], features: tuple[str, ...], l2: float, correct: bool,
                 )
             ]
             model = fit(train, features, l2, correct)
-            train_real = score(model, [it for it in train if not it.label])
+            train_real = score(model, [it for it in rows_of(train) if not it.label])
             lines.append(np.quantile(train_real, 1 - FAKE_LINE_FPR))
             top_lines.append(float(train_real.max()))
             fake_scores += score(model, [items[i] for i in fake_idx]) / N_FOLDS
@@ -237,7 +250,9 @@ def quality_rho(items: list[Item], features: tuple[str, ...], correct: bool) -> 
     if correct:
         for k in range(N_FOLDS):
             train = [it for it in pool if identity_fold(it.group) != k]
-            corr = fit_quality_correction([it.values for it in train], [it.quality for it in train], features)
+            recs = [_record(it) for it in train]
+            rows, pairs = copy_pairs(recs) if _PAIRED else (recs, None)
+            corr = fit_quality_correction([r["values"] for r in rows], [r["quality"] for r in rows], features, pairs)
             for j, it in enumerate(reals):
                 if identity_fold(it.group) == k and corr is not None:
                     values[j] = corr.apply(it.values, it.quality)
@@ -353,10 +368,18 @@ def main() -> None:
     ap.add_argument("--two-sided", default="", help="'cues' or comma-separated evidence read as |z| (rule 14)")
     ap.add_argument("--without", default="", help="comma-separated evidence removed everywhere, --nested's too")
     ap.add_argument("--extra-cues", help="JSON {cache key: {cue: value}} added to the cues (bench/sbi_folds.py)")
+    ap.add_argument(
+        "--paired-correction",
+        action="store_true",
+        help="with --augment: copies shape the quality correction only, paired with originals (rule 17)",
+    )
     args = ap.parse_args()
+    if args.paired_correction and not args.augment:
+        ap.error("--paired-correction needs --augment")
     if args.extra_cues:
         _EXTRA.update(json.loads(Path(args.extra_cues).read_text()))
-    global _FLOOR, _FLOORED
+    global _FLOOR, _FLOORED, _PAIRED
+    _PAIRED = args.paired_correction
     _FLOOR = args.floor
     _FLOORED = tuple(args.floor_only.split(",")) if args.floor_only else None
     _WITHOUT.update(k for k in args.without.split(",") if k)
@@ -385,8 +408,9 @@ def main() -> None:
     features = _features(args.features, tuple(k for k in args.drop.split(",") if k))
     correct = args.quality_correction
     files = [it for it in items if it.trainable]
+    use = "paired for the correction" if _PAIRED else "trained on"
     print(f"{len(files)} files: {sum(it.label for it in files)} fake, {sum(1 - it.label for it in files)} real"
-          f" (+ {len(copies)} re-shared copies trained on)")  # fmt: skip
+          f" (+ {len(copies)} re-shared copies {use})")  # fmt: skip
     uni = univariate(files, features)
     fams = sorted({it.family for it in items if it.label})
     print("\nper evidence: AUC by family (raw value, > 0.5 = fakes higher)")
@@ -447,6 +471,7 @@ def main() -> None:
             "floor": args.floor,
             "floor_only": _FLOORED,
             "quality_correction": correct,
+            "paired_correction": _PAIRED,
             "univariate": uni,
             "quality_rho": rho,
             "videos": res_v,

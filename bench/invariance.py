@@ -18,6 +18,8 @@ full fit would ship.
         rule7=.cache/records-frames.jsonl+.cache/records-reshared.jsonl \
         shipped=.cache/records-frames.jsonl+.cache/records-reshared.jsonl --train-copies rule7 \
         --json bench/results/2026-12-01-invariance-heldout.json
+
+``--paired NAME ...`` fits those sets' quality correction on real files and their re-shared copies as pairs (rule 17).
 """
 
 from __future__ import annotations
@@ -140,20 +142,23 @@ def measure_records(det, data: Path, rows: list[dict], cache: Path) -> dict[str,
     return done
 
 
-def held_out(rows: list[dict], measured: dict[str, dict], training: list[dict], train_on_copies: bool) -> list[dict]:
+def held_out(
+    rows: list[dict], measured: dict[str, dict], training: list[dict], train_on_copies: bool, paired: bool = False
+) -> list[dict]:
     """Per file: verdict, score and oriented, quality-corrected z of original and copies, scored by heads fitted on
-    ``training`` (re-shared copies among it only set lines unless ``train_on_copies``) without the file's identity
-    fold; lines from the full fit (what would ship)."""
+    ``training`` (re-shared copies among it only set lines unless ``train_on_copies``, and with ``paired`` shape the
+    quality correction, rule 17) without the file's identity fold; lines from the full fit (what would ship)."""
     from vaedetect.fusion import N_FOLDS, fit_heads, fit_records, head_features, identity_fold, probability
 
-    lines = {kind: b["thresholds"] for kind, b in fit_heads(training, train_on_copies=train_on_copies).items()}
+    fitted = fit_heads(training, train_on_copies=train_on_copies, paired_correction=paired)
+    lines = {kind: b["thresholds"] for kind, b in fitted.items()}
     models = {}
-    pool = training if train_on_copies else [r for r in training if not r.get("copy_of")]
+    pool = training if train_on_copies or paired else [r for r in training if not r.get("copy_of")]
     for kind in ("video", "photo"):
         feats = head_features(kind)
         train = [r for r in pool if kind == "photo" or not r["is_image"]]
         folds = [[r for r in train if identity_fold(r["group"]) != k] for k in range(N_FOLDS)]
-        models[kind] = [fit_records(fold, feats) for fold in folds]
+        models[kind] = [fit_records(fold, feats, paired=paired and not train_on_copies) for fold in folds]
     results = []
     for r in rows:
         entry = {"path": r["path"], "kind": "photo" if r["split"] == "stills" else r["split"]}
@@ -179,6 +184,7 @@ def main() -> None:
     ap.add_argument("--json")
     ap.add_argument("--held-out", nargs="+", metavar="NAME=RECORDS[+RECORDS]")
     ap.add_argument("--train-copies", nargs="*", default=[], help="names of --held-out sets whose copies train too")
+    ap.add_argument("--paired", nargs="*", default=[], help="names of --held-out sets with rule 17's correction")
     ap.add_argument("--records-cache", default=str(ROOT / ".cache" / "invariance-records.jsonl"))
     args = ap.parse_args()
     data = Path(args.data)
@@ -191,7 +197,7 @@ def main() -> None:
         for spec in args.held_out:
             name, files = spec.split("=", 1)
             training = [json.loads(line) for f in files.split("+") for line in Path(f).read_text().splitlines()]
-            files_out = held_out(rows, measured, training, name in args.train_copies)
+            files_out = held_out(rows, measured, training, name in args.train_copies, name in args.paired)
             out[name] = {"training_records": files, "table": tabulate(files_out), "files": files_out}
             print(name, json.dumps(out[name]["table"], indent=1))
         if args.json:

@@ -186,6 +186,56 @@ def test_quality_correction_removes_what_quality_predicts_on_real_files():
     assert corr.apply({"e": 1.0}, {"face_px": None}) == {"e": 1.0}  # no quality measure: left as it is
 
 
+def _pairs_world(rng: np.random.Generator) -> tuple[list[dict], list[dict]]:
+    """Real records whose evidence barely follows sharpness between files (sources differ in many ways) but drops
+    steeply when one file is re-shared softer, plus one re-shared copy of each (rule 17's situation)."""
+    recs, copies = [], []
+    for i in range(200):
+        q = {"face_px": float(rng.uniform(60, 300)), "sharpness": float(rng.uniform(20, 400)), "bits_per_pixel": 0.1}
+        e = 0.2 * np.log(q["sharpness"]) + rng.normal(0, 0.3)
+        recs.append({"path": f"r{i}", "label": 0, "family": "", "group": f"p{i}", "is_image": False,
+                     "values": {"e": e}, "quality": q})  # fmt: skip
+        soft = {**q, "sharpness": q["sharpness"] * rng.uniform(0.2, 0.6)}
+        copies.append({**recs[-1], "path": f"r{i}#reshared", "copy_of": f"r{i}", "quality": soft,
+                       "values": {"e": e + 2.0 * np.log(soft["sharpness"] / q["sharpness"])}})  # fmt: skip
+    return recs, copies
+
+
+def test_paired_quality_correction_learns_what_resharing_does_within_a_file():
+    from vaedetect.fusion import copy_pairs
+
+    recs, copies = _pairs_world(np.random.default_rng(8))
+    fake_copy = {**copies[0], "label": 1, "path": "f#reshared", "copy_of": "f"}
+    rows, pairs = copy_pairs(recs + copies + [fake_copy])
+    assert rows == recs and len(pairs) == len(copies)  # copies leave the rows; only real copies pair
+    values, quality = [r["values"] for r in rows], [r["quality"] for r in rows]
+    between = fit_quality_correction(values, quality, ("e",))
+    paired = fit_quality_correction(values, quality, ("e",), pairs)
+
+    def moved(corr: QualityCorrection) -> float:
+        e = [(corr.apply(c["values"], c["quality"])["e"], corr.apply(r["values"], r["quality"])["e"])
+             for r, c in zip(recs, copies, strict=True)]  # fmt: skip
+        return float(np.median([abs(a - b) for a, b in e]))
+
+    assert moved(paired) < 0.5 * moved(between)  # a re-shared copy now reads much like its original
+    # the between-file block still counts: the slope on sharpness lies between the two blocks' own (0.2 and 2.0)
+    assert between.slopes["e"][1] < paired.slopes["e"][1] < 2.0
+
+
+def test_paired_correction_heads_train_on_originals_and_pair_the_copies():
+    rng = np.random.default_rng(9)
+    recs, copies = _pairs_world(rng)
+    fakes = [{"path": f"f{i}", "label": 1, "family": f"f{i % 2}", "group": f"g{i}", "is_image": False,
+              "values": {"e": float(rng.normal(3.0))}, "quality": recs[i]["quality"]} for i in range(40)]  # fmt: skip
+    heads = fit_heads([{**r, "values": {"face": r["values"]["e"]}} for r in recs + copies + fakes],
+                      paired_correction=True)  # fmt: skip
+    meta = heads["video"]["fusion"]["meta"]
+    assert (meta["n_real"], meta["n_fake"], meta["n_quality_pairs"]) == (len(recs), len(fakes), len(copies))
+    plain = fit_heads([{**r, "values": {"face": r["values"]["e"]}} for r in recs + copies + fakes])["video"]
+    assert plain["fusion"]["meta"]["n_quality_pairs"] == 0
+    assert plain["fusion"]["correction"] != heads["video"]["fusion"]["correction"]
+
+
 def test_bits_per_pixel_for_photos_and_videos():
     assert bits_per_pixel("image", 1000, 100, 10, None, None) == pytest.approx(8.0)
     assert bits_per_pixel("video", 0, 100, 10, 25.0, 25.0) == pytest.approx(25_000 / 25_000)

@@ -83,24 +83,67 @@ class QualityCorrection:
         return cls(np.asarray(d["mean_q"], dtype=np.float64), {k: np.asarray(v) for k, v in d["slopes"].items()})
 
 
+# A real file and its re-shared copy: (original values, original quality, copy values, copy quality).
+Pair = tuple[dict[str, float | None], dict[str, float | None], dict[str, float | None], dict[str, float | None]]
+
+
+def _value(values: dict[str, float | None], k: str) -> float:
+    v = values.get(k)
+    return np.nan if v is None else float(v)
+
+
 def fit_quality_correction(
-    real: list[dict[str, float | None]], quality: list[dict[str, float | None]], features: tuple[str, ...]
+    real: list[dict[str, float | None]],
+    quality: list[dict[str, float | None]],
+    features: tuple[str, ...],
+    pairs: list[Pair] | None = None,
 ) -> QualityCorrection | None:
+    """Slopes of each evidence on :func:`quality_vector` over real files (between files, centred).
+
+    With ``pairs`` (rule 17 of bench/results/2026-12-01-rules.md), a second block of equal weight fits the change of
+    the evidence against the change of quality from a real file to its re-shared copy (no intercept): a pair differs
+    only in how it travelled, so that block measures what re-sharing does, which the between-file slope mixes with
+    what differs between sources.
+    """
     qs = [quality_vector(q) for q in quality]
     ok = [i for i, q in enumerate(qs) if q is not None]
     if len(ok) < 10:
         return None
     q = np.stack([qs[i] for i in ok])
     mean_q = q.mean(axis=0)
+    dq, pair_rows = None, []
+    if pairs:
+        pq = [(quality_vector(a), quality_vector(b)) for _, a, _, b in pairs]
+        pair_rows = [i for i, (a, b) in enumerate(pq) if a is not None and b is not None]
+        dq = np.array([pq[i][1] - pq[i][0] for i in pair_rows]).reshape(-1, len(QUALITY))
     slopes = {}
     for k in features:
-        v = np.array([np.nan if real[i].get(k) is None else real[i][k] for i in ok], dtype=np.float64)
+        v = np.array([_value(real[i], k) for i in ok], dtype=np.float64)
         fin = np.isfinite(v)
         if fin.sum() < 10:
             continue
-        a = q[fin] - mean_q
-        slopes[k] = np.linalg.lstsq(a, v[fin] - v[fin].mean(), rcond=None)[0]
+        a, y = q[fin] - mean_q, v[fin] - v[fin].mean()
+        if dq is not None:
+            dv = np.array([_value(pairs[i][2], k) - _value(pairs[i][0], k) for i in pair_rows], dtype=np.float64)
+            pfin = np.isfinite(dv)
+            if pfin.sum() >= 10:  # each block weighs as much as the other, whatever its size
+                wa, wp = np.sqrt(1.0 / fin.sum()), np.sqrt(1.0 / pfin.sum())
+                a = np.vstack([a * wa, dq[pfin] * wp])
+                y = np.r_[y * wa, dv[pfin] * wp]
+        slopes[k] = np.linalg.lstsq(a, y, rcond=None)[0]
     return QualityCorrection(mean_q, slopes)
+
+
+def copy_pairs(records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[Pair]]:
+    """``records`` without re-shared copies, and each real copy paired with its original among them (rule 17)."""
+    originals = [r for r in records if not r.get("copy_of")]
+    by_path = {r["path"]: r for r in originals if not r["label"] and "path" in r}
+    pairs = [
+        (o["values"], o["quality"], c["values"], c["quality"])
+        for c in records
+        if c.get("copy_of") and not c["label"] and (o := by_path.get(c["copy_of"])) is not None
+    ]
+    return originals, pairs
 
 
 @dataclass
@@ -220,18 +263,19 @@ def fit_fusion(
     floor: float = FLOOR,
     two_sided: tuple[str, ...] = (),
     floored: tuple[str, ...] | None = None,
+    real_pairs: list[Pair] | None = None,
 ) -> LearnedFusion:
     """Fit norms on ``real`` (oriented by ``fake``, or two-sided for the features in ``two_sided``) and non-negative
     logistic weights, classes balanced; ``l2`` is the ridge penalty on the weights against a weighted mean log-loss.
 
     ``fake_groups`` (e.g. the family of each fake) weights every group equally, so one large family cannot decide
     what the fusion learns about all of them. With ``real_quality`` (and ``fake_quality``), a
-    :class:`QualityCorrection` fitted on the real files is applied first. ``floor``: see :data:`FLOOR`; with
-    ``floored``, only those evidence take it (rule 15).
+    :class:`QualityCorrection` fitted on the real files (and ``real_pairs``, rule 17) is applied first. ``floor``:
+    see :data:`FLOOR`; with ``floored``, only those evidence take it (rule 15).
     """
     correction = None
     if real_quality is not None:
-        correction = fit_quality_correction(real, real_quality, features)
+        correction = fit_quality_correction(real, real_quality, features, real_pairs)
         if correction is not None:
             real = [correction.apply(v, q) for v, q in zip(real, real_quality, strict=True)]
             if fake_quality is not None:
@@ -305,8 +349,13 @@ def fit_records(
     floor: float = FLOOR,
     two_sided: tuple[str, ...] = (),
     floored: tuple[str, ...] | None = None,
+    paired: bool = False,
 ) -> LearnedFusion:
-    """:func:`fit_fusion` on records (see :func:`fit_heads`), with the quality correction unless ``correct`` is off."""
+    """:func:`fit_fusion` on records (see :func:`fit_heads`), with the quality correction unless ``correct`` is off.
+    With ``paired``, re-shared copies among ``records`` only shape the correction (:func:`copy_pairs`)."""
+    pairs = None
+    if paired:
+        records, pairs = copy_pairs(records)
     real = [r for r in records if not r["label"]]
     fake = [r for r in records if r["label"]]
     return fit_fusion(
@@ -320,6 +369,7 @@ def fit_records(
         floor=floor,
         two_sided=two_sided,
         floored=floored,
+        real_pairs=pairs if correct else None,
     )
 
 
@@ -336,6 +386,7 @@ def out_of_fold(
     l2: float = 0.01,
     floor: float = FLOOR,
     floored: tuple[str, ...] | None = None,
+    paired: bool = False,
 ) -> np.ndarray:
     """Each of ``scored`` scored by a head fitted on ``train`` without its identity fold (every fake trains): how the
     lines see real files the model never trained on. In ``scored``'s order."""
@@ -344,7 +395,7 @@ def out_of_fold(
         idx = [i for i, r in enumerate(scored) if identity_fold(r["group"]) == k]
         if idx:
             fold = [r for r in train if r["label"] or identity_fold(r["group"]) != k]
-            model = fit_records(fold, features, l2=l2, floor=floor, floored=floored)
+            model = fit_records(fold, features, l2=l2, floor=floor, floored=floored, paired=paired)
             out[idx] = [probability(model, scored[i]) for i in idx]
     return out
 
@@ -367,6 +418,7 @@ def fit_heads(
     train_on_copies: bool = False,
     floor: float = FLOOR,
     floored: tuple[str, ...] | None = None,
+    paired_correction: bool = False,
 ) -> dict[str, Any]:
     """The ``learned`` block of a bundle's calibration: a video head and a photo head fitted on every record, with
     lines from real files scored by a model that did not train on their identity (5 folds): "uncertain" where 20% of
@@ -377,7 +429,8 @@ def fit_heads(
       photos people send are often frames of videos.
     - Re-shared copies among the records (``copy_of``, see :mod:`vaedetect.training.reshare`) raise "likely
       manipulated" above every real copy too, so re-sharing a real file does not push it over; they train the heads
-      only with ``train_on_copies`` (measured worse on held-out families: bench/results/2026-12-01-rules.md, rule 7).
+      only with ``train_on_copies`` (measured worse on held-out families: bench/results/2026-12-01-rules.md, rule 7);
+      with ``paired_correction`` they shape the quality correction only (rule 17, :func:`copy_pairs`).
 
     A record is ``{"label": 0|1, "family": str, "group": identity, "is_image": bool, "values": {...}, "quality":
     {...}, "frames": [{"values", "quality"}, ...] (videos), "copy_of": path (copies)}`` (see
@@ -387,22 +440,27 @@ def fit_heads(
     originals = [r for r in records if not r.get("copy_of")]
     for kind in ("video", "photo"):
         features = head_features(kind)
-        train = [r for r in (records if train_on_copies else originals) if kind == "photo" or not r["is_image"]]
+        pool = records if train_on_copies or paired_correction else originals
+        train = [r for r in pool if kind == "photo" or not r["is_image"]]
+        paired = paired_correction and not train_on_copies
         scored_reals = [r for r in originals if not r["label"] and r["is_image"] == (kind == "photo")]
         if kind == "photo" and photo_lines_on_frames and scored_reals:
             scored_reals += real_frames(originals)
         if not scored_reals:  # no real file of this kind to set its lines on: that kind keeps the equal fusion
             continue
         real_copies = [r for r in records if r.get("copy_of") and not r["label"] and r["is_image"] == (kind == "photo")]
-        scored = out_of_fold(train, scored_reals + real_copies, features, l2=l2, floor=floor, floored=floored)
+        opts = {"l2": l2, "floor": floor, "floored": floored, "paired": paired}
+        scored = out_of_fold(train, scored_reals + real_copies, features, **opts)
         oof_a, oof_copies = scored[: len(scored_reals)], scored[len(scored_reals) :]
-        model = fit_records(train, features, l2=l2, floor=floor, floored=floored)
+        model = fit_records(train, features, **opts)
+        rows = copy_pairs(train)[0] if paired else train
         model.meta = {
-            "n_real": sum(1 for r in train if not r["label"]),
-            "n_fake": sum(1 for r in train if r["label"]),
-            "families": sorted({r["family"] for r in train if r["label"]}),
+            "n_real": sum(1 for r in rows if not r["label"]),
+            "n_fake": sum(1 for r in rows if r["label"]),
+            "families": sorted({r["family"] for r in rows if r["label"]}),
             "n_real_scored_out_of_fold": len(oof_a),
             "n_real_copies_scored_out_of_fold": len(oof_copies),
+            "n_quality_pairs": len(copy_pairs(train)[1]) if paired else 0,
         }
         fake_line = float(np.nextafter(scored.max(), 1.0))
         out[kind] = {
