@@ -224,8 +224,12 @@ def cmd_fit_fusion(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     from vaedetect.training.recipes import TrainConfig
 
-    reshare = TrainConfig().fusion_reshared_copies if args.reshare is None else args.reshare
-    kw: dict = {} if args.floor is None else {"floor": args.floor}
+    recipe = TrainConfig()
+    reshare = recipe.fusion_reshared_copies if args.reshare is None else args.reshare
+    paired = recipe.fusion_paired_correction if args.paired_correction is None else args.paired_correction
+    kw: dict = {"paired": paired and reshare}
+    if args.floor is not None:
+        kw["floor"] = args.floor
     if args.floor_only:
         kw["floored"] = tuple(args.floor_only.split(","))
     learned = fit_stage(Path(args.bundle), Path(args.data), Path(args.records), reshare=reshare, **kw)
@@ -311,6 +315,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sp.add_argument("--floor", type=float, help="lowest oriented z the heads take (default: fusion.FLOOR; rule 12)")
     sp.add_argument("--floor-only", help="comma-separated evidence the floor applies to (default: all; rule 15)")
+    sp.add_argument(
+        "--paired-correction",
+        action=argparse.BooleanOptionalAction,
+        help="with --reshare: copies paired with their originals shape the quality correction (rule 17; default: "
+        "as the default recipe does)",
+    )
 
     sp = sub.add_parser("train", help="train a bundle on real footage only (see vaedetect/training/)")
     sp.add_argument("--data", required=True, help="data folder with manifest.csv (its dev split is never used)")

@@ -136,7 +136,9 @@ def train(
         (work / "histories.json").write_text(json.dumps(histories))
         if cfg.learned_fusion:
             records = out_dir / "cache" / "records.jsonl"
-            learned.fit_stage(bundle_dir, data_dir, records, reshare=cfg.fusion_reshared_copies)
+            learned.fit_stage(
+                bundle_dir, data_dir, records, reshare=cfg.fusion_reshared_copies, paired=cfg.fusion_paired_correction
+            )
     barrier()
     return bundle_dir
 

@@ -66,6 +66,9 @@ class TrainConfig:
     # ... and measure one re-shared copy of every file (training.reshare), so that "likely manipulated" stands above
     # re-shared real files too (bench/results/2026-12-01-rules.md, rule 10; the copies set lines, they train nothing).
     fusion_reshared_copies: bool = True
+    # ... and let those copies, paired with their originals, also teach the quality correction what re-sharing does
+    # within a file (rule 17; the copies still train no head rows).
+    fusion_paired_correction: bool = False
     face_vae: FaceVAEConfig = field(default_factory=FaceVAEConfig)
     audio_vae: AudioVAEConfig = field(default_factory=AudioVAEConfig)
     sync: SyncConfig = field(default_factory=SyncConfig)
