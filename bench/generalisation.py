@@ -33,6 +33,7 @@ from vaedetect.fusion import (  # noqa: E402
     FLOOR,
     N_FOLDS,
     QUALITY,
+    WORST_FAMILY_TAU,
     LearnedFusion,
     bits_per_pixel,
     copy_pairs,
@@ -50,6 +51,7 @@ _TWO_SIDED: set[str] = set()  # --two-sided (rule 14): evidence read as a distan
 _WITHOUT: set[str] = set()  # --without: evidence removed from every configuration, the rules' included (rule 13)
 _EXTRA: dict[str, dict[str, float]] = {}  # --extra-cues: {cache key: {cue: value}} measured elsewhere (rule 16)
 _PAIRED = False  # --paired-correction (rule 17): --augment's copies shape the quality correction only
+_TAU: float | None = None  # --worst-family (rule 18): the heads fit their worst training family, smoothly
 FAKE_LINE_FPR = 0.05
 
 
@@ -148,7 +150,7 @@ def fit(train: list[Item], features: tuple[str, ...], l2: float, correct: bool) 
     recs = [_record(it) for it in train]
     return fit_records(
         recs, features, l2=l2, correct=correct, floor=_FLOOR, two_sided=tuple(_TWO_SIDED), floored=_FLOORED,
-        paired=_PAIRED,
+        paired=_PAIRED, worst_family_tau=_TAU,
     )  # fmt: skip
 
 
@@ -373,13 +375,15 @@ def main() -> None:
         action="store_true",
         help="with --augment: copies shape the quality correction only, paired with originals (rule 17)",
     )
+    ap.add_argument("--worst-family", action="store_true", help="fit the heads' worst family (group DRO, rule 18)")
     args = ap.parse_args()
     if args.paired_correction and not args.augment:
         ap.error("--paired-correction needs --augment")
     if args.extra_cues:
         _EXTRA.update(json.loads(Path(args.extra_cues).read_text()))
-    global _FLOOR, _FLOORED, _PAIRED
+    global _FLOOR, _FLOORED, _PAIRED, _TAU
     _PAIRED = args.paired_correction
+    _TAU = WORST_FAMILY_TAU if args.worst_family else None
     _FLOOR = args.floor
     _FLOORED = tuple(args.floor_only.split(",")) if args.floor_only else None
     _WITHOUT.update(k for k in args.without.split(",") if k)
@@ -472,6 +476,7 @@ def main() -> None:
             "floor_only": _FLOORED,
             "quality_correction": correct,
             "paired_correction": _PAIRED,
+            "worst_family_tau": _TAU,
             "univariate": uni,
             "quality_rho": rho,
             "videos": res_v,

@@ -236,6 +236,20 @@ def test_paired_correction_heads_train_on_originals_and_pair_the_copies():
     assert plain["fusion"]["correction"] != heads["video"]["fusion"]["correction"]
 
 
+def test_worst_family_fusion_weighs_the_evidence_its_hardest_family_needs():
+    """Rule 18: one family is easy on evidence ``a``, the other faint on ``b``; fitting the worst family moves weight
+    towards ``b`` compared with the mean over families."""
+    rng = np.random.default_rng(10)
+    real = [{"a": rng.normal(), "b": rng.normal()} for _ in range(200)]
+    fake = [{"a": rng.normal(3), "b": rng.normal()} for _ in range(30)]
+    fake += [{"a": rng.normal(), "b": rng.normal(1)} for _ in range(30)]
+    groups = ["easy"] * 30 + ["hard"] * 30
+    mean = fit_fusion(real, fake, ("a", "b"), fake_groups=groups)
+    worst = fit_fusion(real, fake, ("a", "b"), fake_groups=groups, worst_family_tau=0.1)
+    assert worst.weights[1] / worst.weights[0] > 1.3 * mean.weights[1] / mean.weights[0]
+    assert (worst.weights >= 0).all()
+
+
 def test_bits_per_pixel_for_photos_and_videos():
     assert bits_per_pixel("image", 1000, 100, 10, None, None) == pytest.approx(8.0)
     assert bits_per_pixel("video", 0, 100, 10, 25.0, 25.0) == pytest.approx(25_000 / 25_000)

@@ -23,6 +23,8 @@ Z_CLIP = 8.0  # one extreme value must not decide a verdict alone
 # A calibration written without a ``floor`` keeps -Z_CLIP, so a shipped bundle scores as it was fitted.
 FLOOR = -Z_CLIP
 MAD_TO_SD = 1.4826
+# Rule 18's smooth maximum over families (nats): near the worst family's loss, yet every family still pulls a little.
+WORST_FAMILY_TAU = 0.1
 # What re-sharing changes: how large the face is, how much fine detail its crop has, how many bits each pixel got.
 QUALITY = ("face_px", "sharpness", "bits_per_pixel")
 
@@ -264,6 +266,7 @@ def fit_fusion(
     two_sided: tuple[str, ...] = (),
     floored: tuple[str, ...] | None = None,
     real_pairs: list[Pair] | None = None,
+    worst_family_tau: float | None = None,
 ) -> LearnedFusion:
     """Fit norms on ``real`` (oriented by ``fake``, or two-sided for the features in ``two_sided``) and non-negative
     logistic weights, classes balanced; ``l2`` is the ridge penalty on the weights against a weighted mean log-loss.
@@ -271,7 +274,9 @@ def fit_fusion(
     ``fake_groups`` (e.g. the family of each fake) weights every group equally, so one large family cannot decide
     what the fusion learns about all of them. With ``real_quality`` (and ``fake_quality``), a
     :class:`QualityCorrection` fitted on the real files (and ``real_pairs``, rule 17) is applied first. ``floor``:
-    see :data:`FLOOR`; with ``floored``, only those evidence take it (rule 15).
+    see :data:`FLOOR`; with ``floored``, only those evidence take it (rule 15). With ``worst_family_tau`` (and
+    ``fake_groups``), the weights minimise a smooth maximum (temperature ``worst_family_tau``) of the groups' own
+    class-balanced losses instead of their mean (rule 18, group DRO).
     """
     correction = None
     if real_quality is not None:
@@ -306,13 +311,30 @@ def fit_fusion(
             w_fake[groups == g] = 1.0 / (groups == g).sum()
     sample_w = np.r_[np.full(len(real), 0.5 / max(len(real), 1)), 0.5 * w_fake / w_fake.sum()]
 
+    worst = worst_family_tau is not None and fake_groups is not None and len(fake)
+    if worst:
+        fam_of = np.unique(np.asarray(fake_groups), return_inverse=True)[1]
+        n_fam = np.bincount(fam_of)
+
     def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
         w, b = theta[:-1], theta[-1]
         s = x @ w + b
         p = 1.0 / (1.0 + np.exp(-s))
-        nll = -np.sum(sample_w * (y * np.log(p + 1e-12) + (1 - y) * np.log(1 - p + 1e-12)))
-        g = sample_w * (p - y)
-        return nll + 0.5 * l2 * float(w @ w), np.r_[x.T @ g + l2 * w, g.sum()]
+        per = -(y * np.log(p + 1e-12) + (1 - y) * np.log(1 - p + 1e-12))
+        sw = sample_w
+        if worst:  # each family's loss with all reals; the smooth max weighs families by softmax(loss / tau)
+            real_nll = per[: len(real)].mean() if len(real) else 0.0
+            fam_nll = np.bincount(fam_of, weights=per[len(real) :]) / n_fam
+            fam_loss = 0.5 * real_nll + 0.5 * fam_nll
+            top = fam_loss.max()
+            e = np.exp((fam_loss - top) / worst_family_tau)
+            pi = e / e.sum()
+            sw = np.r_[np.full(len(real), 0.5 / max(len(real), 1)), 0.5 * pi[fam_of] / n_fam[fam_of]]
+            value = float(top + worst_family_tau * np.log(e.sum()))
+        else:
+            value = float(np.sum(sample_w * per))
+        g = sw * (p - y)
+        return value + 0.5 * l2 * float(w @ w), np.r_[x.T @ g + l2 * w, g.sum()]
 
     bounds = [(0.0, None)] * len(features) + [(None, None)]
     res = minimize(loss, np.zeros(len(features) + 1), jac=True, method="L-BFGS-B", bounds=bounds)
@@ -350,6 +372,7 @@ def fit_records(
     two_sided: tuple[str, ...] = (),
     floored: tuple[str, ...] | None = None,
     paired: bool = False,
+    worst_family_tau: float | None = None,
 ) -> LearnedFusion:
     """:func:`fit_fusion` on records (see :func:`fit_heads`), with the quality correction unless ``correct`` is off.
     With ``paired``, re-shared copies among ``records`` only shape the correction (:func:`copy_pairs`)."""
@@ -370,6 +393,7 @@ def fit_records(
         two_sided=two_sided,
         floored=floored,
         real_pairs=pairs if correct else None,
+        worst_family_tau=worst_family_tau,
     )
 
 
@@ -387,6 +411,7 @@ def out_of_fold(
     floor: float = FLOOR,
     floored: tuple[str, ...] | None = None,
     paired: bool = False,
+    worst_family_tau: float | None = None,
 ) -> np.ndarray:
     """Each of ``scored`` scored by a head fitted on ``train`` without its identity fold (every fake trains): how the
     lines see real files the model never trained on. In ``scored``'s order."""
@@ -395,7 +420,9 @@ def out_of_fold(
         idx = [i for i, r in enumerate(scored) if identity_fold(r["group"]) == k]
         if idx:
             fold = [r for r in train if r["label"] or identity_fold(r["group"]) != k]
-            model = fit_records(fold, features, l2=l2, floor=floor, floored=floored, paired=paired)
+            model = fit_records(
+                fold, features, l2=l2, floor=floor, floored=floored, paired=paired, worst_family_tau=worst_family_tau
+            )
             out[idx] = [probability(model, scored[i]) for i in idx]
     return out
 
@@ -419,6 +446,7 @@ def fit_heads(
     floor: float = FLOOR,
     floored: tuple[str, ...] | None = None,
     paired_correction: bool = False,
+    worst_family_tau: float | None = None,
 ) -> dict[str, Any]:
     """The ``learned`` block of a bundle's calibration: a video head and a photo head fitted on every record, with
     lines from real files scored by a model that did not train on their identity (5 folds): "uncertain" where 20% of
@@ -449,7 +477,7 @@ def fit_heads(
         if not scored_reals:  # no real file of this kind to set its lines on: that kind keeps the equal fusion
             continue
         real_copies = [r for r in records if r.get("copy_of") and not r["label"] and r["is_image"] == (kind == "photo")]
-        opts = {"l2": l2, "floor": floor, "floored": floored, "paired": paired}
+        opts = {"l2": l2, "floor": floor, "floored": floored, "paired": paired, "worst_family_tau": worst_family_tau}
         scored = out_of_fold(train, scored_reals + real_copies, features, **opts)
         oof_a, oof_copies = scored[: len(scored_reals)], scored[len(scored_reals) :]
         model = fit_records(train, features, **opts)
