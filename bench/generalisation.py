@@ -97,6 +97,8 @@ def load(cache: Path, with_frames: bool = False) -> list[Item]:
         d = np.load(f)
         meta = json.loads(bytes(d["meta"]))
         row = meta["row"]
+        if f.stem in memo and set(memo[f.stem]["cues"]) != set(cues_mod.CUES):  # measured before a cue changed
+            del memo[f.stem]
         if f.stem not in memo:
             crops, lm = d["crops"], d["landmarks"][d["crop_idx"]] if len(d["crop_idx"]) else None
             c = cues_mod.clip_cues(crops, lm) if lm is not None else {k: float("nan") for k in cues_mod.CUES}
