@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from vaedetect import cues
-from vaedetect.faces import FACE_OVAL, FACE_TEMPLATE, INNER_LIPS, LIPS
+from vaedetect.faces import FACE_OVAL, FACE_TEMPLATE, LIPS
 from vaedetect.fusion import (
     LearnedFusion,
     QualityCorrection,
@@ -86,36 +86,6 @@ def test_on_an_evenly_textured_face_re_sharing_moves_the_region_ratios_far_less_
     a, b = cues.frame_cues(face, lm), cues.frame_cues(shared, lm)
     for k in ("lower_upper_detail", "lower_upper_noise", "face_ring_detail", "face_ring_noise", "seam"):
         assert abs(a[k] - b[k]) < 0.25 * own_detail_drop, k
-
-
-def _mouth(lm: np.ndarray, gap_px: float) -> np.ndarray:
-    """``lm`` with the inner lips on an ellipse at the mouth: ``gap_px`` apart at the middle (13 above 14)."""
-    lm = lm.copy()
-    centre = lm[[61, 291]].mean(axis=0)
-    t = np.linspace(np.pi, 3 * np.pi, len(INNER_LIPS), endpoint=False)  # from the left corner, over the top lip
-    lm[list(INNER_LIPS)] = np.c_[centre[0] + 0.09 * PX * np.cos(t), centre[1] + gap_px / 2 * np.sin(t)]
-    half = np.array([0.0, gap_px / 2], np.float32)
-    lm[13], lm[14] = centre - half, centre + half
-    return lm
-
-
-def test_mouth_interior_detail_is_lower_for_smeared_teeth_and_missing_while_the_mouth_is_closed():
-    rng = np.random.default_rng(11)
-    lm = _mouth(_landmarks(rng), gap_px=0.06 * PX)
-    face = _face(rng)
-    mask = cues.regions(lm, PX).interior
-    assert mask.sum() > cues._MIN_PIXELS
-    smeared = face.copy()
-    smeared[mask] = cv2.GaussianBlur(face, (0, 0), 2.0)[mask]  # a generated mouth drawn without fine teeth
-    real, fake = (
-        cues.frame_cues(face, lm)["mouth_interior_detail"],
-        cues.frame_cues(smeared, lm)["mouth_interior_detail"],
-    )
-    assert abs(real) < 0.3
-    assert fake < real - 0.5
-    closed = _mouth(_landmarks(rng), gap_px=2.0)
-    assert not cues.regions(closed, PX).interior.any()
-    assert np.isnan(cues.frame_cues(face, closed)["mouth_interior_detail"])
 
 
 def test_clip_cues_of_one_photo_have_no_temporal_cues():

@@ -4,8 +4,7 @@ Why region *ratios*: the first bundle's evidence followed image detail (a sharp 
 soft generated one). Re-sharing, blur or a small face change the detail of the whole frame alike, so a ratio between
 two regions of one face cancels them to first order, while the fakes people meet leave a *local* footprint:
 - lip-sync generators (Wav2Lip and kin) redraw the lower face at their own resolution and paste it back, so its
-  detail, noise and colour differ from the upper face they left alone (LIPINC; LipForensics), and the teeth and
-  tongue they draw from a learned prior lack the fine detail of real ones;
+  detail, noise and colour differ from the upper face they left alone (LIPINC; LipForensics);
 - face swaps paste an inner face onto a real head, so detail and noise inside the face outline differ from the ring
   just outside it, and the outline itself carries a seam (SBI; Face X-ray);
 - whole-face generators (talking heads) render the face smoother than the hair and background around it, and its
@@ -21,15 +20,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from vaedetect.faces import (
-    FACE_OVAL,
-    INNER_LIP_BOTTOM,
-    INNER_LIP_TOP,
-    INNER_LIPS,
-    LIPS,
-    keypoints_of,
-    similarity_to_template,
-)
+from vaedetect.faces import FACE_OVAL, LIPS, keypoints_of, similarity_to_template
 
 # Per-frame cues (photos have these too) and clip-only cues (need several frames).
 FRAME_CUES = (
@@ -37,7 +28,6 @@ FRAME_CUES = (
     "lower_upper_noise",
     "lower_upper_colour",
     "mouth_upper_detail",
-    "mouth_interior_detail",
     "face_ring_detail",
     "face_ring_noise",
     "seam",
@@ -47,7 +37,6 @@ CUES = FRAME_CUES + CLIP_CUES
 
 _EPS = 1e-3
 _MIN_PIXELS = 80  # a region smaller than this in the crop gives no number (profile views, faces cut by the frame)
-MOUTH_OPEN = 0.15  # inner-lip gap over the inner corners' distance from which the mouth's interior shows (rule 19)
 
 
 @dataclass
@@ -60,7 +49,6 @@ class Regions:
     upper: np.ndarray
     lower: np.ndarray
     mouth: np.ndarray
-    interior: np.ndarray  # inside the inner lips; empty while the mouth is closed
 
 
 def regions(landmarks: np.ndarray, crop_px: int) -> Regions:
@@ -85,14 +73,7 @@ def regions(landmarks: np.ndarray, crop_px: int) -> Regions:
     mouth = np.zeros((crop_px, crop_px), np.uint8)
     cv2.fillPoly(mouth, [cv2.convexHull(np.round(pts[list(LIPS)]).astype(np.int32))], 1)
     mouth = cv2.distanceTransform(1 - mouth, cv2.DIST_L2, 3) <= 0.03 * crop_px
-    interior = np.zeros((crop_px, crop_px), np.uint8)
-    gap = np.linalg.norm(pts[INNER_LIP_TOP] - pts[INNER_LIP_BOTTOM])
-    width = np.linalg.norm(pts[INNER_LIPS[0]] - pts[INNER_LIPS[10]])  # the inner corners
-    if gap >= MOUTH_OPEN * width:
-        cv2.fillPoly(interior, [np.round(pts[list(INNER_LIPS)]).astype(np.int32)], 1)
-    return Regions(
-        inner=inner, ring=ring, outline=outline, upper=upper, lower=lower, mouth=mouth, interior=interior > 0
-    )
+    return Regions(inner=inner, ring=ring, outline=outline, upper=upper, lower=lower, mouth=mouth)
 
 
 def _gray(crop: np.ndarray) -> np.ndarray:
@@ -139,7 +120,6 @@ def _frame_cues(crop: np.ndarray, r: Regions, gray: np.ndarray, det: np.ndarray)
         "lower_upper_noise": _log_ratio(_mean(noi, r.lower), _mean(noi, r.upper)),
         "lower_upper_colour": float(np.linalg.norm(cl - cu)) if cl is not None and cu is not None else float("nan"),
         "mouth_upper_detail": _log_ratio(_mean(det, r.mouth), _mean(det, r.upper)),
-        "mouth_interior_detail": _log_ratio(_mean(det, r.interior), _mean(det, r.upper)),
         "face_ring_detail": _log_ratio(_mean(det, r.inner), _mean(det, r.ring)),
         "face_ring_noise": _log_ratio(_mean(noi, r.inner), _mean(noi, r.ring)),
         "seam": _log_ratio(_mean(grad, r.outline), _mean(grad, r.inner)),

@@ -42,15 +42,12 @@ _EYE_A = (33, 133)
 _EYE_B = (362, 263)
 _NOSE_TIP = 1
 _MOUTH_CORNERS = (61, 291)
-INNER_LIP_TOP, INNER_LIP_BOTTOM = 13, 14
+_INNER_LIP_TOP, _INNER_LIP_BOTTOM = 13, 14
 # FaceMesh's face outline (in order around the face) and lip points, as mediapipe's FACEMESH_FACE_OVAL/LIPS name them.
 FACE_OVAL = (176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109, 10, 338, 297, 332, 284, 251,
              389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377, 152, 148)  # fmt: skip
 LIPS = (0, 13, 14, 17, 37, 39, 40, 61, 78, 80, 81, 82, 84, 87, 88, 91, 95, 146, 178, 181, 185, 191, 267, 269, 270, 291,
         308, 310, 311, 312, 314, 317, 318, 321, 324, 375, 402, 405, 409, 415)  # fmt: skip
-# The inner-lip contour in order (upper lip from the left corner 78 to the right corner 308, then the lower lip back):
-# what it encloses is the open mouth's interior, teeth and tongue.
-INNER_LIPS = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308, 324, 318, 402, 317, 14, 87, 178, 88, 95)
 
 # Canonical positions (fraction of the crop side) of eye centres, nose tip and mouth corners: the ArcFace template,
 # loosened so the crop keeps the jaw line and hair line where face-swap blending seams live.
@@ -204,7 +201,7 @@ def lip_opening(lm: np.ndarray) -> float:
     iod = float(np.linalg.norm(kp[1] - kp[0]))
     if iod < 1e-6:
         return float("nan")
-    return float(np.linalg.norm(lm[INNER_LIP_BOTTOM] - lm[INNER_LIP_TOP]) / iod)
+    return float(np.linalg.norm(lm[_INNER_LIP_BOTTOM] - lm[_INNER_LIP_TOP]) / iod)
 
 
 def _box(lm: np.ndarray) -> np.ndarray:
