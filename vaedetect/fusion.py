@@ -311,7 +311,7 @@ def fit_fusion(
             w_fake[groups == g] = 1.0 / (groups == g).sum()
     sample_w = np.r_[np.full(len(real), 0.5 / max(len(real), 1)), 0.5 * w_fake / w_fake.sum()]
 
-    worst = worst_family_tau is not None and fake_groups is not None and len(fake)
+    worst = worst_family_tau is not None and fake_groups is not None and len(fake) > 0
     if worst:
         fam_of = np.unique(np.asarray(fake_groups), return_inverse=True)[1]
         n_fam = np.bincount(fam_of)
