@@ -31,6 +31,7 @@ from vaedetect import cues as cues_mod  # noqa: E402
 from vaedetect import evidence  # noqa: E402
 from vaedetect.fusion import (  # noqa: E402
     FLOOR,
+    MOTION,
     N_FOLDS,
     QUALITY,
     WORST_FAMILY_TAU,
@@ -52,6 +53,7 @@ _WITHOUT: set[str] = set()  # --without: evidence removed from every configurati
 _EXTRA: dict[str, dict[str, float]] = {}  # --extra-cues: {cache key: {cue: value}} measured elsewhere (rule 16)
 _PAIRED = False  # --paired-correction (rule 17): --augment's copies shape the quality correction only
 _TAU: float | None = None  # --worst-family (rule 18): the heads fit their worst training family, smoothly
+_MOTION = False  # --motion-correction (rule 21): the video head's correction also reads head speed
 FAKE_LINE_FPR = 0.05
 
 
@@ -108,6 +110,8 @@ def load(cache: Path, with_frames: bool = False) -> list[Item]:
                 "face_px": float(np.nanmedian(d["face_size_px"])) if d["present"].any() else float("nan"),
             }
         m = memo[f.stem]
+        if "head_speed" not in m:
+            m["head_speed"] = cues_mod.head_speed(d["landmarks"]) if meta["kind"] != "image" else None
         if with_frames and meta["kind"] != "image" and "frames" not in m:
             m["frames"] = _frames_as_photos(d, meta, _BUNDLE.calibration, _BUNDLE)
         values = {**{k: (np.nan if meta["z"].get(k) is None else meta["z"][k]) for k in EXISTING}, **m["cues"]}
@@ -124,7 +128,12 @@ def load(cache: Path, with_frames: bool = False) -> list[Item]:
                 is_image=meta["kind"] == "image",
                 values=values,
                 row=row,
-                quality={"face_px": m["face_px"], "sharpness": m["sharpness"], "bits_per_pixel": _bpp(meta)},
+                quality={
+                    "face_px": m["face_px"],
+                    "sharpness": m["sharpness"],
+                    "bits_per_pixel": _bpp(meta),
+                    MOTION: np.nan if m["head_speed"] is None else m["head_speed"],
+                },
             )
         )
         for fr in m.get("frames", []) if with_frames else []:
@@ -153,8 +162,13 @@ def fit(train: list[Item], features: tuple[str, ...], l2: float, correct: bool) 
     recs = [_record(it) for it in train]
     return fit_records(
         recs, features, l2=l2, correct=correct, floor=_FLOOR, two_sided=tuple(_TWO_SIDED), floored=_FLOORED,
-        paired=_PAIRED, worst_family_tau=_TAU,
+        paired=_PAIRED, worst_family_tau=_TAU, quality_keys=_quality_keys(train),
     )  # fmt: skip
+
+
+def _quality_keys(items: list[Item]) -> tuple[str, ...]:
+    """What the correction reads: with --motion-correction a video pool's corrections read head speed too."""
+    return (*QUALITY, MOTION) if _MOTION and not any(it.is_image for it in items) else QUALITY
 
 
 def _record(it: Item) -> dict:
@@ -257,7 +271,9 @@ def quality_rho(items: list[Item], features: tuple[str, ...], correct: bool) -> 
             train = [it for it in pool if identity_fold(it.group) != k]
             recs = [_record(it) for it in train]
             rows, pairs = copy_pairs(recs) if _PAIRED else (recs, None)
-            corr = fit_quality_correction([r["values"] for r in rows], [r["quality"] for r in rows], features, pairs)
+            corr = fit_quality_correction(
+                [r["values"] for r in rows], [r["quality"] for r in rows], features, pairs, _quality_keys(train)
+            )
             for j, it in enumerate(reals):
                 if identity_fold(it.group) == k and corr is not None:
                     values[j] = corr.apply(it.values, it.quality)
@@ -267,8 +283,8 @@ def quality_rho(items: list[Item], features: tuple[str, ...], correct: bool) -> 
         if f in _TWO_SIDED and np.isfinite(v).any():  # what a two-sided head reads: the distance from the median
             v = np.abs(v - np.nanmedian(v))
         row = {}
-        for q in QUALITY:
-            qa = np.array([it.quality[q] for it in reals], dtype=float)
+        for q in _quality_keys(reals):
+            qa = np.array([it.quality.get(q, np.nan) for it in reals], dtype=float)
             ok = np.isfinite(v) & np.isfinite(qa)
             if ok.sum() > 10:
                 row[q] = round(float(spearmanr(v[ok], qa[ok]).statistic), 2)
@@ -379,13 +395,15 @@ def main() -> None:
         help="with --augment: copies shape the quality correction only, paired with originals (rule 17)",
     )
     ap.add_argument("--worst-family", action="store_true", help="fit the heads' worst family (group DRO, rule 18)")
+    ap.add_argument("--motion-correction", action="store_true", help="video corrections read head speed (rule 21)")
     args = ap.parse_args()
     if args.paired_correction and not args.augment:
         ap.error("--paired-correction needs --augment")
     if args.extra_cues:
         _EXTRA.update(json.loads(Path(args.extra_cues).read_text()))
-    global _FLOOR, _FLOORED, _PAIRED, _TAU
+    global _FLOOR, _FLOORED, _PAIRED, _TAU, _MOTION
     _PAIRED = args.paired_correction
+    _MOTION = args.motion_correction
     _TAU = WORST_FAMILY_TAU if args.worst_family else None
     _FLOOR = args.floor
     _FLOORED = tuple(args.floor_only.split(",")) if args.floor_only else None
@@ -434,9 +452,10 @@ def main() -> None:
     }
     for media, table in rho.items():
         print(f"\nSpearman rho with quality over real {media} ({'corrected out-of-fold' if correct else 'raw'})")
-        print(f"{'evidence':22s}" + "".join(f"{q:>16s}" for q in QUALITY))
+        cols = (*QUALITY, MOTION)
+        print(f"{'evidence':22s}" + "".join(f"{q:>16s}" for q in cols))
         for k, row in table.items():
-            print(f"{k:22s}" + "".join(f"{row.get(q, float('nan')):16.2f}" for q in QUALITY))
+            print(f"{k:22s}" + "".join(f"{row.get(q, float('nan')):16.2f}" for q in cols))
     res_v = lofo(videos, features, args.l2, correct, originals(videos))
     photo_cues = ("face", "latent", *cues_mod.FRAME_CUES, *_extra_cues())
     photo_features = tuple(k for k in features if k in photo_cues)
@@ -463,7 +482,8 @@ def main() -> None:
     nested = None
     if args.nested:
         rhos = quality_rho_all(items_all)
-        rho_ok = all(abs(v) <= 0.2 for media in rhos for row in media.values() for v in row.values())
+        # the nested rules were written for the three quality measures (rule 5)
+        rho_ok = all(abs(v) <= 0.2 for media in rhos for row in media.values() for q, v in row.items() if q in QUALITY)
         nested = nested_lofo(videos, args.l2, rho_ok)
         print("\nnested leave-one-family-out (configuration chosen by the rules on the other eight families)")
         for fam, r in nested["families"].items():
@@ -480,6 +500,7 @@ def main() -> None:
             "quality_correction": correct,
             "paired_correction": _PAIRED,
             "worst_family_tau": _TAU,
+            "motion_correction": _MOTION,
             "univariate": uni,
             "quality_rho": rho,
             "videos": res_v,

@@ -4,8 +4,7 @@ Rule 20 of ``bench/results/2026-12-01-rules.md`` found generated faces keeping t
 people, most likely because they move less. If the fakes of ``../shared/data`` move less than its real clips, any
 evidence that follows motion looks like a detector here and fails on a real clip of someone sitting still. This
 prints, over the cached videos (``bench/cache_clips.py``):
-- head speed per clip: the median over consecutive FaceMesh frames of the median point displacement, in
-  inter-ocular distances per 25 fps frame;
+- head speed per clip (:func:`vaedetect.cues.head_speed`);
 - its own AUC per fake family against all real videos (< 0.5: that family's fakes move less), a naive shortcut like
   face sharpness;
 - each evidence's Spearman ρ with head speed over real videos (raw values, as ``generalisation.py``'s ``univariate``).
@@ -18,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -30,22 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 import generalisation as gen  # noqa: E402
 
-_EYES = ((33, 133), (362, 263))  # FaceMesh eye corners, image-left eye first
-
-
-def head_speed(landmarks: np.ndarray) -> float:
-    """Median landmark displacement per frame between consecutive FaceMesh frames (the cache holds landmarks on every
-    other 25 fps frame, NaN between), in inter-ocular distances."""
-    valid = np.flatnonzero(~np.isnan(landmarks).any(axis=(1, 2)))
-    steps = []
-    for i, j in pairwise(valid):
-        if j - i > 2:  # a gap (no face for a while): not one step
-            continue
-        a, b = landmarks[i], landmarks[j]
-        iod = np.linalg.norm(a[list(_EYES[0])].mean(axis=0) - a[list(_EYES[1])].mean(axis=0))
-        if iod > 1:
-            steps.append(float(np.median(np.linalg.norm(b - a, axis=1)) / iod / (j - i)))
-    return float(np.median(steps)) if len(steps) >= 5 else float("nan")
+from vaedetect import cues  # noqa: E402
 
 
 def main() -> None:
@@ -58,7 +41,8 @@ def main() -> None:
         d = np.load(f)
         meta = json.loads(bytes(d["meta"]))
         if meta["kind"] != "image":
-            speed[meta["row"]["path"]] = head_speed(d["landmarks"])
+            v = cues.head_speed(d["landmarks"])
+            speed[meta["row"]["path"]] = np.nan if v is None else v
     items = [it for it in gen.load(Path(args.cache)) if not it.is_image and np.isfinite(speed.get(it.path, np.nan))]
     reals = [it for it in items if not it.label]
     s_real = np.array([speed[it.path] for it in reals])

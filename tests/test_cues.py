@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from vaedetect import cues
-from vaedetect.faces import FACE_OVAL, FACE_TEMPLATE, LIPS
+from vaedetect.faces import FACE_OVAL, FACE_TEMPLATE, LIPS, keypoints_of
 from vaedetect.fusion import (
     LearnedFusion,
     QualityCorrection,
@@ -248,6 +248,36 @@ def test_worst_family_fusion_weighs_the_evidence_its_hardest_family_needs():
     worst = fit_fusion(real, fake, ("a", "b"), fake_groups=groups, worst_family_tau=0.1)
     assert worst.weights[1] / worst.weights[0] > 1.3 * mean.weights[1] / mean.weights[0]
     assert (worst.weights >= 0).all()
+
+
+def test_head_speed_is_zero_for_a_still_head_and_grows_with_motion_across_facemesh_gaps():
+    rng = np.random.default_rng(12)
+    lm = _landmarks(rng)
+    frames = np.full((21, 468, 2), np.nan, np.float32)  # FaceMesh on every other frame, as the detector runs it
+    frames[::2] = lm
+    assert cues.head_speed(frames) == pytest.approx(0.0, abs=1e-6)
+    moving = frames.copy()
+    moving[::2] += np.arange(11, dtype=np.float32)[:, None, None] * np.array([2.0, 0.0], np.float32)
+    eyes = keypoints_of(lm)[:2]
+    assert cues.head_speed(moving) == pytest.approx(1.0 / np.linalg.norm(eyes[0] - eyes[1]), rel=1e-3)  # 1 px/frame
+    assert cues.head_speed(frames[:6]) is None  # under 5 steps
+
+
+def test_quality_correction_reads_the_measures_it_was_fitted_on():
+    from vaedetect.fusion import MOTION, QUALITY
+
+    rng = np.random.default_rng(13)
+    q = [{"face_px": 100.0, "sharpness": 50.0, "bits_per_pixel": 0.1, MOTION: float(s)}
+         for s in rng.uniform(0.005, 0.05, 200)]  # fmt: skip
+    real = [{"e": 3.0 * np.log(x[MOTION]) + rng.normal(0, 0.1)} for x in q]
+    corr = fit_quality_correction(real, q, ("e",), keys=(*QUALITY, MOTION))
+    again = QualityCorrection.from_json(json.loads(json.dumps(corr.to_json())))
+    assert again.keys == (*QUALITY, MOTION)
+    fixed = [again.apply(v, x)["e"] for v, x in zip(real, q, strict=True)]
+    assert abs(np.corrcoef(fixed, np.log([x[MOTION] for x in q]))[0, 1]) < 0.1
+    assert again.apply({"e": 1.0}, {"face_px": 100.0, "sharpness": 50.0, "bits_per_pixel": 0.1}) == {"e": 1.0}
+    old = QualityCorrection.from_json({"mean_q": [0.0, 0.0, 0.0], "slopes": {"e": [1.0, 0.0, 0.0]}})
+    assert old.keys == QUALITY  # a calibration written before rule 21 reads as before
 
 
 def test_bits_per_pixel_for_photos_and_videos():

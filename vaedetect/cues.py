@@ -16,6 +16,7 @@ assumed here: scoring normalises each cue against real footage and the fusion le
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 import cv2
 import numpy as np
@@ -155,6 +156,23 @@ def face_sharpness(crops: np.ndarray) -> float | None:
     if not len(crops):
         return None
     return float(np.median([cv2.Laplacian(_gray(c), cv2.CV_32F).var() for c in crops]))
+
+
+def head_speed(landmarks: np.ndarray) -> float | None:
+    """How fast the head moves: the median landmark displacement per frame between consecutive FaceMesh frames (NaN
+    rows where FaceMesh did not run; a gap of more than 2 frames is not one step), in inter-ocular distances. Content,
+    not manipulation, yet some evidence follows it (bench/motion_confound.py); None under 5 steps."""
+    valid = np.flatnonzero(~np.isnan(landmarks).any(axis=(1, 2)))
+    steps = []
+    for i, j in pairwise(valid):
+        if j - i > 2:
+            continue
+        a, b = landmarks[i], landmarks[j]
+        eyes = keypoints_of(a)[:2]
+        iod = float(np.linalg.norm(eyes[0] - eyes[1]))
+        if iod > 1:
+            steps.append(float(np.median(np.linalg.norm(b - a, axis=1))) / iod / (j - i))
+    return float(np.median(steps)) if len(steps) >= 5 else None
 
 
 def _nanmedian(values: list[float]) -> float:

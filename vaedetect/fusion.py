@@ -27,6 +27,8 @@ MAD_TO_SD = 1.4826
 WORST_FAMILY_TAU = 0.1
 # What re-sharing changes: how large the face is, how much fine detail its crop has, how many bits each pixel got.
 QUALITY = ("face_px", "sharpness", "bits_per_pixel")
+# ... and, for a video, how fast the head moves (rule 21: content, not manipulation; off unless asked for).
+MOTION = "head_speed"
 
 
 def bits_per_pixel(
@@ -41,9 +43,9 @@ def bits_per_pixel(
     return bitrate_kbps * 1000 / (pixels * (fps or ANALYSIS_FPS))
 
 
-def quality_vector(quality: dict[str, float | None]) -> np.ndarray | None:
-    """Logs of :data:`QUALITY` (None when any is missing or not positive)."""
-    v = [quality.get(k) for k in QUALITY]
+def quality_vector(quality: dict[str, float | None], keys: tuple[str, ...] = QUALITY) -> np.ndarray | None:
+    """Logs of the measures ``keys`` (None when any is missing or not positive)."""
+    v = [quality.get(k) for k in keys]
     if any(x is None or not np.isfinite(x) or x <= 0 for x in v):
         return None
     return np.log(np.asarray(v, dtype=np.float64))
@@ -61,9 +63,10 @@ class QualityCorrection:
 
     mean_q: np.ndarray
     slopes: dict[str, np.ndarray]
+    keys: tuple[str, ...] = QUALITY
 
     def apply(self, values: dict[str, float | None], quality: dict[str, float | None]) -> dict[str, float | None]:
-        q = quality_vector(quality)
+        q = quality_vector(quality, self.keys)
         if q is None:
             return dict(values)
         out = dict(values)
@@ -75,14 +78,15 @@ class QualityCorrection:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "quality": list(QUALITY),
+            "quality": list(self.keys),
             "mean_q": self.mean_q.tolist(),
             "slopes": {k: v.tolist() for k, v in self.slopes.items()},
         }
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> QualityCorrection:
-        return cls(np.asarray(d["mean_q"], dtype=np.float64), {k: np.asarray(v) for k, v in d["slopes"].items()})
+        slopes = {k: np.asarray(v) for k, v in d["slopes"].items()}
+        return cls(np.asarray(d["mean_q"], dtype=np.float64), slopes, tuple(d.get("quality", QUALITY)))
 
 
 # A real file and its re-shared copy: (original values, original quality, copy values, copy quality).
@@ -99,6 +103,7 @@ def fit_quality_correction(
     quality: list[dict[str, float | None]],
     features: tuple[str, ...],
     pairs: list[Pair] | None = None,
+    keys: tuple[str, ...] = QUALITY,
 ) -> QualityCorrection | None:
     """Slopes of each evidence on :func:`quality_vector` over real files (between files, centred).
 
@@ -107,7 +112,7 @@ def fit_quality_correction(
     only in how it travelled, so that block measures what re-sharing does, which the between-file slope mixes with
     what differs between sources.
     """
-    qs = [quality_vector(q) for q in quality]
+    qs = [quality_vector(q, keys) for q in quality]
     ok = [i for i, q in enumerate(qs) if q is not None]
     if len(ok) < 10:
         return None
@@ -115,9 +120,9 @@ def fit_quality_correction(
     mean_q = q.mean(axis=0)
     dq, pair_rows = None, []
     if pairs:
-        pq = [(quality_vector(a), quality_vector(b)) for _, a, _, b in pairs]
+        pq = [(quality_vector(a, keys), quality_vector(b, keys)) for _, a, _, b in pairs]
         pair_rows = [i for i, (a, b) in enumerate(pq) if a is not None and b is not None]
-        dq = np.array([pq[i][1] - pq[i][0] for i in pair_rows]).reshape(-1, len(QUALITY))
+        dq = np.array([pq[i][1] - pq[i][0] for i in pair_rows]).reshape(-1, len(keys))
     slopes = {}
     for k in features:
         v = np.array([_value(real[i], k) for i in ok], dtype=np.float64)
@@ -133,7 +138,7 @@ def fit_quality_correction(
                 a = np.vstack([a * wa, dq[pfin] * wp])
                 y = np.r_[y * wa, dv[pfin] * wp]
         slopes[k] = np.linalg.lstsq(a, y, rcond=None)[0]
-    return QualityCorrection(mean_q, slopes)
+    return QualityCorrection(mean_q, slopes, keys)
 
 
 def copy_pairs(records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[Pair]]:
@@ -267,6 +272,7 @@ def fit_fusion(
     floored: tuple[str, ...] | None = None,
     real_pairs: list[Pair] | None = None,
     worst_family_tau: float | None = None,
+    quality_keys: tuple[str, ...] = QUALITY,
 ) -> LearnedFusion:
     """Fit norms on ``real`` (oriented by ``fake``, or two-sided for the features in ``two_sided``) and non-negative
     logistic weights, classes balanced; ``l2`` is the ridge penalty on the weights against a weighted mean log-loss.
@@ -276,11 +282,12 @@ def fit_fusion(
     :class:`QualityCorrection` fitted on the real files (and ``real_pairs``, rule 17) is applied first. ``floor``:
     see :data:`FLOOR`; with ``floored``, only those evidence take it (rule 15). With ``worst_family_tau`` (and
     ``fake_groups``), the weights minimise a smooth maximum (temperature ``worst_family_tau``) of the groups' own
-    class-balanced losses instead of their mean (rule 18, group DRO).
+    class-balanced losses instead of their mean (rule 18, group DRO). ``quality_keys``: what the correction reads
+    (rule 21 adds :data:`MOTION` for videos).
     """
     correction = None
     if real_quality is not None:
-        correction = fit_quality_correction(real, real_quality, features, real_pairs)
+        correction = fit_quality_correction(real, real_quality, features, real_pairs, quality_keys)
         if correction is not None:
             real = [correction.apply(v, q) for v, q in zip(real, real_quality, strict=True)]
             if fake_quality is not None:
@@ -373,6 +380,7 @@ def fit_records(
     floored: tuple[str, ...] | None = None,
     paired: bool = False,
     worst_family_tau: float | None = None,
+    quality_keys: tuple[str, ...] = QUALITY,
 ) -> LearnedFusion:
     """:func:`fit_fusion` on records (see :func:`fit_heads`), with the quality correction unless ``correct`` is off.
     With ``paired``, re-shared copies among ``records`` only shape the correction (:func:`copy_pairs`)."""
@@ -394,6 +402,7 @@ def fit_records(
         floored=floored,
         real_pairs=pairs if correct else None,
         worst_family_tau=worst_family_tau,
+        quality_keys=quality_keys,
     )
 
 
