@@ -54,6 +54,7 @@ _EXTRA: dict[str, dict[str, float]] = {}  # --extra-cues: {cache key: {cue: valu
 _PAIRED = False  # --paired-correction (rule 17): --augment's copies shape the quality correction only
 _TAU: float | None = None  # --worst-family (rule 18): the heads fit their worst training family, smoothly
 _MOTION = False  # --motion-correction (rule 21): the video head's correction also reads head speed
+_MATCHED = False  # --motion-matched: also score each family against real clips that move like its fakes
 FAKE_LINE_FPR = 0.05
 
 
@@ -228,9 +229,26 @@ def lofo(items: list[Item], features: tuple[str, ...], l2: float, correct: bool,
             "detected_above_all_reals": float((fake_scores > top).mean()),
             "real_above_all_reals": float((rs > top).mean()),
         }
+        if _MATCHED:  # descriptive: the same scores against real clips that move like this family's fakes
+            row.update(_motion_matched([items[i] for i in fake_idx], fake_scores, real_scores, items))
         table[fam] = row
     aucs = [r["auc"] for r in table.values()]
     return {"families": table, "mean_auc": float(np.mean(aucs)), "min_auc": float(np.min(aucs))}
+
+
+def _motion_matched(
+    fakes: list[Item], fake_scores: np.ndarray, real_scores: dict[int, float], items: list[Item]
+) -> dict:
+    """AUC of the held-out family against the real clips whose head speed lies within its fakes' 10th–90th percentile
+    (``bench/motion_confound.py``: some families move less than the real videos)."""
+    speed = np.array([it.quality.get(MOTION, np.nan) for it in fakes], dtype=float)
+    if np.isfinite(speed).sum() < 1:
+        return {}
+    lo, hi = np.nanpercentile(speed, [10, 90])
+    rs = [s for i, s in real_scores.items() if lo <= items[i].quality.get(MOTION, np.nan) <= hi]
+    if len(rs) < 10:
+        return {"n_real_motion_matched": len(rs)}
+    return {"n_real_motion_matched": len(rs), "auc_motion_matched": _auc(rs, list(fake_scores))}
 
 
 def quality_rho_all(items: list[Item]) -> list[dict]:
@@ -367,7 +385,9 @@ def _print_lofo(title: str, res: dict) -> None:
         print(
             f"{fam:28s} {r['n_fake']:4d} {r['auc']:6.3f} {r['detected_at_line']:7.2f} {r['real_over_line']:8.2f}"
             f" {r['detected_above_all_reals']:8.2f} {r['real_above_all_reals']:9.2f}"
-        )
+            + (f"  motion-matched {r['auc_motion_matched']:.3f} (n_real {r['n_real_motion_matched']})"
+               if "auc_motion_matched" in r else "")
+        )  # fmt: skip
     print(f"mean AUC {res['mean_auc']:.3f}, min {res['min_auc']:.3f}")
 
 
@@ -396,12 +416,14 @@ def main() -> None:
     )
     ap.add_argument("--worst-family", action="store_true", help="fit the heads' worst family (group DRO, rule 18)")
     ap.add_argument("--motion-correction", action="store_true", help="video corrections read head speed (rule 21)")
+    ap.add_argument("--motion-matched", action="store_true", help="also AUC against reals moving like the fakes")
     args = ap.parse_args()
     if args.paired_correction and not args.augment:
         ap.error("--paired-correction needs --augment")
     if args.extra_cues:
         _EXTRA.update(json.loads(Path(args.extra_cues).read_text()))
-    global _FLOOR, _FLOORED, _PAIRED, _TAU, _MOTION
+    global _FLOOR, _FLOORED, _PAIRED, _TAU, _MOTION, _MATCHED
+    _MATCHED = args.motion_matched
     _PAIRED = args.paired_correction
     _MOTION = args.motion_correction
     _TAU = WORST_FAMILY_TAU if args.worst_family else None
