@@ -96,6 +96,7 @@ def load(cache: Path, with_frames: bool = False) -> list[Item]:
     memo_path = cache / "cues.json"
     memo = json.loads(memo_path.read_text()) if memo_path.exists() else {}
     items = []
+    extra = dict.fromkeys(_extra_cues(), np.nan)  # a file an extra cue has no value for (a photo) gets NaN
     for f in sorted(cache.glob("*.npz")):
         d = np.load(f)
         meta = json.loads(bytes(d["meta"]))
@@ -116,7 +117,7 @@ def load(cache: Path, with_frames: bool = False) -> list[Item]:
         if with_frames and meta["kind"] != "image" and "frames" not in m:
             m["frames"] = _frames_as_photos(d, meta, _BUNDLE.calibration, _BUNDLE)
         values = {**{k: (np.nan if meta["z"].get(k) is None else meta["z"][k]) for k in EXISTING}, **m["cues"]}
-        values.update(dict.fromkeys(_extra_cues(), np.nan))  # a file the extra cue has no value for (a photo)
+        values.update(extra)
         values.update({k: np.nan if v is None else v for k, v in _EXTRA.get(f.stem, {}).items()})
         ident = row["identity"] or row["path"]
         items.append(

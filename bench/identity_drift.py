@@ -24,7 +24,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from vaedetect.faces import keypoints_of, similarity_to_template  # noqa: E402
+from vaedetect.faces import landmarks_in_crop  # noqa: E402
 
 N_CROPS = 16
 MIN_CROPS = 5
@@ -50,8 +50,7 @@ def descriptors(crops: np.ndarray, landmarks: np.ndarray, models: tuple) -> np.n
     shape_model, rec = models
     out = []
     for crop, lm in zip(crops, landmarks, strict=True):
-        m = similarity_to_template(keypoints_of(lm), crop.shape[0])
-        pts = lm @ m[:, :2].T + m[:, 2]
+        pts = landmarks_in_crop(lm, crop.shape[0])
         x0, y0 = np.floor(pts.min(axis=0)).astype(int)
         x1, y1 = np.ceil(pts.max(axis=0)).astype(int)
         img = np.ascontiguousarray(crop)

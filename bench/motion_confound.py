@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 import generalisation as gen  # noqa: E402
 
-from vaedetect import cues  # noqa: E402
+from vaedetect.fusion import MOTION  # noqa: E402
 
 
 def main() -> None:
@@ -36,14 +36,9 @@ def main() -> None:
     ap.add_argument("--cache", default=str(ROOT / ".cache" / "gen"))
     ap.add_argument("--json")
     args = ap.parse_args()
-    speed = {}
-    for f in sorted(Path(args.cache).glob("*.npz")):
-        d = np.load(f)
-        meta = json.loads(bytes(d["meta"]))
-        if meta["kind"] != "image":
-            v = cues.head_speed(d["landmarks"])
-            speed[meta["row"]["path"]] = np.nan if v is None else v
-    items = [it for it in gen.load(Path(args.cache)) if not it.is_image and np.isfinite(speed.get(it.path, np.nan))]
+    # generalisation.load memoises each video's head speed (vaedetect.cues.head_speed) in its quality measures
+    items = [it for it in gen.load(Path(args.cache)) if not it.is_image and np.isfinite(it.quality[MOTION])]
+    speed = {it.path: it.quality[MOTION] for it in items}
     reals = [it for it in items if not it.label]
     s_real = np.array([speed[it.path] for it in reals])
     families = sorted({it.family for it in items if it.label})

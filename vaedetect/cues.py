@@ -21,7 +21,7 @@ from itertools import pairwise
 import cv2
 import numpy as np
 
-from vaedetect.faces import FACE_OVAL, LIPS, keypoints_of, similarity_to_template
+from vaedetect.faces import FACE_OVAL, LIPS, keypoints_of, landmarks_in_crop
 
 # Per-frame cues (photos have these too) and clip-only cues (need several frames).
 FRAME_CUES = (
@@ -54,8 +54,7 @@ class Regions:
 
 def regions(landmarks: np.ndarray, crop_px: int) -> Regions:
     """Face regions of an aligned crop, from the frame's 468 landmarks (the crop's own similarity transform)."""
-    m = similarity_to_template(keypoints_of(landmarks), crop_px)
-    pts = landmarks @ m[:, :2].T + m[:, 2]
+    pts = landmarks_in_crop(landmarks, crop_px)
     oval = np.zeros((crop_px, crop_px), np.uint8)
     cv2.fillPoly(oval, [np.round(pts[list(FACE_OVAL)]).astype(np.int32)], 1)
 

@@ -157,6 +157,12 @@ def similarity_to_template(keypoints: np.ndarray, size_px: int) -> np.ndarray:
     return m.astype(np.float64)
 
 
+def landmarks_in_crop(lm: np.ndarray, size_px: int) -> np.ndarray:
+    """Frame landmarks in the coordinates of the aligned crop :func:`aligned_face_crop` cuts from them."""
+    m = similarity_to_template(keypoints_of(lm), size_px)
+    return lm @ m[:, :2].T + m[:, 2]
+
+
 def _two_point_similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     s = complex(*(src[1] - src[0]))
     d = complex(*(dst[1] - dst[0]))

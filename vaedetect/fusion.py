@@ -490,14 +490,14 @@ def fit_heads(
         scored = out_of_fold(train, scored_reals + real_copies, features, **opts)
         oof_a, oof_copies = scored[: len(scored_reals)], scored[len(scored_reals) :]
         model = fit_records(train, features, **opts)
-        rows = copy_pairs(train)[0] if paired else train
+        rows, pairs = copy_pairs(train) if paired else (train, [])
         model.meta = {
             "n_real": sum(1 for r in rows if not r["label"]),
             "n_fake": sum(1 for r in rows if r["label"]),
             "families": sorted({r["family"] for r in rows if r["label"]}),
             "n_real_scored_out_of_fold": len(oof_a),
             "n_real_copies_scored_out_of_fold": len(oof_copies),
-            "n_quality_pairs": len(copy_pairs(train)[1]) if paired else 0,
+            "n_quality_pairs": len(pairs),
         }
         fake_line = float(np.nextafter(scored.max(), 1.0))
         out[kind] = {
