@@ -20,6 +20,11 @@ full fit would ship.
         --json bench/results/2026-12-01-invariance-heldout.json
 
 ``--paired NAME ...`` fits those sets' quality correction on real files and their re-shared copies as pairs (rule 17).
+
+``--decompose`` (descriptive) splits each copy's Δz under the *shipped* learned heads into the part the raw evidence
+moved and the part the quality correction moved (Δz = raw part + correction part), from the same records cache:
+
+    python bench/invariance.py --decompose --json bench/results/2026-12-03-invariance-decompose.json
 """
 
 from __future__ import annotations
@@ -177,6 +182,51 @@ def held_out(
     return results
 
 
+def decompose(rows: list[dict], measured: dict[str, dict], calibration: dict) -> dict:
+    """Per transform and evidence of the shipped heads: the median |Δz| of a copy against its original, and the
+    medians of the two parts it is the sum of: the raw evidence's move (direction × Δvalue / scale) and the quality
+    correction's move (−direction × slope · Δquality / scale)."""
+    from vaedetect.fusion import quality_vector
+    from vaedetect.scoring import load_learned
+
+    heads = {kind: h.fusion for kind, h in load_learned(calibration).items()}
+    parts: dict = {name: {} for name in TRANSFORMS}
+    for r in rows:
+        orig = measured.get(r["path"], {})
+        if "error" in orig or not orig:
+            continue
+        f = heads["photo" if orig["is_image"] else "video"]
+        for name in TRANSFORMS:
+            copy = measured.get(f"{r['path']}#{name}", {})
+            if "error" in copy or not copy:
+                continue
+            z0, z1 = f.zs(orig["values"], orig["quality"]), f.zs(copy["values"], copy["quality"])
+            corr = f.correction
+            q0 = quality_vector(orig["quality"], corr.keys) if corr else None
+            q1 = quality_vector(copy["quality"], corr.keys) if corr else None
+            for k in f.features:
+                v0, v1 = orig["values"].get(k), copy["values"].get(k)
+                if z0[k] is None or z1[k] is None or v0 is None or v1 is None:
+                    continue
+                n = f.norms[k]
+                raw = n.direction * (v1 - v0) / n.scale
+                cor = 0.0
+                if corr is not None and k in corr.slopes and q0 is not None and q1 is not None:
+                    cor = -n.direction * float(corr.slopes[k] @ (q1 - q0)) / n.scale
+                cell = parts[name].setdefault(k, {"total": [], "raw": [], "correction": []})
+                cell["total"].append(z1[k] - z0[k])
+                cell["raw"].append(raw)
+                cell["correction"].append(cor)
+    out: dict = {}
+    for name, d in parts.items():
+        out[name] = {}
+        for k, c in d.items():
+            cell = {f"median_abs_{p}": round(float(np.median(np.abs(v))), 3) for p, v in c.items()}
+            cell |= {f"median_{p}": round(float(np.median(v)), 3) for p, v in c.items()}
+            out[name][k] = cell | {"n": len(c["total"])}
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
@@ -185,12 +235,20 @@ def main() -> None:
     ap.add_argument("--held-out", nargs="+", metavar="NAME=RECORDS[+RECORDS]")
     ap.add_argument("--train-copies", nargs="*", default=[], help="names of --held-out sets whose copies train too")
     ap.add_argument("--paired", nargs="*", default=[], help="names of --held-out sets with rule 17's correction")
+    ap.add_argument("--decompose", action="store_true", help="split each delta-z into raw and correction parts")
     ap.add_argument("--records-cache", default=str(ROOT / ".cache" / "invariance-records.jsonl"))
     args = ap.parse_args()
     data = Path(args.data)
     with open(data / "manifest.csv") as fh:
         rows = pick(list(csv.DictReader(fh)), args.n)
     det = vaedetect.load_detector()
+    if args.decompose:
+        measured = measure_records(det, data, rows, Path(args.records_cache))
+        table = decompose(rows, measured, det.bundle.calibration)
+        print(json.dumps(table, indent=1))
+        if args.json:
+            Path(args.json).write_text(json.dumps(table, indent=1, default=float))
+        return
     if args.held_out:
         measured = measure_records(det, data, rows, Path(args.records_cache))
         out = {}
