@@ -30,21 +30,27 @@ sys.path.insert(0, str(ROOT))
 from vaedetect import cues as cues_mod  # noqa: E402
 from vaedetect import evidence  # noqa: E402
 from vaedetect.fusion import (  # noqa: E402
+    CUE_COMPLEXITY,
+    FACE_COMPLEXITY,
     FLOOR,
     MOTION,
     N_FOLDS,
     QUALITY,
     WORST_FAMILY_TAU,
     LearnedFusion,
+    QualityKeys,
     bits_per_pixel,
     copy_pairs,
     fit_quality_correction,
     fit_records,
     identity_fold,
+    scale_matched_keys,
 )
 from vaedetect.training.learned import record_of, tied_families  # noqa: E402
 
 EXISTING = ("face", "latent", "temporal", "audio", "sync")
+# The face VAE's input size of the bundle the cache was measured with (the scale rule 22's face measure reads).
+VAE_PX = json.loads((ROOT / "assets" / "checkpoints" / "default" / "config.json").read_text())["face_vae"]["image_px"]
 _BUNDLE: Any = None  # the shipped bundle, loaded only for --frames (latent distance of single frames)
 _FLOOR = FLOOR  # --floor (rule 12): the lowest oriented z the learned heads take
 _FLOORED: tuple[str, ...] | None = None  # --floor-only (rule 15): the evidence --floor applies to (None: all)
@@ -54,6 +60,7 @@ _EXTRA: dict[str, dict[str, float]] = {}  # --extra-cues: {cache key: {cue: valu
 _PAIRED = False  # --paired-correction (rule 17): --augment's copies shape the quality correction only
 _TAU: float | None = None  # --worst-family (rule 18): the heads fit their worst training family, smoothly
 _MOTION = False  # --motion-correction (rule 21): the video head's correction also reads head speed
+_SCALE = False  # --scale-matched (rule 22): each evidence corrected for the code length of the pixels it reads
 _MATCHED = False  # --motion-matched: also score each family against real clips that move like its fakes
 FAKE_LINE_FPR = 0.05
 
@@ -88,7 +95,7 @@ def _frames_as_photos(d: Any, meta: dict, calibration: dict, bundle: Any) -> lis
     return evidence.frames_as_photos(
         d["crops"], d["landmarks"][d["crop_idx"]], d["crop_idx"], d["face_size_px"], d["frame_idx"] + skip,
         (d["frame_scores"] - norms["face"]["mean"]) / norms["face"]["std"],
-        (lat - norms["latent"]["mean"]) / norms["latent"]["std"], _bpp(meta),
+        (lat - norms["latent"]["mean"]) / norms["latent"]["std"], _bpp(meta), bundle.config.face_vae.image_px,
     )  # fmt: skip
 
 
@@ -114,7 +121,10 @@ def load(cache: Path, with_frames: bool = False) -> list[Item]:
         m = memo[f.stem]
         if "head_speed" not in m:
             m["head_speed"] = cues_mod.head_speed(d["landmarks"]) if meta["kind"] != "image" else None
-        if with_frames and meta["kind"] != "image" and "frames" not in m:
+        if FACE_COMPLEXITY not in m:
+            m.update(evidence.complexity(d["crops"], VAE_PX))
+        stale = m.get("frames") and FACE_COMPLEXITY not in m["frames"][0]["quality"]
+        if with_frames and meta["kind"] != "image" and ("frames" not in m or stale):
             m["frames"] = _frames_as_photos(d, meta, _BUNDLE.calibration, _BUNDLE)
         values = {**{k: (np.nan if meta["z"].get(k) is None else meta["z"][k]) for k in EXISTING}, **m["cues"]}
         values.update(extra)
@@ -135,6 +145,7 @@ def load(cache: Path, with_frames: bool = False) -> list[Item]:
                     "sharpness": m["sharpness"],
                     "bits_per_pixel": _bpp(meta),
                     MOTION: np.nan if m["head_speed"] is None else m["head_speed"],
+                    **{k: np.nan if m[k] is None else m[k] for k in (FACE_COMPLEXITY, CUE_COMPLEXITY)},
                 },
             )
         )
@@ -164,13 +175,22 @@ def fit(train: list[Item], features: tuple[str, ...], l2: float, correct: bool) 
     recs = [_record(it) for it in train]
     return fit_records(
         recs, features, l2=l2, correct=correct, floor=_FLOOR, two_sided=tuple(_TWO_SIDED), floored=_FLOORED,
-        paired=_PAIRED, worst_family_tau=_TAU, quality_keys=_quality_keys(train),
+        paired=_PAIRED, worst_family_tau=_TAU, quality_keys=_quality_keys(train, features),
     )  # fmt: skip
 
 
-def _quality_keys(items: list[Item]) -> tuple[str, ...]:
-    """What the correction reads: with --motion-correction a video pool's corrections read head speed too."""
+def _quality_keys(items: list[Item], features: tuple[str, ...]) -> QualityKeys:
+    """What the correction reads: with --motion-correction a video pool's corrections read head speed too; with
+    --scale-matched each evidence its own measure (rule 22)."""
+    if _SCALE:
+        return scale_matched_keys(features)
     return (*QUALITY, MOTION) if _MOTION and not any(it.is_image for it in items) else QUALITY
+
+
+def _rho_columns(items: list[Item]) -> tuple[str, ...]:
+    """The quality measures ρ is reported against: the issue's three, and what a rule's correction reads besides."""
+    extra = (MOTION,) if _MOTION and not any(it.is_image for it in items) else ()
+    return (*QUALITY, *extra, *((FACE_COMPLEXITY, CUE_COMPLEXITY) if _SCALE else ()))
 
 
 def _record(it: Item) -> dict:
@@ -291,8 +311,9 @@ def quality_rho(items: list[Item], features: tuple[str, ...], correct: bool) -> 
             recs = [_record(it) for it in train]
             rows, pairs = copy_pairs(recs) if _PAIRED else (recs, None)
             corr = fit_quality_correction(
-                [r["values"] for r in rows], [r["quality"] for r in rows], features, pairs, _quality_keys(train)
-            )
+                [r["values"] for r in rows], [r["quality"] for r in rows], features, pairs,
+                _quality_keys(train, features),
+            )  # fmt: skip
             for j, it in enumerate(reals):
                 if identity_fold(it.group) == k and corr is not None:
                     values[j] = corr.apply(it.values, it.quality)
@@ -302,7 +323,7 @@ def quality_rho(items: list[Item], features: tuple[str, ...], correct: bool) -> 
         if f in _TWO_SIDED and np.isfinite(v).any():  # what a two-sided head reads: the distance from the median
             v = np.abs(v - np.nanmedian(v))
         row = {}
-        for q in _quality_keys(reals):
+        for q in _rho_columns(reals):
             qa = np.array([it.quality.get(q, np.nan) for it in reals], dtype=float)
             ok = np.isfinite(v) & np.isfinite(qa)
             if ok.sum() > 10:
@@ -417,13 +438,15 @@ def main() -> None:
     )
     ap.add_argument("--worst-family", action="store_true", help="fit the heads' worst family (group DRO, rule 18)")
     ap.add_argument("--motion-correction", action="store_true", help="video corrections read head speed (rule 21)")
+    ap.add_argument("--scale-matched", action="store_true", help="correct each evidence for its own pixels (rule 22)")
     ap.add_argument("--motion-matched", action="store_true", help="also AUC against reals moving like the fakes")
     args = ap.parse_args()
     if args.paired_correction and not args.augment:
         ap.error("--paired-correction needs --augment")
     if args.extra_cues:
         _EXTRA.update(json.loads(Path(args.extra_cues).read_text()))
-    global _FLOOR, _FLOORED, _PAIRED, _TAU, _MOTION, _MATCHED
+    global _FLOOR, _FLOORED, _PAIRED, _TAU, _MOTION, _MATCHED, _SCALE
+    _SCALE = args.scale_matched
     _MATCHED = args.motion_matched
     _PAIRED = args.paired_correction
     _MOTION = args.motion_correction
@@ -524,6 +547,7 @@ def main() -> None:
             "paired_correction": _PAIRED,
             "worst_family_tau": _TAU,
             "motion_correction": _MOTION,
+            "scale_matched": _SCALE,
             "univariate": uni,
             "quality_rho": rho,
             "videos": res_v,

@@ -19,7 +19,8 @@ full fit would ship.
         shipped=.cache/records-frames.jsonl+.cache/records-reshared.jsonl --train-copies rule7 \
         --json bench/results/2026-12-01-invariance-heldout.json
 
-``--paired NAME ...`` fits those sets' quality correction on real files and their re-shared copies as pairs (rule 17).
+``--paired NAME ...`` fits those sets' quality correction on real files and their re-shared copies as pairs (rule 17);
+``--scale-matched NAME ...`` gives each evidence of those sets its own quality measure (rule 22).
 
 ``--decompose`` (descriptive) splits each copy's Δz under the *shipped* learned heads into the part the raw evidence
 moved and the part the quality correction moved (Δz = raw part + correction part), from the same records cache:
@@ -148,14 +149,29 @@ def measure_records(det, data: Path, rows: list[dict], cache: Path) -> dict[str,
 
 
 def held_out(
-    rows: list[dict], measured: dict[str, dict], training: list[dict], train_on_copies: bool, paired: bool = False
+    rows: list[dict],
+    measured: dict[str, dict],
+    training: list[dict],
+    train_on_copies: bool,
+    paired: bool = False,
+    scale_matched: bool = False,
 ) -> list[dict]:
     """Per file: verdict, score and oriented, quality-corrected z of original and copies, scored by heads fitted on
     ``training`` (re-shared copies among it only set lines unless ``train_on_copies``, and with ``paired`` shape the
-    quality correction, rule 17) without the file's identity fold; lines from the full fit (what would ship)."""
-    from vaedetect.fusion import N_FOLDS, fit_heads, fit_records, head_features, identity_fold, probability
+    quality correction, rule 17; with ``scale_matched`` each evidence's correction reads its own measure, rule 22)
+    without the file's identity fold; lines from the full fit (what would ship)."""
+    from vaedetect.fusion import (
+        N_FOLDS,
+        QUALITY,
+        fit_heads,
+        fit_records,
+        head_features,
+        identity_fold,
+        probability,
+        scale_matched_keys,
+    )
 
-    fitted = fit_heads(training, train_on_copies=train_on_copies, paired_correction=paired)
+    fitted = fit_heads(training, train_on_copies=train_on_copies, paired_correction=paired, scale_matched=scale_matched)
     lines = {kind: b["thresholds"] for kind, b in fitted.items()}
     models = {}
     pool = training if train_on_copies or paired else [r for r in training if not r.get("copy_of")]
@@ -163,7 +179,10 @@ def held_out(
         feats = head_features(kind)
         train = [r for r in pool if kind == "photo" or not r["is_image"]]
         folds = [[r for r in train if identity_fold(r["group"]) != k] for k in range(N_FOLDS)]
-        models[kind] = [fit_records(fold, feats, paired=paired and not train_on_copies) for fold in folds]
+        keys = scale_matched_keys(feats) if scale_matched else QUALITY
+        models[kind] = [
+            fit_records(fold, feats, paired=paired and not train_on_copies, quality_keys=keys) for fold in folds
+        ]
     results = []
     for r in rows:
         entry = {"path": r["path"], "kind": "photo" if r["split"] == "stills" else r["split"]}
@@ -235,6 +254,7 @@ def main() -> None:
     ap.add_argument("--held-out", nargs="+", metavar="NAME=RECORDS[+RECORDS]")
     ap.add_argument("--train-copies", nargs="*", default=[], help="names of --held-out sets whose copies train too")
     ap.add_argument("--paired", nargs="*", default=[], help="names of --held-out sets with rule 17's correction")
+    ap.add_argument("--scale-matched", nargs="*", default=[], help="names of --held-out sets with rule 22's correction")
     ap.add_argument("--decompose", action="store_true", help="split each delta-z into raw and correction parts")
     ap.add_argument("--records-cache", default=str(ROOT / ".cache" / "invariance-records.jsonl"))
     args = ap.parse_args()
@@ -255,7 +275,9 @@ def main() -> None:
         for spec in args.held_out:
             name, files = spec.split("=", 1)
             training = [json.loads(line) for f in files.split("+") for line in Path(f).read_text().splitlines()]
-            files_out = held_out(rows, measured, training, name in args.train_copies, name in args.paired)
+            files_out = held_out(
+                rows, measured, training, name in args.train_copies, name in args.paired, name in args.scale_matched
+            )
             out[name] = {"training_records": files, "table": tabulate(files_out), "files": files_out}
             print(name, json.dumps(out[name]["table"], indent=1))
         if args.json:

@@ -63,7 +63,7 @@ STEPS = 10
 
 def verdict_of(det, clip, arr) -> tuple[str, float]:
     raw = compute_evidence(det.bundle, arr, keep_images=False)
-    raw.quality = clip_quality(clip, arr)
+    raw.quality = clip_quality(clip, arr, det.bundle.config.face_vae.image_px)
     s = score(raw, det.bundle.calibration, clip_warnings(clip, det.bundle_warnings))
     return s.verdict, s.manipulation_score
 

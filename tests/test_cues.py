@@ -280,6 +280,49 @@ def test_quality_correction_reads_the_measures_it_was_fitted_on():
     assert old.keys == QUALITY  # a calibration written before rule 21 reads as before
 
 
+def test_code_length_grows_with_detail_and_reads_the_scale_it_is_given():
+    rng = np.random.default_rng(14)
+    noisy = rng.integers(0, 256, (4, 256, 256, 3), dtype=np.uint8)
+    soft = np.stack([cv2.GaussianBlur(c, (0, 0), 3) for c in noisy])
+    flat = np.full((4, 256, 256, 3), 128, np.uint8)
+    assert cues.code_length(noisy) > cues.code_length(soft) > cues.code_length(flat)
+    assert cues.code_length(noisy) == pytest.approx(24.0, rel=0.05)  # random bytes do not compress: 3 x 8 bits
+    # shrunk to the face VAE's size, the same soft face packs its detail into fewer pixels: more bits each
+    assert cues.code_length(soft, 96) > cues.code_length(soft)
+    assert cues.code_length(np.zeros((0, 256, 256, 3), np.uint8)) is None
+
+
+def test_scale_matched_correction_corrects_each_evidence_for_its_own_measure_only():
+    from vaedetect.fusion import CUE_COMPLEXITY, FACE_COMPLEXITY, QUALITY, scale_matched_keys
+
+    keys = scale_matched_keys(("face", "latent", "seam", "audio"))
+    assert keys == {"face": (FACE_COMPLEXITY,), "latent": (FACE_COMPLEXITY,), "seam": (CUE_COMPLEXITY,),
+                    "audio": QUALITY}  # fmt: skip
+    rng = np.random.default_rng(15)
+    q = [{"face_px": float(p), "sharpness": 50.0, "bits_per_pixel": 0.1, FACE_COMPLEXITY: float(f),
+          CUE_COMPLEXITY: float(c)} for p, f, c in rng.uniform([40, 2, 2], [400, 12, 12], (300, 3))]  # fmt: skip
+    # face follows its own code length; seam follows face size, which its correction must not read
+    real = [{"face": 2.0 * np.log(x[FACE_COMPLEXITY]) + rng.normal(0, 0.1),
+             "seam": 2.0 * np.log(x["face_px"]) + rng.normal(0, 0.1),
+             "audio": 2.0 * np.log(x["face_px"]) + rng.normal(0, 0.1)} for x in q]  # fmt: skip
+    corr = fit_quality_correction(
+        real, q, ("face", "seam", "audio"), keys=scale_matched_keys(("face", "seam", "audio"))
+    )
+    again = QualityCorrection.from_json(json.loads(json.dumps(corr.to_json())))
+    fixed = [again.apply(v, x) for v, x in zip(real, q, strict=True)]
+
+    def rho(k: str, m: str) -> float:
+        return abs(np.corrcoef([f[k] for f in fixed], np.log([x[m] for x in q]))[0, 1])
+
+    assert rho("face", FACE_COMPLEXITY) < 0.1  # its own measure taken out
+    assert rho("seam", "face_px") > 0.9  # not corrected for a measure of another scale
+    assert rho("audio", "face_px") < 0.1  # audio keeps the file-level correction
+    # a file without the cue crops' measure keeps its cue value, and the rest are still corrected
+    partial = {k: v for k, v in q[0].items() if k != CUE_COMPLEXITY}
+    out = again.apply(real[0], partial)
+    assert out["seam"] == real[0]["seam"] and out["face"] == pytest.approx(fixed[0]["face"])
+
+
 def test_bits_per_pixel_for_photos_and_videos():
     assert bits_per_pixel("image", 1000, 100, 10, None, None) == pytest.approx(8.0)
     assert bits_per_pixel("video", 0, 100, 10, 25.0, 25.0) == pytest.approx(25_000 / 25_000)

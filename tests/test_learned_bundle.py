@@ -12,10 +12,12 @@ import pytest
 import vaedetect
 from vaedetect.cues import CUES, FRAME_CUES
 from vaedetect.detector import Detector
-from vaedetect.fusion import QUALITY
+from vaedetect.fusion import CUE_COMPLEXITY, FACE_COMPLEXITY, QUALITY
 from vaedetect.scoring import NO_FACE_NO_VERDICT, load_learned
 from vaedetect.training.learned import build_records, fit_learned, record_of, tied_families
 from vaedetect.training.reshare import KINDS, SUFFIX, copy_video, draw
+
+MEASURES = {*QUALITY, FACE_COMPLEXITY, CUE_COMPLEXITY}  # what a record's quality holds (rule 22 adds code lengths)
 
 SHIPPED = Path(__file__).resolve().parents[1] / "assets" / "checkpoints" / "default"
 
@@ -57,9 +59,9 @@ def test_a_record_holds_the_cues_and_quality_a_fit_reads(shipped: Detector, talk
     # a few of its frames as a photo would be read, for the photo head's lines (rule 9)
     assert 1 <= len(rec["frames"]) <= 3
     for f in rec["frames"]:
-        assert "face" in f["values"] and set(FRAME_CUES) & set(f["values"]) and set(f["quality"]) == set(QUALITY)
+        assert "face" in f["values"] and set(FRAME_CUES) & set(f["values"]) and set(f["quality"]) == MEASURES
     assert {"face", "latent"} <= set(rec["values"]) and set(CUES) & set(rec["values"])
-    assert set(rec["quality"]) == set(QUALITY)
+    assert set(rec["quality"]) == MEASURES
     assert all(np.isfinite(v) for v in rec["values"].values())
 
 

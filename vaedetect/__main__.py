@@ -227,7 +227,8 @@ def cmd_fit_fusion(args: argparse.Namespace) -> int:
     recipe = TrainConfig()
     reshare = recipe.fusion_reshared_copies if args.reshare is None else args.reshare
     paired = recipe.fusion_paired_correction if args.paired_correction is None else args.paired_correction
-    kw: dict = {"paired": paired and reshare}
+    scale = recipe.fusion_scale_matched if args.scale_matched is None else args.scale_matched
+    kw: dict = {"paired": paired and reshare, "scale_matched": scale}
     if args.floor is not None:
         kw["floor"] = args.floor
     if args.floor_only:
@@ -320,6 +321,11 @@ def build_parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         help="with --reshare: copies paired with their originals shape the quality correction (rule 17; default: "
         "as the default recipe does)",
+    )
+    sp.add_argument(
+        "--scale-matched",
+        action=argparse.BooleanOptionalAction,
+        help="correct each evidence for the code length of the pixels it reads (rule 22; default: as the recipe)",
     )
 
     sp = sub.add_parser("train", help="train a bundle on real footage only (see vaedetect/training/)")

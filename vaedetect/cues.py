@@ -157,6 +157,27 @@ def face_sharpness(crops: np.ndarray) -> float | None:
     return float(np.median([cv2.Laplacian(_gray(c), cv2.CV_32F).var() for c in crops]))
 
 
+COMPLEXITY_CROPS = 16  # evenly spread crops a code length is measured on (PNG costs ~ms a crop)
+
+
+def code_length(crops: np.ndarray, px: int | None = None) -> float | None:
+    """Median lossless code length (PNG, bits per pixel) of up to :data:`COMPLEXITY_CROPS` evenly spread crops,
+    resized (area) to ``px`` first when given: how hard the face is to compress at the scale an evidence reads it.
+    A quality measure, not a cue: the generic-compressor complexity Serrà et al. (ICLR 2020) take out of a
+    likelihood score, since reconstruction error follows it (rule 22 of bench/results/2026-12-01-rules.md)."""
+    if not len(crops):
+        return None
+    pick = np.unique(np.round(np.linspace(0, len(crops) - 1, min(len(crops), COMPLEXITY_CROPS))).astype(int))
+    bits = []
+    for c in crops[pick]:
+        if px is not None and c.shape[0] != px:
+            c = cv2.resize(c, (px, px), interpolation=cv2.INTER_AREA)
+        ok, buf = cv2.imencode(".png", np.ascontiguousarray(c))
+        if ok:
+            bits.append(8.0 * buf.size / (c.shape[0] * c.shape[1]))
+    return float(np.median(bits)) if bits else None
+
+
 def head_speed(landmarks: np.ndarray) -> float | None:
     """How fast the head moves: the median landmark displacement per frame between consecutive FaceMesh frames (NaN
     rows where FaceMesh did not run; a gap of more than 2 frames is not one step), in inter-ocular distances. Content,

@@ -165,7 +165,7 @@ class Detector:
         arr, offset = self._arrays(clip)
         with torch.inference_mode():
             raw = compute_evidence(self.bundle, arr, keep_images=keep_images)
-        raw.quality = clip_quality(clip, arr)
+        raw.quality = clip_quality(clip, arr, self.bundle.config.face_vae.image_px)
         return arr, offset, raw
 
     def record(self, path: str | Path) -> dict[str, Any]:
@@ -182,6 +182,7 @@ class Detector:
             rec["frames"] = frames_as_photos(
                 arr.cue_crops, arr.cue_landmarks, arr.cue_idx + skip, clip.faces.face_size_px, raw.frame_idx + skip,
                 frame_face_z(raw, cal), frame_latent_z(raw, cal), raw.quality.get("bits_per_pixel"),
+                self.bundle.config.face_vae.image_px,
             )  # fmt: skip
         return rec
 

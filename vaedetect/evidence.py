@@ -15,7 +15,7 @@ import torch
 
 from vaedetect import cues
 from vaedetect.audio import MEL_PER_VIDEO_FRAME, mel_windows, minus_speech_mean
-from vaedetect.fusion import bits_per_pixel
+from vaedetect.fusion import CUE_COMPLEXITY, FACE_COMPLEXITY, bits_per_pixel
 from vaedetect.media import ANALYSIS_FPS
 from vaedetect.models import ModelBundle
 from vaedetect.models.images import crops_to_tensor
@@ -414,9 +414,16 @@ class ReferenceMap:
         return {"real_xy": self.real_xy, "fake_xy": self.fake_xy, "fake_kinds": list(self.fake_kinds)}
 
 
-def clip_quality(clip: Clip, arr: ClipArrays) -> dict[str, float | None]:
+def complexity(crops: np.ndarray, vae_px: int) -> dict[str, float | None]:
+    """How hard the face is to compress at the two scales pixel evidence reads it (:func:`vaedetect.cues.code_length`):
+    the face VAE's input size, and the cue crops' own size (rule 22 corrects each evidence for its own)."""
+    return {FACE_COMPLEXITY: cues.code_length(crops, vae_px), CUE_COMPLEXITY: cues.code_length(crops)}
+
+
+def clip_quality(clip: Clip, arr: ClipArrays, vae_px: int) -> dict[str, float | None]:
     """What re-sharing changes (:data:`vaedetect.fusion.QUALITY`): median face size, the cue crops' sharpness, and
-    bits per pixel. The learned fusion removes from each evidence what these predict on real files."""
+    bits per pixel; and the face's code length at the scales evidence reads it (:func:`complexity`). The learned
+    fusion removes from each evidence what these predict on real files."""
     info, size = clip.info, clip.faces.face_size_px
     crops = arr.cue_crops[:CUE_FRAMES] if arr.cue_crops is not None else np.zeros((0,))
     return {
@@ -425,6 +432,7 @@ def clip_quality(clip: Clip, arr: ClipArrays) -> dict[str, float | None]:
         "bits_per_pixel": bits_per_pixel(
             info.kind, info.size_bytes, info.width, info.height, info.video_bitrate_kbps, info.source_fps
         ),
+        **complexity(crops, vae_px),
     }
 
 
@@ -442,6 +450,7 @@ def frames_as_photos(
     face_z: np.ndarray,
     latent_z: np.ndarray | None,
     bits_per_pixel: float | None,
+    vae_px: int,
 ) -> list[dict[str, Any]]:
     """Up to :data:`FRAMES_AS_PHOTOS` evenly spread frames of a video as the photo head reads a photo: one cue crop's
     frame cues, the face (and latent) z-score of the nearest frame the VAE sampled, that frame's face size and the
@@ -458,6 +467,7 @@ def frames_as_photos(
             "face_px": float(face_px[crop_frames[j]]),
             "sharpness": cues.face_sharpness(crops[j : j + 1]),
             "bits_per_pixel": bits_per_pixel,
+            **complexity(crops[j : j + 1], vae_px),
         }
         out.append({"values": {k: v for k, v in values.items() if np.isfinite(v)}, "quality": quality})
     return out

@@ -29,6 +29,21 @@ WORST_FAMILY_TAU = 0.1
 QUALITY = ("face_px", "sharpness", "bits_per_pixel")
 # ... and, for a video, how fast the head moves (rule 21: content, not manipulation; off unless asked for).
 MOTION = "head_speed"
+# The face's lossless code length at the face VAE's input size and at the cue crops' own size (rule 22: each pixel
+# evidence corrected for how hard the very pixels it reads are to compress; off unless asked for).
+FACE_COMPLEXITY = "face_complexity"
+CUE_COMPLEXITY = "cue_complexity"
+# What a correction reads: one tuple of measures for every evidence, or each evidence's own (rule 22).
+QualityKeys = tuple[str, ...] | dict[str, tuple[str, ...]]
+
+
+def scale_matched_keys(features: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """Rule 22's measures per evidence: what reads the face at the VAE's size (face, latent, temporal) its code length
+    there, a region cue the cue crop's, the rest (audio, sync) :data:`QUALITY` as before."""
+    from vaedetect.cues import CUES
+
+    vae = ("face", "latent", "temporal")
+    return {k: (FACE_COMPLEXITY,) if k in vae else (CUE_COMPLEXITY,) if k in CUES else QUALITY for k in features}
 
 
 def bits_per_pixel(
@@ -64,29 +79,39 @@ class QualityCorrection:
     mean_q: np.ndarray
     slopes: dict[str, np.ndarray]
     keys: tuple[str, ...] = QUALITY
+    # An evidence listed here reads its own measures, centred on its own means (rule 22); the rest read ``keys``.
+    keys_for: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    means_for: dict[str, np.ndarray] = field(default_factory=dict)
 
     def apply(self, values: dict[str, float | None], quality: dict[str, float | None]) -> dict[str, float | None]:
-        q = quality_vector(quality, self.keys)
-        if q is None:
-            return dict(values)
+        shared = quality_vector(quality, self.keys)
         out = dict(values)
         for k, b in self.slopes.items():
+            own = self.keys_for.get(k)
+            q, mean = (shared, self.mean_q) if own is None else (quality_vector(quality, own), self.means_for[k])
             v = values.get(k)
-            if v is not None and np.isfinite(v):
-                out[k] = float(v - b @ (q - self.mean_q))
+            if q is not None and v is not None and np.isfinite(v):
+                out[k] = float(v - b @ (q - mean))
         return out
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "quality": list(self.keys),
             "mean_q": self.mean_q.tolist(),
             "slopes": {k: v.tolist() for k, v in self.slopes.items()},
         }
+        if self.keys_for:
+            out["quality_for"] = {k: list(v) for k, v in self.keys_for.items()}
+            out["mean_q_for"] = {k: v.tolist() for k, v in self.means_for.items()}
+        return out
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> QualityCorrection:
         slopes = {k: np.asarray(v) for k, v in d["slopes"].items()}
-        return cls(np.asarray(d["mean_q"], dtype=np.float64), slopes, tuple(d.get("quality", QUALITY)))
+        keys_for = {k: tuple(v) for k, v in d.get("quality_for", {}).items()}
+        means_for = {k: np.asarray(v, dtype=np.float64) for k, v in d.get("mean_q_for", {}).items()}
+        mean_q = np.asarray(d["mean_q"], dtype=np.float64)
+        return cls(mean_q, slopes, tuple(d.get("quality", QUALITY)), keys_for, means_for)
 
 
 # A real file and its re-shared copy: (original values, original quality, copy values, copy quality).
@@ -103,15 +128,20 @@ def fit_quality_correction(
     quality: list[dict[str, float | None]],
     features: tuple[str, ...],
     pairs: list[Pair] | None = None,
-    keys: tuple[str, ...] = QUALITY,
+    keys: QualityKeys = QUALITY,
 ) -> QualityCorrection | None:
     """Slopes of each evidence on :func:`quality_vector` over real files (between files, centred).
+
+    With ``keys`` a dict (rule 22), each evidence is fitted on its own measures, centred on the real files that have
+    them; those with :data:`QUALITY` (or the first group) also set the shared ``keys`` and ``mean_q``.
 
     With ``pairs`` (rule 17 of bench/results/2026-12-01-rules.md), a second block of equal weight fits the change of
     the evidence against the change of quality from a real file to its re-shared copy (no intercept): a pair differs
     only in how it travelled, so that block measures what re-sharing does, which the between-file slope mixes with
     what differs between sources.
     """
+    if isinstance(keys, dict):
+        return _fit_per_evidence(real, quality, features, pairs, keys)
     qs = [quality_vector(q, keys) for q in quality]
     ok = [i for i, q in enumerate(qs) if q is not None]
     if len(ok) < 10:
@@ -139,6 +169,30 @@ def fit_quality_correction(
                 y = np.r_[y * wa, dv[pfin] * wp]
         slopes[k] = np.linalg.lstsq(a, y, rcond=None)[0]
     return QualityCorrection(mean_q, slopes, keys)
+
+
+def _fit_per_evidence(
+    real: list[dict[str, float | None]],
+    quality: list[dict[str, float | None]],
+    features: tuple[str, ...],
+    pairs: list[Pair] | None,
+    keys: dict[str, tuple[str, ...]],
+) -> QualityCorrection | None:
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for k in features:
+        groups.setdefault(keys.get(k, QUALITY), []).append(k)
+    fitted = {g: fit_quality_correction(real, quality, tuple(fs), pairs, g) for g, fs in groups.items()}
+    fitted = {g: c for g, c in fitted.items() if c is not None}
+    if not fitted:
+        return None
+    base = fitted.get(QUALITY) or next(iter(fitted.values()))
+    out = QualityCorrection(base.mean_q, {}, base.keys)
+    for g, c in fitted.items():
+        for k, b in c.slopes.items():
+            out.slopes[k] = b
+            if g != base.keys:
+                out.keys_for[k], out.means_for[k] = g, c.mean_q
+    return out
 
 
 def copy_pairs(records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[Pair]]:
@@ -272,7 +326,7 @@ def fit_fusion(
     floored: tuple[str, ...] | None = None,
     real_pairs: list[Pair] | None = None,
     worst_family_tau: float | None = None,
-    quality_keys: tuple[str, ...] = QUALITY,
+    quality_keys: QualityKeys = QUALITY,
 ) -> LearnedFusion:
     """Fit norms on ``real`` (oriented by ``fake``, or two-sided for the features in ``two_sided``) and non-negative
     logistic weights, classes balanced; ``l2`` is the ridge penalty on the weights against a weighted mean log-loss.
@@ -283,7 +337,7 @@ def fit_fusion(
     see :data:`FLOOR`; with ``floored``, only those evidence take it (rule 15). With ``worst_family_tau`` (and
     ``fake_groups``), the weights minimise a smooth maximum (temperature ``worst_family_tau``) of the groups' own
     class-balanced losses instead of their mean (rule 18, group DRO). ``quality_keys``: what the correction reads
-    (rule 21 adds :data:`MOTION` for videos).
+    (rule 21 adds :data:`MOTION` for videos; rule 22 gives each evidence its own, :func:`scale_matched_keys`).
     """
     correction = None
     if real_quality is not None:
@@ -380,7 +434,7 @@ def fit_records(
     floored: tuple[str, ...] | None = None,
     paired: bool = False,
     worst_family_tau: float | None = None,
-    quality_keys: tuple[str, ...] = QUALITY,
+    quality_keys: QualityKeys = QUALITY,
 ) -> LearnedFusion:
     """:func:`fit_fusion` on records (see :func:`fit_heads`), with the quality correction unless ``correct`` is off.
     With ``paired``, re-shared copies among ``records`` only shape the correction (:func:`copy_pairs`)."""
@@ -421,6 +475,7 @@ def out_of_fold(
     floored: tuple[str, ...] | None = None,
     paired: bool = False,
     worst_family_tau: float | None = None,
+    quality_keys: QualityKeys = QUALITY,
 ) -> np.ndarray:
     """Each of ``scored`` scored by a head fitted on ``train`` without its identity fold (every fake trains): how the
     lines see real files the model never trained on. In ``scored``'s order."""
@@ -430,8 +485,9 @@ def out_of_fold(
         if idx:
             fold = [r for r in train if r["label"] or identity_fold(r["group"]) != k]
             model = fit_records(
-                fold, features, l2=l2, floor=floor, floored=floored, paired=paired, worst_family_tau=worst_family_tau
-            )
+                fold, features, l2=l2, floor=floor, floored=floored, paired=paired, worst_family_tau=worst_family_tau,
+                quality_keys=quality_keys,
+            )  # fmt: skip
             out[idx] = [probability(model, scored[i]) for i in idx]
     return out
 
@@ -456,6 +512,7 @@ def fit_heads(
     floored: tuple[str, ...] | None = None,
     paired_correction: bool = False,
     worst_family_tau: float | None = None,
+    scale_matched: bool = False,
 ) -> dict[str, Any]:
     """The ``learned`` block of a bundle's calibration: a video head and a photo head fitted on every record, with
     lines from real files scored by a model that did not train on their identity (5 folds): "uncertain" where 20% of
@@ -468,6 +525,8 @@ def fit_heads(
       manipulated" above every real copy too, so re-sharing a real file does not push it over; they train the heads
       only with ``train_on_copies`` (measured worse on held-out families: bench/results/2026-12-01-rules.md, rule 7);
       with ``paired_correction`` they shape the quality correction only (rule 17, :func:`copy_pairs`).
+    - With ``scale_matched``, each evidence's quality correction reads its own measures (rule 22,
+      :func:`scale_matched_keys`).
 
     A record is ``{"label": 0|1, "family": str, "group": identity, "is_image": bool, "values": {...}, "quality":
     {...}, "frames": [{"values", "quality"}, ...] (videos), "copy_of": path (copies)}`` (see
@@ -486,7 +545,10 @@ def fit_heads(
         if not scored_reals:  # no real file of this kind to set its lines on: that kind keeps the equal fusion
             continue
         real_copies = [r for r in records if r.get("copy_of") and not r["label"] and r["is_image"] == (kind == "photo")]
-        opts = {"l2": l2, "floor": floor, "floored": floored, "paired": paired, "worst_family_tau": worst_family_tau}
+        opts = {
+            "l2": l2, "floor": floor, "floored": floored, "paired": paired, "worst_family_tau": worst_family_tau,
+            "quality_keys": scale_matched_keys(features) if scale_matched else QUALITY,
+        }  # fmt: skip
         scored = out_of_fold(train, scored_reals + real_copies, features, **opts)
         oof_a, oof_copies = scored[: len(scored_reals)], scored[len(scored_reals) :]
         model = fit_records(train, features, **opts)

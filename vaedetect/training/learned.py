@@ -111,9 +111,12 @@ def fit_learned(
     floor: float = FLOOR,
     floored: tuple[str, ...] | None = None,
     paired: bool = False,
+    scale_matched: bool = False,
 ) -> dict[str, Any]:
     """Fit the learned heads and write them into ``bundle_dir/calibration.json``; returns the ``learned`` block."""
-    learned = fit_heads(records, l2=l2, floor=floor, floored=floored, paired_correction=paired)
+    learned = fit_heads(
+        records, l2=l2, floor=floor, floored=floored, paired_correction=paired, scale_matched=scale_matched
+    )
     path = bundle_dir / "calibration.json"
     calibration = json.loads(path.read_text())
     calibration["learned"] = learned
@@ -131,14 +134,18 @@ def fit_stage(
     floor: float = FLOOR,
     floored: tuple[str, ...] | None = None,
     paired: bool = False,
+    scale_matched: bool = False,
 ) -> dict[str, Any]:
     """The stage ``train`` ends with and ``fit-fusion`` runs alone: records (measured with the bundle in
     ``bundle_dir``, or read from ``records_path`` when it is complete; with ``reshare``, a re-shared copy of every
-    file too, which with ``paired`` also shapes the quality correction) -> learned heads in its calibration."""
+    file too, which with ``paired`` also shapes the quality correction; ``scale_matched``: rule 22's correction) ->
+    learned heads in its calibration."""
     from vaedetect.detector import load_detector
 
     records = build_records(load_detector(bundle_dir), data_dir, records_path, reshare=reshare)
     if not any(r["label"] for r in records):
         log.warning("no labelled fakes in %s: the bundle keeps its equal fusion", data_dir)
         return {}
-    return fit_learned(bundle_dir, records, l2=l2, floor=floor, floored=floored, paired=paired)
+    return fit_learned(
+        bundle_dir, records, l2=l2, floor=floor, floored=floored, paired=paired, scale_matched=scale_matched
+    )

@@ -137,8 +137,9 @@ def train(
         if cfg.learned_fusion:
             records = out_dir / "cache" / "records.jsonl"
             learned.fit_stage(
-                bundle_dir, data_dir, records, reshare=cfg.fusion_reshared_copies, paired=cfg.fusion_paired_correction
-            )
+                bundle_dir, data_dir, records, reshare=cfg.fusion_reshared_copies, paired=cfg.fusion_paired_correction,
+                scale_matched=cfg.fusion_scale_matched,
+            )  # fmt: skip
     barrier()
     return bundle_dir
 

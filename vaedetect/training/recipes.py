@@ -69,6 +69,8 @@ class TrainConfig:
     # ... and let those copies, paired with their originals, also teach the quality correction what re-sharing does
     # within a file (rule 17; the copies still train no head rows).
     fusion_paired_correction: bool = False
+    # ... and correct each evidence for the code length of the pixels it reads, at its scale (rule 22).
+    fusion_scale_matched: bool = False
     face_vae: FaceVAEConfig = field(default_factory=FaceVAEConfig)
     audio_vae: AudioVAEConfig = field(default_factory=AudioVAEConfig)
     sync: SyncConfig = field(default_factory=SyncConfig)
