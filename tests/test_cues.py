@@ -321,6 +321,16 @@ def test_scale_matched_correction_corrects_each_evidence_for_its_own_measure_onl
     partial = {k: v for k, v in q[0].items() if k != CUE_COMPLEXITY}
     out = again.apply(real[0], partial)
     assert out["seam"] == real[0]["seam"] and out["face"] == pytest.approx(fixed[0]["face"])
+    # the heads a bundle ships say so in their correction, which is how a detector knows to measure code lengths
+    recs = [{"label": 0, "family": "", "group": f"p{i}", "is_image": False, "values": {"face": v["face"]},
+             "quality": x} for i, (v, x) in enumerate(zip(real, q, strict=True))]  # fmt: skip
+    recs += [{**r, "label": 1, "family": f"f{i % 2}", "group": f"g{i}", "values": {"face": r["values"]["face"] + 2}}
+             for i, r in enumerate(recs[:40])]  # fmt: skip
+    video = fit_heads(recs, scale_matched=True)["video"]["fusion"]["correction"]
+    assert (
+        video["quality_for"]["face"] == [FACE_COMPLEXITY]
+        and "quality_for" not in fit_heads(recs)["video"]["fusion"]["correction"]
+    )
 
 
 def test_bits_per_pixel_for_photos_and_videos():

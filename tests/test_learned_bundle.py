@@ -65,6 +65,14 @@ def test_a_record_holds_the_cues_and_quality_a_fit_reads(shipped: Detector, talk
     assert all(np.isfinite(v) for v in rec["values"].values())
 
 
+def test_analysis_skips_the_code_lengths_no_head_of_the_bundle_reads(shipped: Detector, talking_clip: Path) -> None:
+    from vaedetect.ingest import ingest
+
+    clip = ingest(talking_clip, shipped.limits, shipped.face_config, pool=shipped.faces)
+    assert set(shipped.measure(clip, keep_images=False)[2].quality) == set(QUALITY)  # the shipped heads read these
+    assert set(shipped.measure(clip, keep_images=False, all_measures=True)[2].quality) == MEASURES
+
+
 class _StubDetector:
     """Measures nothing: records values from the file name, so the stage's bookkeeping is tested without models."""
 

@@ -103,6 +103,9 @@ class Detector:
         self.reference = ReferenceMap.from_reference(bundle.reference)
         # Evidence this bundle has a model for (older bundles have no blend model: not "missing", just not offered).
         self._offered = tuple(k for k in EVIDENCE if k != "blend" or bundle.blend is not None)
+        # The face's code lengths (rule 22) cost ~0.1 s a clip: measured for analysis only when a head reads them.
+        learned = bundle.calibration.get("learned", {}).values()
+        self._reads_code_length = any("quality_for" in (b["fusion"].get("correction") or {}) for b in learned)
 
     def close(self) -> None:
         """Release the kept MediaPipe graphs (a later analysis builds new ones)."""
@@ -158,14 +161,17 @@ class Detector:
         report_progress(1.0, "done")
         return report
 
-    def measure(self, clip: Clip, *, keep_images: bool = True) -> tuple[ClipArrays, int, RawEvidence]:
-        """The models' raw evidence of an ingested clip (from where speech starts), with its quality measures; also the
-        arrays it was measured on and the frames skipped before them. ``analyze``, ``record`` and the benchmarks'
-        cache all measure through here."""
+    def measure(
+        self, clip: Clip, *, keep_images: bool = True, all_measures: bool = False
+    ) -> tuple[ClipArrays, int, RawEvidence]:
+        """The models' raw evidence of an ingested clip (from where speech starts), with its quality measures (with
+        ``all_measures``, also those no head of this bundle reads); also the arrays it was measured on and the frames
+        skipped before them. ``analyze``, ``record`` and the benchmarks' cache all measure through here."""
         arr, offset = self._arrays(clip)
         with torch.inference_mode():
             raw = compute_evidence(self.bundle, arr, keep_images=keep_images)
-        raw.quality = clip_quality(clip, arr, self.bundle.config.face_vae.image_px)
+        code_length = all_measures or self._reads_code_length
+        raw.quality = clip_quality(clip, arr, self.bundle.config.face_vae.image_px if code_length else None)
         return arr, offset, raw
 
     def record(self, path: str | Path) -> dict[str, Any]:
@@ -173,7 +179,7 @@ class Detector:
         z-scores and region cues, the quality measures, whether it is a photo, and for a video a few of its frames as
         a photo would be read (:func:`vaedetect.evidence.frames_as_photos`); no pictures are kept."""
         clip = ingest(path, self.limits, self.face_config, pool=self.faces)
-        arr, skip, raw = self.measure(clip, keep_images=False)
+        arr, skip, raw = self.measure(clip, keep_images=False, all_measures=True)
         cal = self.bundle.calibration
         z = normalize(raw, cal)
         values = {k: v for k, v in {**z, **raw.cues}.items() if v is not None and np.isfinite(v)}

@@ -420,10 +420,10 @@ def complexity(crops: np.ndarray, vae_px: int) -> dict[str, float | None]:
     return {FACE_COMPLEXITY: cues.code_length(crops, vae_px), CUE_COMPLEXITY: cues.code_length(crops)}
 
 
-def clip_quality(clip: Clip, arr: ClipArrays, vae_px: int) -> dict[str, float | None]:
+def clip_quality(clip: Clip, arr: ClipArrays, vae_px: int | None) -> dict[str, float | None]:
     """What re-sharing changes (:data:`vaedetect.fusion.QUALITY`): median face size, the cue crops' sharpness, and
-    bits per pixel; and the face's code length at the scales evidence reads it (:func:`complexity`). The learned
-    fusion removes from each evidence what these predict on real files."""
+    bits per pixel; and, given the face VAE's input size ``vae_px``, the face's code length at the scales evidence
+    reads it (:func:`complexity`). The learned fusion removes from each evidence what these predict on real files."""
     info, size = clip.info, clip.faces.face_size_px
     crops = arr.cue_crops[:CUE_FRAMES] if arr.cue_crops is not None else np.zeros((0,))
     return {
@@ -432,7 +432,7 @@ def clip_quality(clip: Clip, arr: ClipArrays, vae_px: int) -> dict[str, float | 
         "bits_per_pixel": bits_per_pixel(
             info.kind, info.size_bytes, info.width, info.height, info.video_bitrate_kbps, info.source_fps
         ),
-        **complexity(crops, vae_px),
+        **(complexity(crops, vae_px) if vae_px is not None else {}),
     }
 
 
