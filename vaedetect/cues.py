@@ -157,7 +157,7 @@ def face_sharpness(crops: np.ndarray) -> float | None:
     return float(np.median([cv2.Laplacian(_gray(c), cv2.CV_32F).var() for c in crops]))
 
 
-COMPLEXITY_CROPS = 16  # evenly spread crops a code length is measured on (PNG costs ~ms a crop)
+COMPLEXITY_CROPS = 16  # evenly spread crops a code length is measured on (each costs a PNG encoding)
 
 
 def code_length(crops: np.ndarray, px: int | None = None) -> float | None:

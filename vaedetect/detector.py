@@ -103,7 +103,7 @@ class Detector:
         self.reference = ReferenceMap.from_reference(bundle.reference)
         # Evidence this bundle has a model for (older bundles have no blend model: not "missing", just not offered).
         self._offered = tuple(k for k in EVIDENCE if k != "blend" or bundle.blend is not None)
-        # The face's code lengths (rule 22) cost ~0.1 s a clip: measured for analysis only when a head reads them.
+        # The face's code lengths (rule 22) cost PNG encodings: an analysis measures them only when a head reads them.
         learned = bundle.calibration.get("learned", {}).values()
         self._reads_code_length = any("quality_for" in (b["fusion"].get("correction") or {}) for b in learned)
 
