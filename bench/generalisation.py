@@ -8,6 +8,10 @@ of a face-swap demo, a lip-sync fake's own input) leave training with that famil
 Spearman correlation with face sharpness, face size and bitrate over real files (the quality shortcut to avoid).
 
     python bench/generalisation.py [--cache .cache/gen] [--features cues,existing] [--json bench/results/x.json]
+
+``--source-matched`` (descriptive) also scores each family against only the real files of its own pipeline (the
+real halves of the face-swap demos, a lip-sync repository's inputs), where those number at least five: same
+recording, same compression, so what separates them is the manipulation, not the source.
 """
 
 from __future__ import annotations
@@ -62,6 +66,7 @@ _TAU: float | None = None  # --worst-family (rule 18): the heads fit their worst
 _MOTION = False  # --motion-correction (rule 21): the video head's correction also reads head speed
 _SCALE = False  # --scale-matched (rule 22): each evidence corrected for the code length of the pixels it reads
 _MATCHED = False  # --motion-matched: also score each family against real clips that move like its fakes
+_SOURCES = False  # --source-matched: also score each family against the real files of its own pipeline only
 FAKE_LINE_FPR = 0.05
 
 
@@ -252,6 +257,11 @@ def lofo(items: list[Item], features: tuple[str, ...], l2: float, correct: bool,
         }
         if _MATCHED:  # descriptive: the same scores against real clips that move like this family's fakes
             row.update(_motion_matched([items[i] for i in fake_idx], fake_scores, real_scores, items))
+        if _SOURCES:  # descriptive: against the family's own real sources (same pipeline, same compression)
+            own = [s for i, s in real_scores.items() if fam in items[i].tied]
+            row["n_real_own_sources"] = len(own)
+            if len(own) >= 5:
+                row["auc_own_sources"] = _auc(own, list(fake_scores))
         table[fam] = row
     aucs = [r["auc"] for r in table.values()]
     return {"families": table, "mean_auc": float(np.mean(aucs)), "min_auc": float(np.min(aucs))}
@@ -281,15 +291,17 @@ def quality_rho_all(items: list[Item]) -> list[dict]:
             quality_rho([it for it in files if it.is_image], feats, True)]  # fmt: skip
 
 
-def univariate(items: list[Item], features: tuple[str, ...]) -> dict:
-    """Per evidence: AUC of the raw value per family (vs all reals; > 0.5 = fakes higher), and |Spearman| with quality
-    over real files."""
+def univariate(items: list[Item], features: tuple[str, ...], own_sources: bool = False) -> dict:
+    """Per evidence: AUC of the raw value per family (vs all reals; > 0.5 = fakes higher). With ``own_sources``,
+    against each family's own real sources instead (families with at least five; ``--source-matched``)."""
     out = {}
-    reals = [it for it in items if not it.label]
     for k in features:
-        r = np.array([it.values[k] for it in reals], dtype=float)
         row = {}
         for fam in sorted({it.family for it in items if it.label}):
+            reals = [it for it in items if not it.label and (not own_sources or fam in it.tied)]
+            if own_sources and len(reals) < 5:
+                continue
+            r = np.array([it.values[k] for it in reals], dtype=float)
             f = np.array([it.values[k] for it in items if it.family == fam], dtype=float)
             a, b = r[np.isfinite(r)], f[np.isfinite(f)]
             if len(a) and len(b):
@@ -409,6 +421,8 @@ def _print_lofo(title: str, res: dict) -> None:
             f" {r['detected_above_all_reals']:8.2f} {r['real_above_all_reals']:9.2f}"
             + (f"  motion-matched {r['auc_motion_matched']:.3f} (n_real {r['n_real_motion_matched']})"
                if "auc_motion_matched" in r else "")
+            + (f"  own sources {r['auc_own_sources']:.3f} (n_real {r['n_real_own_sources']})"
+               if "auc_own_sources" in r else "")
         )  # fmt: skip
     print(f"mean AUC {res['mean_auc']:.3f}, min {res['min_auc']:.3f}")
 
@@ -440,12 +454,14 @@ def main() -> None:
     ap.add_argument("--motion-correction", action="store_true", help="video corrections read head speed (rule 21)")
     ap.add_argument("--scale-matched", action="store_true", help="correct each evidence for its own pixels (rule 22)")
     ap.add_argument("--motion-matched", action="store_true", help="also AUC against reals moving like the fakes")
+    ap.add_argument("--source-matched", action="store_true", help="also AUC against each family's own real sources")
     args = ap.parse_args()
     if args.paired_correction and not args.augment:
         ap.error("--paired-correction needs --augment")
     if args.extra_cues:
         _EXTRA.update(json.loads(Path(args.extra_cues).read_text()))
-    global _FLOOR, _FLOORED, _PAIRED, _TAU, _MOTION, _MATCHED, _SCALE
+    global _FLOOR, _FLOORED, _PAIRED, _TAU, _MOTION, _MATCHED, _SCALE, _SOURCES
+    _SOURCES = args.source_matched
     _SCALE = args.scale_matched
     _MATCHED = args.motion_matched
     _PAIRED = args.paired_correction
@@ -483,6 +499,7 @@ def main() -> None:
     print(f"{len(files)} files: {sum(it.label for it in files)} fake, {sum(1 - it.label for it in files)} real"
           f" (+ {len(copies)} re-shared copies {use})")  # fmt: skip
     uni = univariate(files, features)
+    uni_own = univariate([it for it in files if not it.is_image], features, own_sources=True) if _SOURCES else {}
     fams = sorted({it.family for it in items if it.label})
     print("\nper evidence: AUC by family (raw value, > 0.5 = fakes higher)")
     print(f"{'evidence':22s}" + "".join(f"{f.split('-')[-1][:9]:>10s}" for f in fams))
@@ -549,6 +566,7 @@ def main() -> None:
             "motion_correction": _MOTION,
             "scale_matched": _SCALE,
             "univariate": uni,
+            "univariate_own_sources": uni_own,
             "quality_rho": rho,
             "videos": res_v,
             "photos": res_p,
