@@ -127,7 +127,7 @@ def load(cache: Path, with_frames: bool = False) -> list[Item]:
         if "head_speed" not in m:
             m["head_speed"] = cues_mod.head_speed(d["landmarks"]) if meta["kind"] != "image" else None
         if FACE_COMPLEXITY not in m:
-            m.update(evidence.complexity(d["crops"], VAE_PX))
+            m.update(evidence.code_lengths(d["crops"], VAE_PX))
         stale = m.get("frames") and FACE_COMPLEXITY not in m["frames"][0]["quality"]
         if with_frames and meta["kind"] != "image" and ("frames" not in m or stale):
             m["frames"] = _frames_as_photos(d, meta, _BUNDLE.calibration, _BUNDLE)

@@ -414,7 +414,7 @@ class ReferenceMap:
         return {"real_xy": self.real_xy, "fake_xy": self.fake_xy, "fake_kinds": list(self.fake_kinds)}
 
 
-def complexity(crops: np.ndarray, vae_px: int) -> dict[str, float | None]:
+def code_lengths(crops: np.ndarray, vae_px: int) -> dict[str, float | None]:
     """How hard the face is to compress at the two scales pixel evidence reads it (:func:`vaedetect.cues.code_length`):
     the face VAE's input size, and the cue crops' own size (rule 22 corrects each evidence for its own)."""
     return {FACE_COMPLEXITY: cues.code_length(crops, vae_px), CUE_COMPLEXITY: cues.code_length(crops)}
@@ -423,7 +423,7 @@ def complexity(crops: np.ndarray, vae_px: int) -> dict[str, float | None]:
 def clip_quality(clip: Clip, arr: ClipArrays, vae_px: int | None) -> dict[str, float | None]:
     """What re-sharing changes (:data:`vaedetect.fusion.QUALITY`): median face size, the cue crops' sharpness, and
     bits per pixel; and, given the face VAE's input size ``vae_px``, the face's code length at the scales evidence
-    reads it (:func:`complexity`). The learned fusion removes from each evidence what these predict on real files."""
+    reads it (:func:`code_lengths`). The learned fusion removes from each evidence what these predict on real files."""
     info, size = clip.info, clip.faces.face_size_px
     crops = arr.cue_crops[:CUE_FRAMES] if arr.cue_crops is not None else np.zeros((0,))
     return {
@@ -432,7 +432,7 @@ def clip_quality(clip: Clip, arr: ClipArrays, vae_px: int | None) -> dict[str, f
         "bits_per_pixel": bits_per_pixel(
             info.kind, info.size_bytes, info.width, info.height, info.video_bitrate_kbps, info.source_fps
         ),
-        **(complexity(crops, vae_px) if vae_px is not None else {}),
+        **(code_lengths(crops, vae_px) if vae_px is not None else {}),
     }
 
 
@@ -467,7 +467,7 @@ def frames_as_photos(
             "face_px": float(face_px[crop_frames[j]]),
             "sharpness": cues.face_sharpness(crops[j : j + 1]),
             "bits_per_pixel": bits_per_pixel,
-            **complexity(crops[j : j + 1], vae_px),
+            **code_lengths(crops[j : j + 1], vae_px),
         }
         out.append({"values": {k: v for k, v in values.items() if np.isfinite(v)}, "quality": quality})
     return out
