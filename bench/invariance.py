@@ -205,7 +205,6 @@ def decompose(rows: list[dict], measured: dict[str, dict], calibration: dict) ->
     """Per transform and evidence of the shipped heads: the median |Δz| of a copy against its original, and the
     medians of the two parts it is the sum of: the raw evidence's move (direction × Δvalue / scale) and the quality
     correction's move (−direction × slope · Δquality / scale)."""
-    from vaedetect.fusion import quality_vector
     from vaedetect.scoring import load_learned
 
     heads = {kind: h.fusion for kind, h in load_learned(calibration).items()}
@@ -220,9 +219,6 @@ def decompose(rows: list[dict], measured: dict[str, dict], calibration: dict) ->
             if "error" in copy or not copy:
                 continue
             z0, z1 = f.zs(orig["values"], orig["quality"]), f.zs(copy["values"], copy["quality"])
-            corr = f.correction
-            q0 = quality_vector(orig["quality"], corr.keys) if corr else None
-            q1 = quality_vector(copy["quality"], corr.keys) if corr else None
             for k in f.features:
                 v0, v1 = orig["values"].get(k), copy["values"].get(k)
                 if z0[k] is None or z1[k] is None or v0 is None or v1 is None:
@@ -230,8 +226,10 @@ def decompose(rows: list[dict], measured: dict[str, dict], calibration: dict) ->
                 n = f.norms[k]
                 raw = n.direction * (v1 - v0) / n.scale
                 cor = 0.0
-                if corr is not None and k in corr.slopes and q0 is not None and q1 is not None:
-                    cor = -n.direction * float(corr.slopes[k] @ (q1 - q0)) / n.scale
+                if f.correction is not None:
+                    p0, p1 = f.correction.predicted(k, orig["quality"]), f.correction.predicted(k, copy["quality"])
+                    if p0 is not None and p1 is not None:
+                        cor = -n.direction * (p1 - p0) / n.scale
                 cell = parts[name].setdefault(k, {"total": [], "raw": [], "correction": []})
                 cell["total"].append(z1[k] - z0[k])
                 cell["raw"].append(raw)

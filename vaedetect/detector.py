@@ -35,6 +35,7 @@ from vaedetect.evidence import (
     lip_loudness_corr,
 )
 from vaedetect.faces import FaceConfig, FacePool
+from vaedetect.fusion import CODE_LENGTHS
 from vaedetect.ingest import Clip, ingest
 from vaedetect.models import ModelBundle
 from vaedetect.report import (
@@ -45,7 +46,15 @@ from vaedetect.report import (
     Report,
     SyncResult,
 )
-from vaedetect.scoring import Scores, frame_face_z, frame_latent_z, normalize, offset_cues_agree, score
+from vaedetect.scoring import (
+    Scores,
+    frame_face_z,
+    frame_latent_z,
+    load_learned,
+    normalize,
+    offset_cues_agree,
+    score,
+)
 
 MAX_REPORT_FRAMES = 16  # sampled frames that carry pictures in a report (every sampled frame is on the map)
 
@@ -104,8 +113,8 @@ class Detector:
         # Evidence this bundle has a model for (older bundles have no blend model: not "missing", just not offered).
         self._offered = tuple(k for k in EVIDENCE if k != "blend" or bundle.blend is not None)
         # The face's code lengths (rule 22) cost PNG encodings: an analysis measures them only when a head reads them.
-        learned = bundle.calibration.get("learned", {}).values()
-        self._reads_code_length = any("quality_for" in (b["fusion"].get("correction") or {}) for b in learned)
+        corrections = [h.fusion.correction for h in load_learned(bundle.calibration).values()]
+        self._reads_code_length = any(c is not None and c.measures & CODE_LENGTHS for c in corrections)
 
     def close(self) -> None:
         """Release the kept MediaPipe graphs (a later analysis builds new ones)."""

@@ -33,6 +33,7 @@ MOTION = "head_speed"
 # evidence corrected for how hard the very pixels it reads are to compress; off unless asked for).
 FACE_COMPLEXITY = "face_complexity"
 CUE_COMPLEXITY = "cue_complexity"
+CODE_LENGTHS = frozenset({FACE_COMPLEXITY, CUE_COMPLEXITY})
 # What a correction reads: one tuple of measures for every evidence, or each evidence's own (rule 22).
 QualityKeys = tuple[str, ...] | dict[str, tuple[str, ...]]
 
@@ -83,15 +84,25 @@ class QualityCorrection:
     keys_for: dict[str, tuple[str, ...]] = field(default_factory=dict)
     means_for: dict[str, np.ndarray] = field(default_factory=dict)
 
+    def predicted(self, k: str, quality: dict[str, float | None]) -> float | None:
+        """What quality predicts of evidence ``k`` beyond the real files' mean (None: no slope or a measure missing)."""
+        if k not in self.slopes:
+            return None
+        own = self.keys_for.get(k)
+        q = quality_vector(quality, self.keys if own is None else own)
+        return None if q is None else float(self.slopes[k] @ (q - (self.mean_q if own is None else self.means_for[k])))
+
+    @property
+    def measures(self) -> set[str]:
+        """Every quality measure some evidence's correction reads."""
+        return {m for k in self.slopes for m in self.keys_for.get(k, self.keys)}
+
     def apply(self, values: dict[str, float | None], quality: dict[str, float | None]) -> dict[str, float | None]:
-        shared = quality_vector(quality, self.keys)
         out = dict(values)
-        for k, b in self.slopes.items():
-            own = self.keys_for.get(k)
-            q, mean = (shared, self.mean_q) if own is None else (quality_vector(quality, own), self.means_for[k])
-            v = values.get(k)
-            if q is not None and v is not None and np.isfinite(v):
-                out[k] = float(v - b @ (q - mean))
+        for k in self.slopes:
+            v, p = values.get(k), self.predicted(k, quality)
+            if p is not None and v is not None and np.isfinite(v):
+                out[k] = float(v - p)
         return out
 
     def to_json(self) -> dict[str, Any]:
