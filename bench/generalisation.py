@@ -100,7 +100,7 @@ def _frames_as_photos(d: Any, meta: dict, calibration: dict, bundle: Any) -> lis
     return evidence.frames_as_photos(
         d["crops"], d["landmarks"][d["crop_idx"]], d["crop_idx"], d["face_size_px"], d["frame_idx"] + skip,
         (d["frame_scores"] - norms["face"]["mean"]) / norms["face"]["std"],
-        (lat - norms["latent"]["mean"]) / norms["latent"]["std"], _bpp(meta), bundle.config.face_vae.image_px,
+        (lat - norms["latent"]["mean"]) / norms["latent"]["std"], _bpp(meta), VAE_PX,
     )  # fmt: skip
 
 
