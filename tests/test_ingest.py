@@ -13,7 +13,7 @@ import pytest
 from conftest import SHARED_DATA, shared_clips
 
 from vaedetect import audio as A
-from vaedetect.evidence import lip_loudness_corr
+from vaedetect.audio import lip_loudness_corr
 from vaedetect.faces import FACE_CROP_PX, MOUTH_CROP_PX, track_faces
 from vaedetect.ingest import ingest
 

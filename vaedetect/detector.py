@@ -187,11 +187,14 @@ class Detector:
         """What the learned fusion is fitted on for one file (see :func:`vaedetect.fusion.fit_heads`): the per-clip
         z-scores and region cues, the quality measures, whether it is a photo, and for a video a few of its frames as
         a photo would be read (:func:`vaedetect.evidence.frames_as_photos`); no pictures are kept."""
-        clip = ingest(path, self.limits, self.face_config, pool=self.faces)
+        return self.record_clip(ingest(path, self.limits, self.face_config, pool=self.faces))
+
+    def record_clip(self, clip: Clip) -> dict[str, Any]:
+        """:meth:`record` of an already ingested clip."""
         arr, skip, raw = self.measure(clip, keep_images=False, all_measures=True)
         cal = self.bundle.calibration
         z = normalize(raw, cal)
-        values = {k: v for k, v in {**z, **raw.cues}.items() if v is not None and np.isfinite(v)}
+        values = {k: v for k, v in {**z, **raw.cues, **raw.values}.items() if v is not None and np.isfinite(v)}
         rec: dict[str, Any] = {"values": values, "quality": raw.quality, "is_image": clip.is_image}
         if not clip.is_image and arr.cue_crops is not None and arr.cue_idx is not None:
             rec["frames"] = frames_as_photos(

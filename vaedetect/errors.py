@@ -50,3 +50,8 @@ class BundleError(Exception):
     Not an :class:`InputError` (the upload is fine, the model is not), but the CLI treats a bad ``--checkpoint`` as a
     user error too: one line, exit status 2.
     """
+
+
+class MissingPretrained(Exception):
+    """A pretrained network's carrier package is not installed, or its file is not the pinned one (see
+    :mod:`vaedetect.pretrained`); the message names the package and how to install it."""

@@ -210,6 +210,37 @@ def lip_opening(lm: np.ndarray) -> float:
     return float(np.linalg.norm(lm[_INNER_LIP_BOTTOM] - lm[_INNER_LIP_TOP]) / iod)
 
 
+def face_mask(size_px: int, rng: np.random.Generator | None = None, *, blur: bool = True) -> np.ndarray:
+    """Soft mask (H, W) in [0, 1] covering the inner face (brows to chin) of an aligned crop.
+
+    The ellipse is derived from the template's eye and mouth positions; with ``rng`` it is randomly scaled, shifted
+    and elastically deformed so the detector cannot learn one fixed boundary.
+    """
+    t = FACE_TEMPLATE * size_px
+    eyes, mouth = t[:2].mean(axis=0), t[3:5].mean(axis=0)
+    eye_dist = float(np.linalg.norm(t[1] - t[0]))
+    center = (eyes + mouth) / 2 + np.array([0.0, 0.1 * eye_dist])
+    axes = np.array([1.05 * eye_dist, 1.25 * (mouth[1] - eyes[1]) + 0.35 * eye_dist])
+    if rng is not None:
+        axes = axes * rng.uniform(0.85, 1.1, size=2)
+        center = center + rng.normal(0, 0.03 * eye_dist, size=2)
+    mask = np.zeros((size_px, size_px), dtype=np.float32)
+    cv2.ellipse(
+        mask, (round(center[0]), round(center[1])), (round(axes[0]), round(axes[1])), 0, 0, 360, 1.0, -1, cv2.LINE_AA
+    )
+    if rng is not None:
+        grid = rng.normal(0, 0.04 * size_px, size=(2, 4, 4)).astype(np.float32)
+        dx = cv2.resize(grid[0], (size_px, size_px), interpolation=cv2.INTER_CUBIC)
+        dy = cv2.resize(grid[1], (size_px, size_px), interpolation=cv2.INTER_CUBIC)
+        ys, xs = np.mgrid[0:size_px, 0:size_px].astype(np.float32)
+        mask = cv2.remap(mask, xs + dx, ys + dy, cv2.INTER_LINEAR, borderValue=0)
+    if blur:
+        k = max(3, (size_px // 12) | 1)
+        mask = cv2.GaussianBlur(mask, (k, k), 0)
+        mask = np.clip(mask, 0.0, 1.0)
+    return mask
+
+
 def _box(lm: np.ndarray) -> np.ndarray:
     return np.array([lm[:, 0].min(), lm[:, 1].min(), lm[:, 0].max(), lm[:, 1].max()], dtype=np.float32)
 

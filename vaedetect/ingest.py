@@ -17,8 +17,11 @@ from tqdm.auto import tqdm
 
 from vaedetect import audio as audio_mod
 from vaedetect import media
-from vaedetect.evidence import lip_loudness_corr
+from vaedetect.audio import lip_loudness_corr
 from vaedetect.faces import FaceConfig, FacePool, FaceTrack, track_faces
+from vaedetect.pretrained import CLIP_PX, clip_input
+
+STILLS = 4  # whole frames kept per clip for the evidence that reads the scene, not only the face
 
 
 @dataclass
@@ -32,6 +35,8 @@ class Clip:
     mel: np.ndarray | None  # (4 * n_frames, N_MELS) aligned to the analysed frames; None without audio
     timings: dict[str, float] = field(default_factory=dict)
     quantizer: float | None = None  # median H.264 picture quantiser (0-51) when the decoder reports it
+    # A few whole frames, evenly spread, as CLIP reads them (:func:`vaedetect.pretrained.clip_input`)
+    stills: np.ndarray = field(default_factory=lambda: np.zeros((0, CLIP_PX, CLIP_PX, 3), np.uint8))
 
     @property
     def n_frames(self) -> int:
@@ -103,16 +108,22 @@ def ingest(
 
     t0 = time.perf_counter()
     qps: list[float] = []
+    stills: list[np.ndarray] = []
     if info.kind == "image":
         image = media.load_image(path, limits)
+        stills.append(clip_input(image))
         single = [(0.0, image)]
         faces = pool.track(single, static_images=True) if pool else track_faces(single, face_config, static_images=True)
     else:
 
+        keep = set(np.round(np.linspace(0, max(info.n_frames - 1, 0), STILLS) ).astype(int).tolist())
+
         def frames_of(decoded: Iterator[media.Frame]) -> Iterator[tuple[float, np.ndarray]]:
-            for fr in decoded:
+            for i, fr in enumerate(decoded):
                 if fr.qp is not None:
                     qps.append(fr.qp)
+                if i in keep:
+                    stills.append(clip_input(fr.rgb))
                 yield fr.time_s, fr.rgb
 
         frames = frames_of(media.iter_frames(path, info, limits))
@@ -127,4 +138,13 @@ def ingest(
     mel = audio_mod.log_mel(wav, faces.n_frames) if wav is not None else None
     timings["audio"] = time.perf_counter() - t0
     quantizer = float(np.median(qps)) if qps else None
-    return Clip(info=info, faces=faces, audio=wav, speech=speech, mel=mel, timings=timings, quantizer=quantizer)
+    return Clip(
+        info=info,
+        faces=faces,
+        audio=wav,
+        speech=speech,
+        mel=mel,
+        timings=timings,
+        quantizer=quantizer,
+        stills=np.stack(stills) if stills else np.zeros((0, CLIP_PX, CLIP_PX, 3), np.uint8),
+    )

@@ -107,7 +107,7 @@ class LearnedHead:
     head: Head
 
     def zs(self, z: dict[str, float | None], raw: RawEvidence) -> dict[str, float]:
-        zl = self.fusion.zs({**z, **raw.cues}, raw.quality)
+        zl = self.fusion.zs({**z, **raw.cues, **raw.values}, raw.quality)
         return {k: 0.0 if v is None else v for k, v in zl.items()}
 
 

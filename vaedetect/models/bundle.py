@@ -21,6 +21,7 @@ import fnmatch
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -36,6 +37,8 @@ from vaedetect.errors import BundleError
 from vaedetect.faces import FACE_CROP_PX, MOUTH_CROP_PX, FaceConfig
 from vaedetect.models.blend import BlendConfig, BlendNet
 from vaedetect.models.lipvoice import LipVoice
+from vaedetect.models.probe import LinearProbe, probes_from_stats
+from vaedetect.models.speech_mouth import SpeechToMouth
 from vaedetect.models.sync import SyncConfig, SyncNet
 from vaedetect.models.vae import AudioVAE, AudioVAEConfig, FaceVAE, FaceVAEConfig
 
@@ -91,6 +94,8 @@ class BundleConfig:
     data: dict[str, Any] = field(default_factory=dict)
     # Known limitations in plain words, shown on the model card; kept through recalibration.
     limits: list[str] = field(default_factory=list)
+    # The evidence this bundle runs, by their names in ``vaedetect.evidence.REGISTRY`` (empty: the seeds' four).
+    evidence: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -184,6 +189,16 @@ class ModelBundle:
     def lipvoice(self) -> LipVoice | None:
         """The lip-from-voice offset cue, read from ``stats`` (None in bundles made before it existed)."""
         return LipVoice.from_stats(self.stats)
+
+    @cached_property
+    def probes(self) -> dict[str, LinearProbe]:
+        """Linear probes over pretrained embeddings, by evidence name, read from ``stats`` (``probe.<name>.*``)."""
+        return probes_from_stats(self.stats)
+
+    @cached_property
+    def speech_mouth(self) -> SpeechToMouth | None:
+        """The real-only speech-to-mouth head, read from ``stats`` (None in bundles without it)."""
+        return SpeechToMouth.from_stats(self.stats)
 
     @classmethod
     def new(cls, config: BundleConfig | None = None) -> ModelBundle:

@@ -44,7 +44,7 @@ import cv2
 import imageio_ffmpeg
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 import vaedetect  # noqa: E402

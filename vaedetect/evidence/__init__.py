@@ -1,0 +1,67 @@
+"""Evidence: run a bundle's models over a clip's arrays and reduce them to raw per-clip statistics.
+
+One module per evidence, each ``compute(bundle, arrays, raw, *, keep_images)`` writing into one :class:`RawEvidence`;
+:data:`REGISTRY` names them and a bundle's config lists the ones it runs (``BundleConfig.evidence``), so adding an
+evidence is one module and one line here. Shared by the detector (on user clips) and by training, so the numbers that
+calibrate a bundle are computed by exactly the code that scores a user's clip. A stage imports only from the stages
+below it: evidence reads ``ingest``'s clip and the models, never the other way round.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from vaedetect.audio import lip_loudness_corr
+from vaedetect.evidence import clip_probe, face_vae, region_cues, speech_mouth, sync, voice_vae
+from vaedetect.evidence.arrays import ClipArrays, RawEvidence
+from vaedetect.evidence.face_vae import face_region, frame_face_scores, mahalanobis, run_face_vae, sample_frames
+from vaedetect.evidence.quality import FRAMES_AS_PHOTOS, clip_quality, code_lengths, frames_as_photos
+from vaedetect.evidence.reference import ReferenceMap
+from vaedetect.evidence.region_cues import CUE_FRAMES
+from vaedetect.evidence.sync import face_in_whole_window, fuse_offset_curves, sync_evidence, sync_mel
+from vaedetect.models import ModelBundle
+
+__all__ = [
+    "CUE_FRAMES",
+    "DEFAULT_EVIDENCE",
+    "FRAMES_AS_PHOTOS",
+    "REGISTRY",
+    "ClipArrays",
+    "RawEvidence",
+    "ReferenceMap",
+    "clip_quality",
+    "code_lengths",
+    "compute_evidence",
+    "face_in_whole_window",
+    "face_region",
+    "frame_face_scores",
+    "frames_as_photos",
+    "fuse_offset_curves",
+    "lip_loudness_corr",
+    "mahalanobis",
+    "run_face_vae",
+    "sample_frames",
+    "sync_evidence",
+    "sync_mel",
+]
+
+Compute = Callable[..., None]
+REGISTRY: dict[str, Compute] = {
+    "face_vae": face_vae.compute,
+    "region_cues": region_cues.compute,
+    "voice_vae": voice_vae.compute,
+    "sync": sync.compute,
+    "clip_face": clip_probe.compute_face,
+    "clip_frame": clip_probe.compute_frame,
+    "speech_mouth": speech_mouth.compute,
+}
+# What a bundle whose config names no evidence runs (every bundle made before the registry).
+DEFAULT_EVIDENCE = ("face_vae", "region_cues", "voice_vae", "sync")
+
+
+def compute_evidence(bundle: ModelBundle, arr: ClipArrays, *, keep_images: bool = True) -> RawEvidence:
+    """Every evidence the bundle names, over one clip's arrays."""
+    ev = RawEvidence(n_frames=arr.n_frames, fps=arr.fps, is_image=arr.is_image)
+    for name in bundle.config.evidence or DEFAULT_EVIDENCE:
+        REGISTRY[name](bundle, arr, ev, keep_images=keep_images)
+    return ev
