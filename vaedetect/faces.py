@@ -38,8 +38,8 @@ MOUTH_CROP_PX = 48
 N_LANDMARKS = 468
 
 # FaceMesh indices (image-left eye first).
-_EYE_A = (33, 133)
-_EYE_B = (362, 263)
+EYE_A = (33, 133)
+EYE_B = (362, 263)
 _NOSE_TIP = 1
 _MOUTH_CORNERS = (61, 291)
 _INNER_LIP_TOP, _INNER_LIP_BOTTOM = 13, 14
@@ -139,8 +139,8 @@ def keypoints_of(lm: np.ndarray) -> np.ndarray:
     """Five alignment points (eye centres, nose tip, mouth corners) from 468 landmarks in pixels."""
     return np.stack(
         [
-            lm[list(_EYE_A)].mean(axis=0),
-            lm[list(_EYE_B)].mean(axis=0),
+            lm[list(EYE_A)].mean(axis=0),
+            lm[list(EYE_B)].mean(axis=0),
             lm[_NOSE_TIP],
             lm[_MOUTH_CORNERS[0]],
             lm[_MOUTH_CORNERS[1]],

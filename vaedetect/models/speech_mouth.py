@@ -1,15 +1,16 @@
-"""Mouth shape from speech: a ridge regression from pretrained speech features to lip landmarks, fitted on real
+"""Mouth opening from speech: a ridge regression from pretrained speech features to the lips' gaps, fitted on real
 clips only (AVH-Align's idea with a linear head).
 
 Why this shape: the speech features (Google's speech_embedding, :mod:`vaedetect.pretrained`) were learned on far more
-speech than this project holds, and FaceMesh's lip points on far more faces; the only thing learned here is how one
+speech than this project holds, and FaceMesh's landmarks on far more faces; the only thing learned here is how one
 predicts the other in real talking faces, which a linear map over a short context of embeddings can hold with a few
 hundred clips. A clip whose mouth the speech does not predict (a dubbed or replaced voice, a face driven by someone
 else's motion) or predicts only at the wrong timing is unusual for real footage; the learned fusion decides which way
 the fakes lean (lip-sync generators are trained to be *in* sync).
 
-Both sides live on the FaceMesh grid (every ``landmark_every``-th analysed frame, 12.5 Hz at 25 fps) and are centred
-per clip, so a person's resting mouth shape and a recording's audio level do not count, only their motion.
+The mouth is read as its opening (inner and outer lip gaps). Both sides live on the FaceMesh grid (every
+``landmark_every``-th analysed frame, 12.5 Hz at 25 fps) and are centred per clip, so a person's resting mouth and a
+recording's audio level do not count, only their motion.
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vaedetect.faces import FACE_OVAL, LIPS, FaceConfig, landmarks_in_crop
+from vaedetect.faces import EYE_A, EYE_B, FaceConfig
 
-# The lower half of the face outline (jaw, chin): the jaw moves with speech where the lips alone may not show it.
-JAW = tuple(FACE_OVAL[i] for i in range(0, 8)) + tuple(FACE_OVAL[i] for i in range(28, 36))
-MOUTH_POINTS = LIPS + JAW
+# The mouth's opening, inner and outer lip gaps over the inter-ocular distance: what speech moves. Chosen over the
+# aligned lip and jaw points (reduced by PCA) and over four measures (the gaps, mouth width, jaw drop) by how well
+# speech predicts each in held-out *real* clips (bench/results/2026-12-06-evidence-rules.md, addendum).
+INNER_LIP = (13, 14)
+OUTER_LIP = (0, 17)
 CONTEXT = (-2, -1, 0, 1, 2)  # speech embeddings read around each mesh frame, in mesh steps (80 ms at 12.5 Hz)
 MAX_SHIFT = 7  # audio offsets (mesh steps, 0.56 s) against which the true timing must win
 LANDMARK_STEP = FaceConfig().landmark_every  # the mesh grid the head was fitted on (every 2nd frame: 12.5 Hz)
@@ -39,16 +42,20 @@ def grid_inputs(
     grid = np.arange(int(finite[0]) % step if len(finite) else 0, len(present), step)
     lm = landmarks[grid]
     has = np.isfinite(lm[:, 0, 0]) & present[grid]
-    shape = np.full((len(grid), 2 * len(MOUTH_POINTS)), np.nan, np.float32)
+    shape = np.full((len(grid), 2), np.nan, np.float32)
     if has.any():
         shape[has] = mouth_shape(lm[has])
     return grid, shape, has & speech[grid].astype(bool)
 
 
 def mouth_shape(landmarks: np.ndarray) -> np.ndarray:
-    """(M, 2 * len(MOUTH_POINTS)) lip and jaw points in aligned-face coordinates (unit crop), one row per frame."""
-    out = np.stack([landmarks_in_crop(lm.astype(np.float64), 1)[list(MOUTH_POINTS)].ravel() for lm in landmarks])
-    return out.astype(np.float32) if len(landmarks) else np.zeros((0, 2 * len(MOUTH_POINTS)), np.float32)
+    """(M, 2) inner and outer lip gaps over the inter-ocular distance, one row per frame of (M, 468, 2) landmarks."""
+    if not len(landmarks):
+        return np.zeros((0, 2), np.float32)
+    lm = landmarks.astype(np.float64)
+    iod = np.linalg.norm(lm[:, list(EYE_B)].mean(axis=1) - lm[:, list(EYE_A)].mean(axis=1), axis=1)
+    gaps = [np.linalg.norm(lm[:, b] - lm[:, a], axis=1) for a, b in (INNER_LIP, OUTER_LIP)]
+    return (np.stack(gaps, axis=1) / np.maximum(iod, 1e-6)[:, None]).astype(np.float32)
 
 
 def context_stack(speech: np.ndarray, idx: np.ndarray, shift: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -68,7 +75,7 @@ def context_stack(speech: np.ndarray, idx: np.ndarray, shift: int = 0) -> tuple[
 class SpeechToMouth:
     """The fitted head: PCA of mouth shape (``components``), standardisation of the speech context, ridge weights."""
 
-    components: np.ndarray  # (K, P) principal directions of clip-centred mouth shape over real frames
+    components: np.ndarray  # (K, P) principal directions of clip-centred mouth motion over real frames
     speech_mean: np.ndarray  # (C*D,)
     speech_std: np.ndarray  # (C*D,)
     weights: np.ndarray  # (C*D, K)

@@ -19,8 +19,8 @@ from vaedetect.models import speech_mouth as sm
 
 log = logging.getLogger("vaedetect.train")
 
-SIZES = (4, 8, 16)
-RIDGES = (0.1, 1.0, 10.0, 100.0, 1000.0)
+SIZES = (1, 2)
+RIDGES = (1.0, 10.0, 100.0)
 
 
 @dataclass
