@@ -65,8 +65,8 @@ def held_out_scores(
     records: list[dict[str, Any]], config: EvidenceConfig, out: set[str], tied: set[str]
 ) -> tuple[list[float], list[float], list[float], list[float], list[float], list[float]]:
     """Scores of the fakes of families ``out`` and of every real file, from fits without ``out``'s fakes, without the
-    real files tied to ``out`` and without the scored file's identity fold: (fake videos, real videos, fake photos,
-    real photos, fake frames, real frames); real scores come in ``records``' order of real files."""
+    real files tied to ``out`` and without the scored file's identity fold: (fake videos as (family, score), real
+    videos, fake photos, real photos, fake frames, real frames); real scores come in ``records``' order."""
     fv, rv, fp, rp, ff, rf = [], [], [], [], [], []
     real_idx = {id(r): i for i, r in enumerate(r for r in records if not r["label"])}
     rv_by, rp_by = {}, {}
@@ -84,7 +84,7 @@ def held_out_scores(
             s = score(fitted, r)
             frames = [score(fitted, {**f, "is_image": True}) for f in r.get("frames", [])] if not r["is_image"] else []
             if r["label"]:
-                (fp if r["is_image"] else fv).append(s)
+                (fp if r["is_image"] else fv).append((r["family"], s) if not r["is_image"] else s)
                 ff += frames
             else:
                 (rp_by if r["is_image"] else rv_by)[real_idx[id(r)]] = s
@@ -183,9 +183,10 @@ def evaluate(records: list[dict[str, Any]], config: EvidenceConfig, units: dict[
     fam_of_unit = defaultdict(set)
     for f, u in units.items():
         fam_of_unit[u].add(f)
-    all_fv, all_rv, photos_f, photos_r, frames_f, frames_r = [], None, [], None, [], None
+    photos_f, photos_r, frames_f, frames_r = [], None, [], None
     for unit, fams in sorted(fam_of_unit.items()):
-        fv, rv, fp, rp, ff, rf = held_out_scores(records, config, fams, fams)
+        fvf, rv, fp, rp, ff, rf = held_out_scores(records, config, fams, fams)
+        fv = [x for _, x in fvf]
         row = {"n_fake": len([x for x in fv if x is not None]), "auc": auc(fv, rv), "photo_auc": auc(fp, rp),
                "frames_auc": auc(ff, rf), "tiers": tiers(fv, rv) if fv else None, "fake_scores": fv}  # fmt: skip
         own = [r for r in records if not r["label"] and not r["is_image"] and set(r["tied"]) & fams]
@@ -195,15 +196,16 @@ def evaluate(records: list[dict[str, Any]], config: EvidenceConfig, units: dict[
             rv_own = [s for r, s in zip([r for r in reals if not r["is_image"]], rv, strict=True) if id(r) in own_ids]
             row["own_sources_auc"], row["n_own_sources"] = auc(fv, rv_own), len(own)
         out["lofo"][unit] = row
-        all_fv += fv
         photos_f += fp
         frames_f += ff
-        all_rv, photos_r, frames_r = rv, rp, rf  # real scores differ per unit; keep the last for the pooled tiers
+        photos_r, frames_r = rp, rf  # a real file's score differs a little per held-out unit: the last unit's
         print(f"  {config.name} {unit:40s} n={row['n_fake']:3d} auc={row['auc']}", flush=True)
     for g in GROUPS:
         fams = {f for f, u in units.items() if any(r["family"] == f and r["kind_group"] == g for r in records)}
-        fv, rv, fp, rp, ff, rf = held_out_scores(records, config, fams, fams)
-        out["logo"][g] = {"n_fake": len(fv), "auc": auc(fv, rv), "photo_auc": auc(fp, rp), "frames_auc": auc(ff, rf)}
+        fvf, rv, fp, rp, ff, rf = held_out_scores(records, config, fams, fams)
+        fv = [x for _, x in fvf]
+        out["logo"][g] = {"n_fake": len(fv), "auc": auc(fv, rv), "photo_auc": auc(fp, rp), "frames_auc": auc(ff, rf),
+                          "fake_scores": fvf, "real_scores": rv}  # fmt: skip
         print(f"  {config.name} group {g:32s} auc={out['logo'][g]['auc']}", flush=True)
     lofo = [v["auc"] for v in out["lofo"].values() if v["auc"] is not None and v["n_fake"] > 0]
     logo = [v["auc"] for v in out["logo"].values() if v["auc"] is not None]
@@ -224,19 +226,30 @@ def _pool_tiers(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {"n_fake": nf, "n_real": rows[0]["n_real"], "n_units": len(rows), "fakes": fakes, "real_files": real}
 
 
-def nested(results: dict[str, dict[str, Any]], records: list[dict[str, Any]], units: dict[str, str]) -> dict[str, Any]:
-    """For each unit, the rule's pick from the other units' LOFO AUCs and the groups' LOGO AUCs (as measured; the
-    LOGO AUC of the unit's own group is recomputed without its fakes), and that pick's AUC on the unit."""
+def pick(scores: dict[str, float]) -> str:
+    """The rule: the highest score; within 0.005 of it, the candidate reading the fewest evidence."""
+    top = max(scores.values())
+    near = [c for c in scores if scores[c] >= top - 0.005]
+    return min(near, key=lambda c: (len(CONFIGS[c].video), -scores[c]))
+
+
+def nested(results: dict[str, dict[str, Any]], units: dict[str, str]) -> dict[str, Any]:
+    """For each unit, the rule's pick from the other units' LOFO AUCs and the groups' LOGO AUCs recomputed without the
+    unit's fakes, and that pick's AUC on the unit."""
     out = {}
     for unit in results[CANDIDATES[0]]["lofo"]:
-        best, best_s = None, -1.0
+        fams = {f for f, u in units.items() if u == unit}
+        scores = {}
         for c in CANDIDATES:
             res = results[c]
             lofo = [v["auc"] for u, v in res["lofo"].items() if u != unit and v["auc"] is not None]
-            s = 0.5 * float(np.mean(lofo)) + 0.5 * res["logo_mean"]
-            n_ev = len(CONFIGS[c].video)
-            if best is None or s > best_s + 0.005 or (abs(s - best_s) <= 0.005 and n_ev < len(CONFIGS[best].video)):
-                best, best_s = c, s
+            logo = []
+            for g in res["logo"].values():
+                a = auc([x for f, x in g["fake_scores"] if f not in fams], g["real_scores"])
+                if a is not None:
+                    logo.append(a)
+            scores[c] = 0.5 * float(np.mean(lofo)) + 0.5 * float(np.mean(logo))
+        best = pick(scores)
         out[unit] = {"pick": best, "auc": results[best]["lofo"][unit]["auc"]}
     aucs = [v["auc"] for v in out.values() if v["auc"] is not None]
     return {"per_unit": out, "mean": float(np.mean(aucs))}
@@ -262,10 +275,8 @@ def main() -> None:
     out: dict[str, Any] = {"command": "python bench/generalisation.py " + " ".join(sys.argv[1:]), "results": results}
     if all(c in results for c in CANDIDATES):
         scores = {c: results[c]["score"] for c in CANDIDATES}
-        top = max(scores.values())
-        near = [c for c in CANDIDATES if scores[c] >= top - 0.005]
-        out["pick"] = min(near, key=lambda c: (len(CONFIGS[c].video), -scores[c]))
-        out["nested"] = nested(results, records, units)
+        out["pick"] = pick(scores)
+        out["nested"] = nested(results, units)
         print(f"pick {out['pick']} (scores {scores}); nested LOFO mean {out['nested']['mean']:.3f}")
     out["units"] = units
     out["seconds"] = round(time.time() - t0, 1)

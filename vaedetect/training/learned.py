@@ -29,6 +29,14 @@ TIED_REPOS = {
     "iperov+DeepFaceLive": ("faceswap-deepfacelive",),
     "tanshuai0219+EDTalk": ("talking-head-edtalk",),
     "tencent-ailab+V-Express": ("talking-head-emo", "talking-head-vasa1"),
+    "snowydarknights+talkingface-kit": ("reenact-dpe",),
+    "OpenTalker+DPE": ("reenact-dpe",),
+    "StelaBou+hyperreenact.github.io": ("reenactment-hyperreenact",),
+    "ai-forever+ghost": ("faceswap-ghost",),
+    "s0md3v+roop": ("faceswap-roop-inswapper",),
+    "FeiiYin+StyleHEAT": ("reenactment-styleheat", "expedit-styleheat"),
+    "polimi-ispl+icpr2020dfdc": ("reenactment",),  # FaceForensics++ originals beside its NeuralTextures fake
+    "aaronchong888+DeepFake-Detect": ("dfdc-fake",),  # DFDC's real videos beside its fakes
 }
 
 
