@@ -27,12 +27,9 @@ from sklearn.metrics import roc_auc_score
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from vaedetect import pretrained  # noqa: E402
 from vaedetect.cues import CUES, FRAME_CUES  # noqa: E402
 from vaedetect.fusion import LEARNED_EVIDENCE, N_FOLDS, UNCERTAIN_FPR, identity_fold  # noqa: E402
-from vaedetect.models import speech_mouth as sm  # noqa: E402
-from vaedetect.training import speech_mouth  # noqa: E402
-from vaedetect.training.learned import record_of, tied_families  # noqa: E402
+from vaedetect.training.records import load_records  # noqa: E402
 from vaedetect.training.stacking import EvidenceConfig, fit_config, score  # noqa: E402
 
 GROUPS = ("lip-sync", "talking-head", "face-swap", "reenactment")
@@ -119,65 +116,6 @@ def tiers(fake: list[float], real: list[float]) -> dict[str, Any]:
     return {"n_real": len(r), "n_fake": len(f), "real_files": shares(r), "fakes": shares(f)}
 
 
-def load(cache: Path) -> list[dict[str, Any]]:
-    """Records of every cached file with the new evidence's inputs; AV values from heads cross-fitted by fold."""
-    records = []
-    for path in sorted(cache.glob("*.npz")):
-        d = np.load(path)
-        meta = json.loads(bytes(d["meta"]))
-        row = meta["row"]
-        rec = record_of(row, meta["record"])
-        rec["tied"] = list(tied_families(row))
-        rec["kind_group"] = row["group"]
-        rec["key"] = path.stem
-        emb = {}
-        for name, arr in (("clip_face", d["face_clip"]), ("clip_frame", d["frame_clip"])):
-            if len(arr):
-                m = arr.mean(axis=0)
-                emb[name] = (m / np.linalg.norm(m)).tolist()
-        rec["embeddings"] = emb
-        nf, ns = len(d["face_clip"]), len(d["frame_clip"])
-        for j, f in enumerate(rec.get("frames", [])):
-            n3 = max(len(rec["frames"]) - 1, 1)
-            f["embeddings"] = {}
-            if nf:
-                f["embeddings"]["clip_face"] = d["face_clip"][round(j * (nf - 1) / n3)].tolist()
-            if ns:
-                f["embeddings"]["clip_frame"] = d["frame_clip"][round(j * (ns - 1) / n3)].tolist()
-        mouth = _mouth_clip(d, meta, rec, cache / "speech")
-        rec["_mouth"] = mouth
-        records.append(rec)
-    with_av = [r for r in records if r["_mouth"] is not None]
-    k, ridge, table = speech_mouth.choose_size([r["_mouth"] for r in with_av])
-    print(f"speech-to-mouth size {k}/{ridge}; held-out real correlation by size: {table}", flush=True)
-    for r, v in zip(with_av, speech_mouth.cross_fitted([r["_mouth"] for r in with_av], k, ridge), strict=True):
-        r["values"].update({key: x for key, x in v.items() if x is not None})
-    for r in records:
-        del r["_mouth"]
-    return records
-
-
-LANDMARK_STEP = 2  # FaceConfig.landmark_every of the bundle the cache was measured with
-
-
-def _mouth_clip(d: Any, meta: dict, rec: dict, memo: Path) -> speech_mouth.MouthClip | None:
-    """The speech-to-mouth inputs of a cached video with audio (speech embeddings memoised beside the cache)."""
-    if meta["kind"] != "video" or not len(d["audio"]):
-        return None
-    present = d["present"]
-    landmarks = np.full((len(present), 468, 2), np.nan, np.float32)
-    landmarks[d["mesh_idx"]] = d["landmarks"].astype(np.float32)
-    grid, shape, use = sm.grid_inputs(landmarks, present, d["speech"], LANDMARK_STEP)
-    memo.mkdir(exist_ok=True)
-    f = memo / f"{rec['key']}.npy"
-    if f.exists():
-        speech = np.load(f)
-    else:
-        speech = pretrained.speech_embeddings(d["audio"].astype(np.float32) / 32767, grid / 25.0)
-        np.save(f, speech)
-    return speech_mouth.MouthClip(speech, shape, use, rec["group"], rec["label"])
-
-
 def evaluate(records: list[dict[str, Any]], config: EvidenceConfig, units: dict[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {"config": config.__dict__ | {"probes": config.probes}, "lofo": {}, "logo": {}}
     fam_of_unit = defaultdict(set)
@@ -262,8 +200,9 @@ def main() -> None:
     ap.add_argument("--configs", default=",".join((*CANDIDATES, "shipped")))
     args = ap.parse_args()
     t0 = time.time()
-    records = load(Path(args.cache))
+    records, _, av_size = load_records(Path(args.cache))
     units = _unit_of(records)
+    print(f"speech-to-mouth size: {av_size}", flush=True)
     print(f"{len(records)} records, {len(set(units.values()))} units, {time.time() - t0:.0f}s", flush=True)
     results = {}
     for name in args.configs.split(","):
@@ -279,6 +218,7 @@ def main() -> None:
         out["nested"] = nested(results, units)
         print(f"pick {out['pick']} (scores {scores}); nested LOFO mean {out['nested']['mean']:.3f}")
     out["units"] = units
+    out["speech_to_mouth"] = av_size
     out["seconds"] = round(time.time() - t0, 1)
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=1, default=float))

@@ -77,7 +77,7 @@ def test_speech_to_mouth_and_probes_survive_the_bundle_stats():
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal((40, 8)), np.r_[np.zeros(20), np.ones(20)]
     probe = fit_probe(x, y, np.array(["f"] * 40))
-    (name, back_probe), = probes_from_stats(probe.to_stats("clip_face")).items()
+    ((name, back_probe),) = probes_from_stats(probe.to_stats("clip_face")).items()
     assert name == "clip_face"
     np.testing.assert_allclose(back_probe.logit(x), probe.logit(x), atol=1e-4)
 
@@ -120,6 +120,7 @@ def test_the_fusion_sees_probe_logits_from_probes_that_never_saw_the_family():
     held = [r["values"]["clip_face"] for r in oof if r["label"]]
     # A family's own direction is unknown to a probe fitted without it: its held-out logits are lower than the
     # in-sample probe's, which is what a new family will look like; the shared direction still carries over.
-    own = [float(fitted.probes["clip_face"].logit(np.asarray(r["embeddings"]["clip_face"]))) for r in recs if r["label"]]
+    probe = fitted.probes["clip_face"]
+    own = [float(probe.logit(np.asarray(r["embeddings"]["clip_face"]))) for r in recs if r["label"]]
     assert np.mean(held) < np.mean(own)
     assert min(in_sample) > 0.5

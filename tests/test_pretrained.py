@@ -15,7 +15,7 @@ from vaedetect.errors import MissingPretrained
 def test_a_missing_carrier_package_is_named_with_how_to_install_it(monkeypatch):
     fake = replace(pretrained.PRETRAINED["clip_vit_b16"], package="no-such-carrier-package")
     monkeypatch.setitem(pretrained.PRETRAINED, "clip_vit_b16", fake)
-    with pytest.raises(MissingPretrained, match="no-such-carrier-package==1.1.0.*requirements-models.txt"):
+    with pytest.raises(MissingPretrained, match=r"no-such-carrier-package==1\.1\.0.*requirements-models\.txt"):
         pretrained.model_path("clip_vit_b16")
 
 

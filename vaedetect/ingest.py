@@ -115,8 +115,7 @@ def ingest(
         single = [(0.0, image)]
         faces = pool.track(single, static_images=True) if pool else track_faces(single, face_config, static_images=True)
     else:
-
-        keep = set(np.round(np.linspace(0, max(info.n_frames - 1, 0), STILLS) ).astype(int).tolist())
+        keep = set(np.round(np.linspace(0, max(info.n_frames - 1, 0), STILLS)).astype(int).tolist())
 
         def frames_of(decoded: Iterator[media.Frame]) -> Iterator[tuple[float, np.ndarray]]:
             for i, fr in enumerate(decoded):
