@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from vaedetect.fusion import LearnedFusion, fit_records, probability
+from vaedetect.cues import CUES, FRAME_CUES
+from vaedetect.fusion import LEARNED_EVIDENCE, LearnedFusion, fit_records, probability
 from vaedetect.models.probe import PROBE_C, LinearProbe, fit_probe
 
 PROBED = ("clip_face", "clip_frame")  # evidence that are a probe's logit over the embedding of the same name
@@ -43,6 +44,20 @@ class FittedConfig:
     config: EvidenceConfig
     probes: dict[str, LinearProbe]
     heads: dict[str, LearnedFusion] = field(default_factory=dict)  # "video", "photo"
+
+
+# The candidate configurations of bench/results/2026-12-06-evidence-rules.md (written before their numbers), and the
+# configuration shipped before them, refitted under the same protocol for comparison.
+SEEDS = ("face", "latent", "audio", "sync")
+AV = ("clip_face", "av_fit", "av_peak")
+CONFIGS = {
+    "A": EvidenceConfig("A", AV + SEEDS, ("clip_face", "face", "latent")),
+    "B": EvidenceConfig("B", AV + SEEDS + CUES, ("clip_face", "face", "latent", *FRAME_CUES), correct=True),
+    "C": EvidenceConfig("C", AV, ("clip_face",)),
+    "D": EvidenceConfig("D", (*AV, *SEEDS, "clip_frame"), ("clip_face", "face", "latent", "clip_frame")),
+}
+SHIPPED = EvidenceConfig("shipped", LEARNED_EVIDENCE + CUES, ("face", "latent", *FRAME_CUES), correct=True)
+CANDIDATES = ("A", "B", "C", "D")
 
 
 def _fold(key: str) -> int:

@@ -1,0 +1,156 @@
+"""The stage that makes a bundle's verdict: the pretrained evidence's heads, the learned fusion, its lines, and what
+those lines mean on generators the bundle never saw.
+
+1. Every labelled file is measured once with the bundle (:func:`vaedetect.training.records.measure_all`).
+2. The speech-to-mouth head is fitted on real clips only; each file's own value comes from a head that never saw its
+   person (:func:`vaedetect.training.records.load_records`).
+3. The probes and the learned heads of the recipe's :class:`~vaedetect.training.stacking.EvidenceConfig` are fitted on
+   every labelled file (:func:`vaedetect.training.stacking.fit_config`).
+4. Lines: real files scored by fits that never saw their person: "uncertain" where 20 % of them are at or above it,
+   "likely manipulated" just above the highest (a real file called manipulated is the costliest error).
+5. Held out: every family (and every group) scored by fits that never saw it (:mod:`vaedetect.training.held_out`):
+   the share of held-out fakes and of real files at each tier, which the page shows beside each verdict, and the
+   per-family table of the model card.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vaedetect.fusion import N_FOLDS, UNCERTAIN_FPR, identity_fold
+from vaedetect.models import ModelBundle
+from vaedetect.training import speech_mouth
+from vaedetect.training.held_out import GROUPS, auc, held_out_scores, tiers, unit_of
+from vaedetect.training.records import load_records, measure_all
+from vaedetect.training.stacking import EvidenceConfig, fit_config, photo_records, score
+
+log = logging.getLogger("vaedetect.train")
+
+# The registry names (vaedetect.evidence.REGISTRY) that produce each evidence a head may read.
+PRODUCED_BY = {
+    "face": "face_vae", "latent": "face_vae", "temporal": "face_vae", "blend": "face_vae", "audio": "voice_vae",
+    "sync": "sync", "clip_face": "clip_face", "clip_frame": "clip_frame", "av_fit": "speech_mouth",
+    "av_peak": "speech_mouth",
+}  # fmt: skip
+
+
+def evidence_modules(config: EvidenceConfig) -> list[str]:
+    """The evidence a bundle with ``config`` runs, in registry order (anything else is a region cue)."""
+    from vaedetect.evidence import REGISTRY
+
+    wanted = {PRODUCED_BY.get(f, "region_cues") for f in (*config.video, *config.photo)}
+    wanted |= {"face_vae", "sync"}  # the page's pictures: the redrawn face, the map, the alignment curve
+    return [name for name in REGISTRY if name in wanted]
+
+
+def out_of_fold_lines(records: list[dict[str, Any]], config: EvidenceConfig) -> dict[str, dict[str, Any]]:
+    """Each kind's lines from its real files (photos: photos and the frames videos carry) scored by fits without
+    their identity fold (every fake trains)."""
+    scores: dict[str, list[float]] = {"video": [], "photo": []}
+    for k in range(N_FOLDS):
+        fitted = fit_config([r for r in records if r["label"] or identity_fold(r["group"]) != k], config)
+        held = [r for r in records if not r["label"] and identity_fold(r["group"]) == k]
+        for r in held:
+            s = score(fitted, r)
+            if s is not None:
+                scores["photo" if r["is_image"] else "video"].append(s)
+        for f in photo_records([r for r in held if not r["is_image"]]):
+            s = score(fitted, f)
+            if s is not None:
+                scores["photo"].append(s)
+    out = {}
+    for kind, s in scores.items():
+        if s:
+            a = np.asarray(s)
+            out[kind] = {
+                "uncertain": float(np.quantile(a, 1 - UNCERTAIN_FPR)),
+                "fake": float(np.nextafter(a.max(), 1.0)),
+                "n_real_scored_out_of_fold": len(a),
+            }
+    return out
+
+
+def held_out_tables(records: list[dict[str, Any]], config: EvidenceConfig) -> dict[str, Any]:
+    """Leave-one-family-out and leave-one-group-out with ``config``: per unit and group the AUC against real files,
+    and the tier shares (``tier_rates`` in the bundle) of held-out fakes and real files, videos and photos apart."""
+    units = unit_of(records)
+    fams: dict[str, set[str]] = {}
+    for f, u in units.items():
+        fams.setdefault(u, set()).add(f)
+    per_unit, pooled = {}, {"video": [], "photo": []}
+    for unit, fs in sorted(fams.items()):
+        fvf, rv, fp, rp, ff, rf = held_out_scores(records, config, fs, fs)
+        fv = [x for _, x in fvf]
+        group = next(r["kind_group"] for r in records if r["label"] and r["family"] in fs)
+        per_unit[unit] = {"group": group, "n_fake_videos": len(fv), "auc": auc(fv, rv), "n_fake_photos": len(fp),
+                          "photo_auc": auc(fp, rp)}  # fmt: skip
+        if fv:
+            pooled["video"].append(tiers(fv, rv))
+        if fp or ff:
+            pooled["photo"].append(tiers(fp + ff, rp + rf))
+        log.info("held out %s: AUC %s", unit, per_unit[unit]["auc"])
+    per_group = {}
+    for g in GROUPS:
+        fs = {f for f, u in units.items() if per_unit[u]["group"] == g}
+        fvf, rv, *_ = held_out_scores(records, config, fs, fs)
+        per_group[g] = {"n_fake_videos": len(fvf), "auc": auc([x for _, x in fvf], rv)}
+    rates = {kind: _pool(rows) for kind, rows in pooled.items() if rows}
+    return {"units": per_unit, "groups": per_group, "tier_rates": rates}
+
+
+def _pool(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Held-out fakes of every unit against that unit's lines, pooled; real files: the mean share over units."""
+    tiers_ = ("real", "uncertain", "fake")
+    nf = sum(r["n_fake"] for r in rows)
+    return {
+        "how": "leave-one-family-out",
+        "n_real": int(rows[0]["n_real"]),
+        "n_fake": int(nf),
+        "n_families": len(rows),
+        "real_files": {t: float(np.mean([r["real_files"][t] for r in rows])) for t in tiers_},
+        "fakes": {t: float(sum(r["fakes"][t] * r["n_fake"] for r in rows) / nf) for t in tiers_},
+    }
+
+
+def fit_stage(
+    bundle_dir: Path, data_dir: Path, cache: Path, config: EvidenceConfig, *, workers: int = 2
+) -> dict[str, Any]:
+    """Measure, fit and write into ``bundle_dir``: heads into ``stats.safetensors``, the learned heads, lines,
+    ``tier_rates`` and the held-out table into ``calibration.json``, the evidence to run into ``config.json``."""
+    errors = measure_all(data_dir, cache, bundle=str(bundle_dir), workers=workers)
+    if errors:
+        log.warning("%d files could not be measured (see %s)", len(errors), cache / "errors.json")
+    records, mouths, size = load_records(cache)
+    if not any(r["label"] for r in records):
+        raise ValueError(f"no labelled fakes in {data_dir}: the learned heads need some")
+    fitted = fit_config(records, config)
+    lines = out_of_fold_lines(records, config)
+    tables = held_out_tables(records, config)
+    bundle = ModelBundle.load(bundle_dir)
+    for name, probe in fitted.probes.items():
+        bundle.stats.update(probe.to_stats(name))
+    if "speech_mouth" in evidence_modules(config):
+        head = speech_mouth.fit_real(mouths, size["components"], size["ridge"])
+        bundle.stats.update(head.to_stats())
+    families = sorted({r["family"] for r in records if r["label"]})
+    learned = {}
+    for kind, head in fitted.heads.items():
+        head.meta = {
+            "config": config.name,
+            "n_real": sum(1 for r in records if not r["label"] and (r["is_image"] == (kind == "photo"))),
+            "n_fake": sum(1 for r in records if r["label"] and (r["is_image"] == (kind == "photo"))),
+            "families": families,
+            "speech_to_mouth": size,
+        }
+        learned[kind] = {"fusion": head.to_json(), "thresholds": lines[kind]}
+    bundle.calibration["learned"] = learned
+    bundle.calibration["tier_rates"] = tables["tier_rates"]
+    bundle.calibration["held_out"] = {"units": tables["units"], "groups": tables["groups"]}
+    bundle.config.evidence = evidence_modules(config)
+    bundle.config.training = {**bundle.config.training, "evidence_config": config.__dict__}
+    bundle.save(bundle_dir)
+    return learned
