@@ -148,7 +148,13 @@ def test_the_report_carries_a_csp_that_allows_only_what_it_uses():
 
 @pytest.mark.parametrize(
     "name",
-    ["\x1b]0;pwned\x07\x1b[2Jclip.mp4", "invoice\u202egnp.mp4", "a\x00b.mp4", "line\nbreak\u2028.mp4", "zero\u200bwidth.mp4"],
+    [
+        "\x1b]0;pwned\x07\x1b[2Jclip.mp4",
+        "invoice\u202egnp.mp4",
+        "a\x00b.mp4",
+        "line\nbreak\u2028.mp4",
+        "zero\u200bwidth.mp4",
+    ],
 )
 def test_a_hostile_name_is_shown_escaped_in_the_report_title_and_file_row(tmp_path, name):
     clip = tmp_path / "upload.mp4"

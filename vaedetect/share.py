@@ -2,9 +2,11 @@
 
 Everything is inline (pictures as base64 PNG, CSS in a ``<style>``), so the file opens offline, asks nothing from
 any server and prints cleanly to PDF from the browser. Its Content-Security-Policy (:data:`CSP`) allows exactly that
-and nothing more: a script added to a downloaded report, or a picture from elsewhere, does not run or load. Every number comes from the :class:`~vaedetect.report.Report`
-and every sentence from :mod:`vaedetect.explain`; the two static plots here are drawn with matplotlib because the
-interactive plotly figures of :mod:`vaedetect.figures` need a browser to become pictures.
+and nothing more: a script added to a downloaded report, or a picture from elsewhere, does not run or load.
+
+Every number comes from the :class:`~vaedetect.report.Report` and every sentence from :mod:`vaedetect.explain`; the
+two static plots here are drawn with matplotlib because the interactive plotly figures of :mod:`vaedetect.figures`
+need a browser to become pictures.
 
     facts = share.file_facts("clip.mp4")        # before the file is deleted
     html = share.report_html(report, facts)
