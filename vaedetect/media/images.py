@@ -62,7 +62,7 @@ def _to_rgb_array(im: Image.Image) -> np.ndarray:
     """RGB uint8 from any PIL mode: transparency goes onto white (as viewers show it); 16-bit is scaled, not clipped.
 
     Converted a band of rows at a time into one uint8 array, so the only full-size copies are the decoded image and
-    this result (``limits.DECODE_BYTES_PER_PX``): a whole-image float copy of a 50 MP photo was gigabytes. Each band
+    this result (``limits.decode_bytes``): a whole-image float copy of a 50 MP photo was gigabytes. Each band
     gets exactly the arithmetic the whole image used to get (alpha composited in integers rounds as the float did).
     """
     width, height = im.size

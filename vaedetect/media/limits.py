@@ -32,14 +32,16 @@ class MediaLimits:
 
 # A photo's decode holds at most two full-size arrays at once: the decoded image (PIL: at most 4 bytes per pixel, RGBA,
 # CMYK, 32-bit integer or float) and its RGB copy (3), then the RGB copy and its upright copy (3 + 3). Everything
-# else (alpha compositing, 16-bit scaling, the downscale's output) works on bands of rows or at most max_side_px.
+# else (alpha compositing, 16-bit scaling, the downscale's output, the decoders' own buffers) works on bands of rows
+# or at most max_side_px, within a fixed allowance.
 DECODE_BYTES_PER_PX = 7
+DECODE_WORKING_BYTES = 96 * 2**20
 
 
 def decode_bytes(limits: MediaLimits) -> int:
-    """Memory one photo's decode may hold beyond the process, for the largest photo ``limits`` accept: 350 MB with
-    the defaults (50 MP). Measured in tests/test_media.py (peak RSS of a process decoding an 8192x6100 RGBA PNG)."""
-    return limits.max_image_pixels * DECODE_BYTES_PER_PX
+    """Memory one photo's decode may take above the process, for the largest photo ``limits`` accept: 430 MB with
+    the defaults (50 MP). tests/test_media.py holds the 8192x6100 RGBA PNG to it (peak RSS of a child process)."""
+    return limits.max_image_pixels * DECODE_BYTES_PER_PX + DECODE_WORKING_BYTES
 
 
 def _fmt_duration(seconds: float) -> str:
