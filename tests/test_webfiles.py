@@ -154,7 +154,10 @@ def test_a_served_app_stopped_with_sigterm_mid_analysis_leaves_its_folder_empty(
         f"import sys; sys.path[:0] = [{str(ROOT)!r}, {str(ROOT / 'tests')!r}]; import app; from fakes import "
         f"FakeDetector; app.main(['--port', '{port}'], detector_factory=lambda: FakeDetector(delay_s=4.0))"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GRADIO_TEMP")} | {"VAEDETECT_TEMP_DIR": str(base)}
+    system_temp = tmp_path / "system-temp"  # where Gradio would write without the app's folder
+    system_temp.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GRADIO_TEMP")}
+    env |= {"VAEDETECT_TEMP_DIR": str(base), "TMPDIR": str(system_temp)}
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, env=env)
     try:
         url = f"http://127.0.0.1:{port}"
@@ -184,3 +187,4 @@ def test_a_served_app_stopped_with_sigterm_mid_analysis_leaves_its_folder_empty(
             proc.kill()
             proc.wait(10)
     assert list(base.iterdir()) == []
+    assert not (system_temp / "gradio").exists()  # nothing Gradio wrote lives outside the app's folder

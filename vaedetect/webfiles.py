@@ -30,6 +30,7 @@ import secrets
 import shutil
 import signal
 import stat
+import sys
 import tempfile
 import threading
 import time
@@ -53,6 +54,9 @@ RUN_PREFIX = "run-"
 LOCK_SUFFIX = ".lock"
 EXAMPLES_CACHE_NAME = "examples-cache"
 JANITOR_PERIOD_S = 60.0
+# Gradio modules that read GRADIO_TEMP_DIR once, when imported (app.py imports Gradio before main() runs): every
+# launch makes a folder there, and the screen-recorder and MCP routes would write there.
+_IMPORT_TIME_TEMP_DIRS = ("gradio.route_utils", "gradio.routes", "gradio.screen_recording_utils", "gradio.mcp")
 
 
 def default_base() -> Path:
@@ -133,6 +137,7 @@ class AppFiles:
         self.examples_cache = root / EXAMPLES_CACHE_NAME
         self._lock_fd = lock_fd
         self._env_before: dict[str, str | None] = {}
+        self._modules_before: dict[str, Any] = {}
         self._stop = threading.Event()
         self._janitor: threading.Thread | None = None
         self._closed = False
@@ -170,6 +175,11 @@ class AppFiles:
         for key, value in values.items():
             self._env_before.setdefault(key, os.environ.get(key))
             os.environ[key] = value
+        for name in _IMPORT_TIME_TEMP_DIRS:
+            module = sys.modules.get(name)  # one imported later reads the variable set above
+            if module is not None and hasattr(module, "DEFAULT_TEMP_DIR"):
+                self._modules_before.setdefault(name, module.DEFAULT_TEMP_DIR)
+                module.DEFAULT_TEMP_DIR = str(self.root)
 
     def sweep(self, max_age_s: float, keep: Callable[[Path], bool] = lambda _p: False) -> list[Path]:
         """Delete files older than ``max_age_s`` that ``keep`` does not claim, then the folders this left empty (or
@@ -228,6 +238,8 @@ class AppFiles:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+        for name, value in self._modules_before.items():
+            sys.modules[name].DEFAULT_TEMP_DIR = value
         atexit.unregister(self.close)
 
     def __enter__(self) -> AppFiles:
