@@ -685,8 +685,9 @@ def _add_examples(handlers: Handlers, detector: Detector, folder: str | None, vi
 def _examples_cache(detector: Detector, files: list[str]) -> Iterator[None]:
     """Point Gradio's example cache at a folder keyed by model, UI version and example files.
 
-    Gradio keys its lazily cached outputs only by component id, and keeps them on disk across restarts: without
-    this, a new checkpoint or a replaced example file would keep showing the old verdicts.
+    Gradio keys its lazily cached outputs only by component id. ``python app.py`` keeps the cache in its run folder,
+    gone at every stop; an app built into another process with a lasting ``GRADIO_EXAMPLES_CACHE`` would otherwise
+    keep showing the old verdicts after a new checkpoint or a replaced example file.
     """
     h = hashlib.sha256(f"{UI_VERSION}|{detector.bundle_name}|".encode())
     h.update(str(detector.bundle_revision or "").encode())
