@@ -173,7 +173,7 @@ def test_a_served_app_stopped_with_sigterm_mid_analysis_leaves_its_folder_empty(
         from gradio_client import Client, handle_file
 
         client = Client(url, verbose=False, download_files=False, analytics_enabled=False)
-        job = client.submit(handle_file(str(clip)), api_name="/analyze")  # analysing for 4 s
+        client.submit(handle_file(str(clip)), api_name="/analyze")  # analysing for 4 s
         end = time.monotonic() + 30
         while not list(run.glob("upload-*/talking.mp4")) and time.monotonic() < end:
             time.sleep(0.1)
@@ -181,7 +181,6 @@ def test_a_served_app_stopped_with_sigterm_mid_analysis_leaves_its_folder_empty(
         assert any(p.is_file() for p in run.rglob("*.mp4"))  # shipped examples, the upload, the one in analysis
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
-        del job
     finally:
         if proc.poll() is None:
             proc.kill()
