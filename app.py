@@ -4,11 +4,14 @@ Thin by design: every number comes from ``vaedetect`` (the detector), every sent
 every picture from ``vaedetect.figures``; the page's longer prose and its CSS are files under ``assets/ui/``. This file
 only wires widgets, handles files and turns errors into sentences.
 
-Privacy: nothing leaves the machine. No analytics, no CDN fonts, no share links; the user's upload is deleted as soon
-as its analysis ends, and the files we serve back (JSON and HTML reports, images) live in Gradio's cache, where files
-older than 5 minutes are deleted every 5 minutes (``delete_cache``), and all of it when the server stops.
+Privacy: nothing leaves the machine. No analytics, no CDN fonts, no share links. Every file the app writes (uploads,
+the JSON and HTML reports and pictures served back, the example cache) lives in one run folder of its own
+(``vaedetect.webfiles``): an upload is deleted as soon as its analysis ends, any other file once it is 5 minutes old,
+and the whole folder when the server stops (Ctrl-C, SIGTERM or a normal exit) or, after a crash or SIGKILL, when the
+app next starts.
 
-Security: ``vaedetect.webguard`` decides what a request may make the server read or fetch (see README, "Security").
+Security: ``vaedetect.webguard`` decides what a request may make the server read, fetch or store (see README,
+"Security"); ``vaedetect.display.safe_name`` is how a file name is shown.
 
     python app.py                 # http://127.0.0.1:7860
     python app.py --host 0.0.0.0  # or GRADIO_SERVER_NAME / GRADIO_SERVER_PORT
@@ -25,7 +28,6 @@ import hashlib
 import json
 import logging
 import os
-import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -36,7 +38,8 @@ from typing import Any, Protocol
 import gradio as gr
 
 # Importing media also lets PIL read HEIC uploads in the photo widget.
-from vaedetect import explain, figures, media, settings, share, webguard
+from vaedetect import explain, figures, media, settings, share, webfiles, webguard
+from vaedetect.display import safe_name
 from vaedetect.errors import InputError
 from vaedetect.report import Report
 
@@ -46,7 +49,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
 MAX_FILE_SIZE = "200mb"
 MAX_FILE_BYTES = 200 * 1024 * 1024  # the same, for the upload guard's Content-Length cap
-DELETE_CACHE_S = 300  # Gradio deletes served and unanalysed files older than this, this often
+DELETE_CACHE_S = 300  # served and unanalysed files older than this are deleted (Gradio's delete_cache and our janitor)
 # Example files by widget: 0 the video input, 1 the photo input (any photo type the library reads).
 EXAMPLE_SUFFIXES = {".mp4": 0, ".webm": 0, ".mov": 0, ".mkv": 0} | dict.fromkeys(media.IMAGE_EXTENSIONS, 1)
 MAX_EXAMPLES = 12
@@ -62,7 +65,6 @@ EXAMPLE_LABELS = {
 }
 UI_VERSION = 9  # bump when the outputs of the Analyze handler change: it keys the cached example outputs
 REPORT_DIR_NAME = "vaedetect-reports"
-REPORT_DIR_MAX_AGE_S = 1200  # request folders older than this are swept (delete_cache removes the files sooner)
 GENERIC_ERROR = (
     "Something went wrong on our side while analysing this file. Please try again; if it keeps happening, "
     "try a shorter clip or another format (MP4, WebM, JPEG, PNG)."
@@ -200,13 +202,6 @@ class Outputs:
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def _upload_root() -> Path:
-    """Gradio's upload/cache folder (GRADIO_TEMP_DIR), where uploads land and served outputs must live."""
-    from gradio.utils import get_upload_folder
-
-    return Path(get_upload_folder()).resolve()
-
-
 def _path_of(value: Any) -> str | None:
     """The file path inside a component value: a str, a FileData-like object or its dict form."""
     if value is None:
@@ -248,7 +243,7 @@ class Handlers:
         if not path:
             return
         p = Path(path)
-        root = _upload_root()
+        root = webguard.upload_root()
         if not _is_within(p, root) or str(p.resolve()) in self.protected or p.resolve().parent == root:
             return
         if self.leases.in_use(p.resolve()):  # another request is analysing it: the last one deletes it
@@ -260,17 +255,20 @@ class Handlers:
         except OSError:
             log.warning("could not delete upload %s", p, exc_info=True)
 
+    def keeps(self, path: Path) -> bool:
+        """Whether a file in the app's folder must outlive the janitor's age limit: a cached example input, or an
+        upload an analysis is reading."""
+        real = os.path.realpath(path)
+        return real in self.protected or self.leases.in_use(real)
+
     def _request_dir(self) -> Path:
-        """A fresh folder inside Gradio's cache for this request's outputs (served from there, swept later)."""
-        base = _upload_root() / REPORT_DIR_NAME
-        base.mkdir(parents=True, exist_ok=True)
-        now = time.time()
-        for old in base.iterdir():
-            try:
-                if old.is_dir() and now - old.stat().st_mtime > REPORT_DIR_MAX_AGE_S:
-                    shutil.rmtree(old, ignore_errors=True)
-            except OSError:
-                pass
+        """A fresh folder inside Gradio's cache for this request's outputs (served from there, swept by age).
+
+        Never creates the cache folder itself: an analysis that ends after the server stopped must not bring back
+        the folder the shutdown just deleted.
+        """
+        base = webguard.upload_root() / REPORT_DIR_NAME
+        base.mkdir(mode=0o700, exist_ok=True)
         d = base / uuid.uuid4().hex
         d.mkdir()
         return d
@@ -393,11 +391,11 @@ class Handlers:
             return self._ui_outputs(rendered, "", self.write_reports(report, facts))
         except InputError as err:
             msg = str(err) or "This file cannot be analysed."
-            log.info("refused %s: %s", Path(path).name if path else "no file", msg)  # one line, no traceback
+            log.info("refused %s: %s", safe_name(Path(path).name) if path else "no file", msg)  # one line
             gr.Warning(msg)
             return self._ui_outputs(None, _error_markdown(msg), None)
         except Exception:
-            log.exception("analysis failed for %s", path)
+            log.exception("analysis failed for %s", safe_name(path or ""))
             gr.Warning(GENERIC_ERROR)
             return self._ui_outputs(None, _error_markdown(GENERIC_ERROR), None)
 
@@ -442,7 +440,7 @@ class Handlers:
                 str(err) or "This file cannot be analysed.", title="Cannot analyse this file", print_exception=False
             ) from None
         except Exception:
-            log.exception("API analysis failed for %s", path)
+            log.exception("API analysis failed for %s", safe_name(path or ""))
             raise gr.Error(GENERIC_ERROR, title="Analysis failed", print_exception=False) from None
 
 
@@ -687,8 +685,9 @@ def _add_examples(handlers: Handlers, detector: Detector, folder: str | None, vi
 def _examples_cache(detector: Detector, files: list[str]) -> Iterator[None]:
     """Point Gradio's example cache at a folder keyed by model, UI version and example files.
 
-    Gradio keys its lazily cached outputs only by component id, and keeps them on disk across restarts: without
-    this, a new checkpoint or a replaced example file would keep showing the old verdicts.
+    Gradio keys its lazily cached outputs only by component id. ``python app.py`` keeps the cache in its run folder,
+    gone at every stop; an app built into another process with a lasting ``GRADIO_EXAMPLES_CACHE`` would otherwise
+    keep showing the old verdicts after a new checkpoint or a replaced example file.
     """
     h = hashlib.sha256(f"{UI_VERSION}|{detector.bundle_name}|".encode())
     h.update(str(detector.bundle_revision or "").encode())
@@ -698,7 +697,7 @@ def _examples_cache(detector: Detector, files: list[str]) -> Iterator[None]:
         st = Path(f).stat()
         h.update(f"|{f}|{st.st_size}|{st.st_mtime_ns}".encode())
     old = os.environ.get("GRADIO_EXAMPLES_CACHE")
-    base = Path(old or ".gradio/cached_examples")
+    base = Path(old) if old else webguard.upload_root() / webfiles.EXAMPLES_CACHE_NAME
     os.environ["GRADIO_EXAMPLES_CACHE"] = str(base / f"vaedetect-{h.hexdigest()[:16]}")
     try:
         yield
@@ -754,17 +753,29 @@ def load_detector() -> Detector:
 
 
 def main(argv: list[str] | None = None, detector_factory: Callable[[], Detector] = load_detector) -> None:
+    """Serve until Ctrl-C or SIGTERM; either way, and on a normal exit, the app's run folder is deleted."""
     parser = argparse.ArgumentParser(description="vaedetect web app")
     host, port = settings.server_address(DEFAULT_HOST, DEFAULT_PORT)
     parser.add_argument("--host", default=host)
     parser.add_argument("--port", type=int, default=port)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    t0 = time.perf_counter()
-    detector = detector_factory()
-    log.info("detector %s loaded in %.1f s", detector.bundle_name, time.perf_counter() - t0)
-    demo = build_app(detector)
-    demo.launch(server_name=args.host, server_port=args.port, **launch_kwargs())
+    try:
+        with webfiles.stop_signals(), webfiles.AppFiles.claim() as files:
+            files.export()  # before build_app: Gradio's components read GRADIO_TEMP_DIR when they are made
+            t0 = time.perf_counter()
+            detector = detector_factory()
+            log.info("detector %s loaded in %.1f s", detector.bundle_name, time.perf_counter() - t0)
+            demo = build_app(detector)
+            files.start_janitor(DELETE_CACHE_S, keep=demo.vaedetect_handlers.keeps)  # type: ignore[attr-defined]
+            try:
+                demo.launch(server_name=args.host, server_port=args.port, prevent_thread_lock=True, **launch_kwargs())
+                while demo.is_running:
+                    time.sleep(0.2)
+            finally:
+                demo.close()
+    except KeyboardInterrupt as stop:
+        log.info("stopped (%s); the app's files are deleted", stop or "SIGINT")
 
 
 if __name__ == "__main__":

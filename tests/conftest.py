@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import faces_factory as ff
@@ -9,7 +10,15 @@ import media_factory as mf
 import numpy as np
 import pytest
 
-import vaedetect  # noqa: F401  (applies vaedetect.settings.ENV_DEFAULTS before any test imports gradio)
+import vaedetect
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _app_temp_dir(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The web app's own temp folder (vaedetect.webfiles) for every test and the processes tests start: never the
+    machine's, whose startup sweep belongs to a real app."""
+    os.environ[vaedetect.settings.TEMP_DIR] = str(tmp_path_factory.mktemp("app-files"))
+
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 FPS = 25

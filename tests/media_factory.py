@@ -11,7 +11,9 @@ float32 mono in [-1, 1].
 from __future__ import annotations
 
 import itertools
+import struct
 import wave
+import zlib
 from collections.abc import Iterable
 from fractions import Fraction
 from pathlib import Path
@@ -24,6 +26,7 @@ __all__ = [
     "moving_pattern_frames",
     "tone",
     "write_audio_only",
+    "write_big_rgba_png",
     "write_browser_webm",
     "write_vfr_video",
     "write_video",
@@ -313,3 +316,31 @@ def moving_pattern_frames(n: int, height: int = 240, width: int = 320, seed: int
         sy = int(0.2 * (height - side))
         out[i, sy : sy + side, sx : sx + side] = colors[1]
     return out
+
+
+def write_big_rgba_png(path: str | Path, width: int = 8192, height: int = 6100, band_px: int = 64) -> Path:
+    """An RGBA PNG of many megapixels in a few hundred kB (issue 34: 8192x6100, 194 kB), written row by row so making
+    it costs no more memory than one row: bands of one colour gradient, alpha from clear to opaque across each row."""
+    x = np.arange(width)
+    ramp = (x * 255 // max(width - 1, 1)).astype(np.uint8)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    packer = zlib.compressobj(9)
+    body = []
+    same_as_above = b"\x02" + bytes(width * 4)  # filter "Up" with zero deltas: the row above again
+    for y in range(height):
+        if y % band_px:
+            body.append(packer.compress(same_as_above))
+            continue
+        band = y // band_px
+        rgba = np.stack([ramp, np.full(width, (band * 37) % 256, np.uint8), 255 - ramp, ramp], axis=1)
+        sub = np.diff(rgba.astype(np.int16), axis=0, prepend=0).astype(np.uint8)  # filter "Sub": left deltas
+        body.append(packer.compress(b"\x01" + sub.tobytes()))
+    body.append(packer.flush())
+    header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)  # 8-bit RGBA, no interlace
+    data = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", b"".join(body)) + chunk(b"IEND", b"")
+    path = Path(path)
+    path.write_bytes(data)
+    return path

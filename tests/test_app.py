@@ -475,7 +475,7 @@ def test_app_serves_without_any_network(tmp_path, media):
             import os, subprocess, sys, time, urllib.request
             port = "7861"
             code = "import sys; sys.path[:0] = [{str(ROOT)!r}]; import app; app.main(['--port', '" + port + "'])"
-            env = dict(os.environ, GRADIO_TEMP_DIR={str(tmp_path / "gradio")!r})
+            env = dict(os.environ, VAEDETECT_TEMP_DIR={str(tmp_path / "app-files")!r})
             proc = subprocess.Popen([sys.executable, "-c", code], cwd={str(ROOT)!r}, env=env)
             try:
                 deadline = time.time() + 150  # importing torch, gradio and mediapipe on a busy 2-core machine
@@ -501,6 +501,7 @@ def test_app_serves_without_any_network(tmp_path, media):
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-4000:]
     assert "VERDICT" in r.stdout
+    assert list((tmp_path / "app-files").iterdir()) == []  # stopped with SIGTERM: nothing of the visit stays
 
 
 BAD = ("empty", "text", "random")

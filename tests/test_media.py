@@ -355,6 +355,58 @@ def test_image_modes_become_rgb_and_large_photos_are_downscaled(tmp_path: Path) 
     assert media.load_image(tmp_path / "big.png").shape == (640, 1280, 3)
 
 
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_a_photo_with_alpha_decodes_as_the_whole_image_float_reference_did(tmp_path: Path, orientation: int) -> None:
+    """Issue 34 decodes in bands of rows, composites alpha in integers and turns the picture upright with numpy views;
+    the pixels must equal the old way (PIL's exif_transpose, a float composite onto white, then the downscale)."""
+    from PIL import ImageOps
+
+    rng = np.random.default_rng(orientation)
+    rgba = rng.integers(0, 256, (500, 700, 4), dtype=np.uint8)  # 350 000 pixels: more than one band
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = tmp_path / "alpha.png"
+    Image.fromarray(rgba).save(path, exif=exif.tobytes())
+    limits = media.MediaLimits(max_side_px=256)
+
+    with Image.open(path) as im:
+        turned = np.asarray(ImageOps.exif_transpose(im).convert("RGBA")).astype(np.float32)
+    alpha = turned[:, :, 3:4] / 255.0
+    whole = np.clip(turned[:, :, :3] * alpha + 255.0 * (1.0 - alpha) + 0.5, 0, 255).astype(np.uint8)
+    assert np.array_equal(media.load_image(path, media.MediaLimits(max_side_px=1280)), whole)
+    out_w, out_h = (256, 183) if whole.shape[1] > whole.shape[0] else (183, 256)
+    reference = cv2.resize(whole, (out_w, out_h), interpolation=cv2.INTER_AREA)
+    assert np.array_equal(media.load_image(path, limits), reference)
+
+
+def test_the_largest_accepted_rgba_png_decodes_within_the_stated_memory(tmp_path: Path) -> None:
+    """Issue 34: an 8192x6100 RGBA PNG of 200 kB took 3 GB to decode (float copies at full size). Peak RSS of a
+    process that probes and loads it (what the detector does with a photo), above the same process before it, is
+    within ``media.decode_bytes`` (430 MB for 50 MP). Measured here: 357 MB (2994 MB before issue 34)."""
+    import json
+    import sys
+
+    png = mf.write_big_rgba_png(tmp_path / "big.png", 8192, 6100)
+    assert png.stat().st_size < 400_000
+    code = (
+        "import json, resource, sys; import numpy as np; from vaedetect import media; "
+        "rss = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024; before = rss(); "
+        "info = media.probe(sys.argv[1]); rgb = media.load_image(sys.argv[1]); "
+        "print(json.dumps({'before': before, 'peak': rss(), 'shape': rgb.shape, 'size': [info.width, info.height], "
+        "'left': rgb[:, 0].tolist()[0], 'right': rgb[:, -1].tolist()[0]}))"
+    )
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", code, str(png)], capture_output=True, text=True, cwd=root, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    assert got["size"] == [8192, 6100] and got["shape"] == [953, 1280, 3]
+    assert got["left"] == [255, 255, 255]  # alpha 0 at the left edge: composited onto white
+    assert max(abs(a - b) for a, b in zip(got["right"], [255, 0, 0], strict=True)) <= 4  # opaque: the band's colour
+    grown = got["peak"] - got["before"]
+    bound = media.decode_bytes(media.MediaLimits())
+    assert grown < bound, f"decoding took {grown / 2**20:.0f} MB, more than {bound / 2**20:.0f} MB"
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Edge cases that are valid
 # ---------------------------------------------------------------------------------------------------------------

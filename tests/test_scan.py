@@ -15,6 +15,7 @@ from socket_guard import guard_sockets
 
 from vaedetect import scan as scan_mod
 from vaedetect.__main__ import main
+from vaedetect.errors import InputError
 from vaedetect.evaluate import evaluate_csv
 
 
@@ -158,3 +159,81 @@ def test_a_local_ray_instance_gives_the_single_process_results_and_eval_numbers(
         assert on_ray[key] == pytest.approx(here[key]), key
     assert len(on_ray["errors"]) == len(here["errors"]) == 1
     assert attempts == []
+
+
+def _no_detector(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Score every listed file as unreadable, without loading a detector; returns the paths it was asked."""
+    asked: list[str] = []
+
+    def refuse(path):
+        raise InputError("This file is not a clip vaedetect can read.")
+
+    def score_paths(paths, *args, **kwargs):
+        asked.extend(paths)
+        return (scan_mod.score_file(refuse, p) for p in paths)
+
+    monkeypatch.setattr(scan_mod, "score_paths", score_paths)
+    return asked
+
+
+def test_a_folder_scan_stays_inside_its_folder_unless_told_to_follow_links(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 34: ``passwd.mp4 -> /etc/passwd`` was read and its SHA-256 written to the results."""
+    folder, elsewhere = tmp_path / "archive", tmp_path / "elsewhere"
+    (folder / "sub").mkdir(parents=True)
+    elsewhere.mkdir()
+    (folder / "a.png").write_bytes(b"a photo")
+    (elsewhere / "private.mp4").write_bytes(b"someone else's clip")
+    (folder / "passwd.mp4").symlink_to("/etc/passwd")
+    (folder / "clip.mp4").symlink_to(elsewhere / "private.mp4")
+    (folder / "sub" / "same.png").symlink_to(folder / "a.png")  # a link that stays inside: followed
+    (folder / "other").symlink_to(elsewhere, target_is_directory=True)
+    (folder / "sub" / "loop").symlink_to(folder, target_is_directory=True)
+
+    skipped: list[Path] = []
+    found = scan_mod.list_inputs(folder, skipped=skipped)
+    assert [p.relative_to(folder).as_posix() for p in found] == ["a.png", "sub/same.png"]
+    assert [p.relative_to(folder).as_posix() for p in skipped] == ["clip.mp4", "other", "passwd.mp4"]
+    followed = {p.relative_to(folder).as_posix() for p in scan_mod.list_inputs(folder, follow_links=True)}
+    assert {"a.png", "sub/same.png", "clip.mp4", "passwd.mp4", "other/private.mp4"} <= followed  # and no endless loop
+
+    asked = _no_detector(monkeypatch)
+    out = tmp_path / "out.jsonl"
+    assert main(["scan", str(folder), "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "3 links lead outside" in text and "passwd.mp4" in text and "--follow-links" in text
+    assert sorted(Path(p).name for p in asked) == ["a.png", "same.png"]
+    assert "passwd" not in out.read_text()
+    asked.clear()
+    assert main(["scan", str(folder), "--out", str(tmp_path / "all.jsonl"), "--follow-links"]) == 0
+    assert {"passwd.mp4", "private.mp4"} <= {Path(p).name for p in asked}
+
+
+def test_scan_prints_hostile_and_undecodable_names_escaped_and_never_crashes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 34: a name could rewrite the user's terminal, and one with non-UTF-8 bytes crashed the summary."""
+    import io
+    import os
+    import sys
+
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    hostile = "\x1b]0;pwned\x07\x1b[2Jclip.mp4"
+    (folder / hostile).write_bytes(b"not a clip")
+    try:
+        (folder / os.fsdecode(b"caf\xe9.mp4")).write_bytes(b"not a clip either")
+    except OSError:  # pragma: no cover - a file system that only takes UTF-8 names
+        pytest.skip("this file system refuses names that are not UTF-8")
+    _no_detector(monkeypatch)
+    terminal = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")  # strict, as a UTF-8 terminal's stdout
+    monkeypatch.setattr(sys, "stdout", terminal)
+    code = main(["scan", str(folder), "--out", str(tmp_path / "out.jsonl")])
+    terminal.flush()
+    printed = terminal.buffer.getvalue()
+    assert code == 0
+    assert b"\x1b" not in printed and b"\x07" not in printed
+    assert b"\\x1b]0;pwned\\x07\\x1b[2Jclip.mp4" in printed and b"caf\\xe9.mp4" in printed
+    lines = [json.loads(t) for t in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert {os.path.basename(line["file"]) for line in lines} == {hostile, os.fsdecode(b"caf\xe9.mp4")}

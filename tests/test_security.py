@@ -373,25 +373,33 @@ def test_concurrent_analyses_of_the_same_clip_all_succeed(served, clip, tmp_path
     assert served.leftover_uploads(viral) == []  # each visitor's copy deleted after its analysis
 
 
-def _multipart(files: list[tuple[str, bytes]]) -> tuple[bytes, str]:
+def _multipart(files: list[tuple[str, bytes]], field: str = "files", extra: bytes = b"") -> tuple[bytes, str]:
+    """A multipart body of file parts under ``field``, then ``extra`` (more parts, as :func:`_part` makes them)."""
     boundary = "vaedetect-test-boundary"
-    parts = [
-        f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{name}"\r\n'
-        f"Content-Type: application/octet-stream\r\n\r\n".encode()
-        + data
-        + b"\r\n"
-        for name, data in files
-    ]
-    return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+    parts = [_part(field, data, filename=name) for name, data in files]
+    return b"".join(parts) + extra + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+def _part(field: str, data: bytes, filename: str | None = None) -> bytes:
+    """One part: a file when it has a ``filename``, a text field otherwise."""
+    disposition = f'form-data; name="{field}"' + (f'; filename="{filename}"' if filename is not None else "")
+    kind = "application/octet-stream" if filename is not None else "text/plain"
+    head = f"--vaedetect-test-boundary\r\nContent-Disposition: {disposition}\r\nContent-Type: {kind}\r\n\r\n"
+    return head.encode() + data + b"\r\n"
+
+
+def _on_disk(root: Path) -> set[Path]:
+    """Every file and folder under the served app's temp folder."""
+    return set(root.rglob("*"))
 
 
 def test_one_file_per_upload_request_under_a_size_cap(served, clip):
-    before = {p for p in served.temp_dir.rglob("*") if p.is_file()}
+    before = _on_disk(served.temp_dir)
     data = clip.read_bytes()
     body, ctype = _multipart([("a.mp4", data), ("b.mp4", data + b"x")])
     status, _, _ = _request(served, "POST", "/gradio_api/upload", body, {"Content-Type": ctype})
     assert status == 400
-    assert {p for p in served.temp_dir.rglob("*") if p.is_file()} == before  # both files removed at once
+    assert _on_disk(served.temp_dir) == before  # both files removed at once
 
     body, ctype = _multipart([("a.mp4", data)])
     paths = []
@@ -455,3 +463,79 @@ def test_monitoring_is_off_security_headers_are_set_and_foreign_hosts_are_refuse
     assert _request(served, "POST", "/gradio_api/process_recording", body, {"Content-Type": ctype})[0] == 403
     assert _request(served, "GET", "/", headers={"Host": "attacker.example"})[0] == 421
     assert _request(served, "GET", "/", headers={"Host": f"localhost:{served.port}"})[0] == 200
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        pytest.param([("other", "x.mp4")], id="a file under another name"),
+        pytest.param([("other", "x.mp4")] * 9, id="nine files under another name"),
+        pytest.param([("other", None)], id="a text field"),
+        pytest.param([("files", None)], id="a text files field"),
+    ],
+)
+@pytest.mark.parametrize("with_files", [True, False], ids=["beside files", "alone"])
+def test_an_upload_with_any_other_part_is_refused_and_leaves_nothing_on_disk(served, clip, extra, with_files):
+    """Issue 34: Gradio wrote every part into the upload folder and kept those not under ``files`` forever."""
+    before = _on_disk(served.temp_dir)
+    data = clip.read_bytes()
+    parts = b"".join(_part(field, data if name else b"text", filename=name) for field, name in extra)
+    body, ctype = _multipart([("a.mp4", data)] if with_files else [], extra=parts)
+    status, _, answer = _request(served, "POST", "/gradio_api/upload", body, {"Content-Type": ctype})
+    assert status == 400, answer[:200]  # a text-only files field used to be a 500 and a traceback
+    assert answer.decode() == webguard.UPLOAD_ONE_FILE
+    assert _on_disk(served.temp_dir) == before
+
+
+def test_an_upload_cut_off_midway_leaves_nothing_on_disk(served, clip):
+    before = _on_disk(served.temp_dir)
+    body, ctype = _multipart([("a.mp4", clip.read_bytes())])
+    conn = http.client.HTTPConnection("127.0.0.1", served.port, timeout=20)
+    try:
+        conn.putrequest("POST", "/gradio_api/upload")
+        conn.putheader("Content-Type", ctype)
+        conn.putheader("Content-Length", str(len(body)))
+        conn.endheaders()
+        conn.send(body[: len(body) // 2])  # the file part has begun: Gradio's parser has a file open
+        time.sleep(0.5)
+    finally:
+        conn.close()
+    deadline = time.monotonic() + 10
+    while _on_disk(served.temp_dir) != before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _on_disk(served.temp_dir) == before
+
+
+def test_a_name_with_a_colon_is_a_name_not_a_url(served, clip):
+    """Issue 34: ``Interview:Smith.mp4`` from a browser got 400 "URLs are not fetched" (its orig_name was read)."""
+    body, ctype = _multipart([("Interview:Smith.mp4", clip.read_bytes())])
+    status, _, answer = _request(served, "POST", "/gradio_api/upload", body, {"Content-Type": ctype})
+    assert status == 200
+    (path,) = json.loads(answer)
+    value = {
+        "path": path,
+        "url": f"{served.url}gradio_api/file={path}",
+        "orig_name": "Interview:Smith.mp4",
+        "size": clip.stat().st_size,
+        "mime_type": "video/mp4",
+        "meta": META,
+    }  # what the browser sends
+    event, data = _call_analyze(served, value)
+    assert event == "complete", (event, data[:300])
+    assert "Interview:Smith.mp4" in json.loads(data)[0]["report_html"]
+    assert not Path(path).exists()
+    assert webguard.find_url_value({"data": [{"path": "/tmp/a.mp4", "orig_name": "https://x.example/a.mp4"}]}) is None
+    assert webguard.find_url_value({"data": [{"path": path, "url": "data:image/png;base64,AAAA", "meta": META}]})
+
+
+def test_deep_links_and_the_example_cache_log_are_refused(served):
+    assert _request(served, "GET", "/gradio_api/deep_link?session_hash=abc")[0] == 403
+    log = served.temp_dir / "examples-cache" / "x" / "log.csv"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text("verdict,report\nfake,/tmp/gradio/x/report.json\n")
+    try:
+        status, _, body = _request(served, "GET", f"/gradio_api/file={log}")
+        assert status == 403 and b"report.json" not in body
+    finally:
+        shutil.rmtree(log.parent)
+    assert not (served.temp_dir / "deep_links").exists()

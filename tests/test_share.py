@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import base64
+import html
 import json
+import os
 import re
+from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 
 from vaedetect import explain, share
+from vaedetect.display import safe_name
 from vaedetect.report import Report
 
 try:  # pytest puts tests/ on sys.path (no tests/__init__.py)
@@ -95,3 +100,84 @@ def test_reasons_read_in_words_and_their_sigmas_move_to_the_details():
     assert "- The face reconstructs far worse than the average real face." in why and "σ" not in why
     assert "- Lips lag here." in why
     assert "Face reconstruction +2.4σ" in details
+
+
+class _Resources(HTMLParser):
+    """Everything in a page that a Content-Security-Policy governs: tags, attributes, inline CSS."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.attrs: list[tuple[str, str, str]] = []
+        self.style = ""
+        self._in_style = False
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        self.attrs += [(tag, k, v or "") for k, v in attrs]
+        self._in_style = tag == "style"
+
+    def handle_endtag(self, tag):
+        self._in_style = False
+
+    def handle_data(self, data):
+        if self._in_style:
+            self.style += data
+
+
+def test_the_report_carries_a_csp_that_allows_only_what_it_uses():
+    """A script added to a downloaded report must not run: the page says so itself, and needs nothing more."""
+    report = fake_report()
+    page = share.report_html(report, share.FileFacts("clip.mp4", 10, "0" * 64, "2026-12-01T00:00:00+00:00"))
+    found = _Resources()
+    found.feed(page)
+    csp = [v for t, k, v in found.attrs if t == "meta" and k == "content" and "default-src" in v]
+    assert csp == ["default-src 'none'; img-src data:; style-src 'unsafe-inline'"]
+    assert found.tags[:3] == ["html", "head", "meta"] and found.tags[3] == "meta"  # before anything it governs
+    assert not {"script", "link", "iframe", "object", "embed", "base", "form", "frame", "audio", "video"} & set(
+        found.tags
+    )
+    for tag, key, value in found.attrs:
+        assert not key.startswith("on"), (tag, key)  # no inline event handlers (script-src 'none')
+        if key in ("src", "srcset", "poster", "background", "data"):
+            assert value.startswith("data:image/png;base64,"), (tag, key, value[:60])  # img-src data:
+        if key == "style":
+            assert "url(" not in value and "@import" not in value, value
+    assert "url(" not in found.style and "@import" not in found.style and "@font-face" not in found.style
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "\x1b]0;pwned\x07\x1b[2Jclip.mp4",
+        "invoice\u202egnp.mp4",
+        "a\x00b.mp4",
+        "line\nbreak\u2028.mp4",
+        "zero\u200bwidth.mp4",
+    ],
+)
+def test_a_hostile_name_is_shown_escaped_in_the_report_title_and_file_row(tmp_path, name):
+    clip = tmp_path / "upload.mp4"
+    clip.write_bytes(b"bytes to hash")
+    facts = share.file_facts(clip, name=name)
+    page = share.report_html(fake_report(), facts)
+    bad = {"\x1b", "\x07", "\x00", "\u202e", "\u2028", "\u200b"}
+    assert not bad & set(facts.name) and not bad & set(page)
+    shown = safe_name(name)
+    assert facts.name == shown and shown != name
+    assert f"<title>vaedetect report: {html.escape(shown)}</title>" in page
+    assert f"<tr><th>File name</th><td>{html.escape(shown)}</td></tr>" in page
+    # a report made from facts built elsewhere is escaped all the same
+    page = share.report_html(fake_report(), share.FileFacts(name, 1, "0" * 64, "2026-12-01T00:00:00+00:00"))
+    assert not bad & set(page)
+
+
+def test_safe_name_escapes_controls_bidi_and_bytes_and_keeps_ordinary_names():
+    assert safe_name("Interview:Smith (final) Café 🎥.mp4") == "Interview:Smith (final) Café 🎥.mp4"
+    assert safe_name("\x1b]0;pwned\x07") == "\\x1b]0;pwned\\x07"
+    assert safe_name("invoice\u202egnp.mp4") == "invoice\\u202egnp.mp4"
+    assert safe_name(b"caf\xe9.mp4") == safe_name(os.fsdecode(b"caf\xe9.mp4")) == "caf\\xe9.mp4"
+    assert safe_name(Path("a\tb")) == "a\\x09b"
+    assert safe_name("\u0645\u200c\u06cc") == "\u0645\u200c\u06cc"  # a Persian joiner is part of the word
+    assert safe_name(safe_name("x\x1by\u202e")) == safe_name("x\x1by\u202e")
+    safe_name(os.fsdecode(b"\xff\xfe")).encode("utf-8")  # always encodable

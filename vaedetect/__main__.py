@@ -1,7 +1,8 @@
 """Command line: ``python -m vaedetect {inspect,analyze,eval,scan,train,push,pull} ...``.
 
 Thin by design: every command calls the library and formats its result. Unusable input exits with status 2 and one
-line on stderr, so scripts can tell "bad file" from "bug".
+line on stderr, so scripts can tell "bad file" from "bug". File names (given or found) are printed through
+:func:`vaedetect.display.safe_name`: a name cannot drive the terminal, and one that is not UTF-8 still prints.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from vaedetect import settings
+from vaedetect.display import safe_name
 from vaedetect.errors import BundleError, InputError
 
 EXIT_INPUT = 2
@@ -66,7 +68,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     _write_json(summary, args.json)
     width = max(len(k) for k in summary)
     for k, v in summary.items():
-        print(f"{k:<{width}}  {v}")
+        print(f"{k:<{width}}  {safe_name(str(v))}")
     return 0
 
 
@@ -86,7 +88,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         score = f"manipulation score {report.manipulation_score:.0%}: {explain.score_position(report)}"
     else:
         score = "no score: none of the checks could run"
-    print(f"{report.verdict.upper()}  ({score})  {args.path}")
+    print(f"{report.verdict.upper()}  ({score})  {safe_name(args.path)}")
     for r in report.reasons:
         print(f"  - {r}")
     for w in report.warnings:
@@ -142,16 +144,29 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_scan(args: argparse.Namespace) -> int:
     from vaedetect.scan import scan
 
-    summary = scan(args.source, args.out, checkpoint=args.checkpoint, workers=args.workers, ray_address=args.ray)
+    summary = scan(
+        args.source,
+        args.out,
+        checkpoint=args.checkpoint,
+        workers=args.workers,
+        ray_address=args.ray,
+        follow_links=args.follow_links,
+    )
     st = summary.as_dict()
-    print(f"{st['scored_now']} scored, {st['skipped_already_done']} already in {args.out}, {st['total']} listed")
+    out = safe_name(args.out)
+    print(f"{st['scored_now']} scored, {st['skipped_already_done']} already in {out}, {st['total']} listed")
     print("verdicts: " + (", ".join(f"{k} {v}" for k, v in sorted(st["verdicts"].items())) or "none"))
     if st["files_per_minute"]:
         print(f"{st['seconds']:.1f} s, {st['files_per_minute']:.1f} files/min")
     for item in st["slowest"]:
-        print(f"  slow  {item['seconds']:7.2f} s  {item['file']}")
+        print(f"  slow  {item['seconds']:7.2f} s  {safe_name(item['file'])}")
     for item in st["errors"]:
-        print(f"  error {item['file']}: {item['error']}")
+        print(f"  error {safe_name(item['file'])}: {safe_name(item['error'])}")
+    if links := st["links_skipped"]:
+        source = safe_name(args.source)
+        print(f"{len(links)} links lead outside {source} and were not followed (--follow-links reads them):")
+        for link in links:
+            print(f"  link  {safe_name(link)}")
     return 0
 
 
@@ -286,6 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("source", help="a folder (searched recursively) or a CSV with a 'path' column")
     sp.add_argument("--out", required=True, help="JSON lines, one per file; files already in it are skipped")
     sp.add_argument("--checkpoint", help="registry name, bundle folder, or org/repo[@revision] (default: bundled)")
+    sp.add_argument("--follow-links", action="store_true", help="also read links that lead outside the folder")
     _add_parallel_options(sp)
 
     sp = sub.add_parser("push", help="validate a bundle (files, loads, runs) and upload it to the Hub")
@@ -372,12 +388,15 @@ def _cuda() -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):  # a character the terminal cannot encode prints as an escape, never a crash
+        with contextlib.suppress(AttributeError, ValueError):
+            stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
     args = build_parser().parse_args(argv)
     try:
         with _native_stderr_quieted():
             return COMMANDS[args.command](args)
     except (InputError, BundleError) as err:  # a bad --checkpoint is a user error too: one line, exit 2
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {safe_name(str(err))}", file=sys.stderr)
         return EXIT_INPUT
 
 

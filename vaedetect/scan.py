@@ -29,11 +29,17 @@ SCAN_SUFFIXES = frozenset(IMAGE_EXTENSIONS | VIDEO_EXTENSIONS)
 SLOWEST_SHOWN = 5
 
 
-def list_inputs(source: str | Path) -> list[Path]:
-    """Clips and photos under a folder (recursively, by suffix), or the ``path`` column of a CSV (relative to it)."""
+def list_inputs(source: str | Path, *, follow_links: bool = False, skipped: list[Path] | None = None) -> list[Path]:
+    """Clips and photos under a folder (recursively, by suffix), or the ``path`` column of a CSV (relative to it).
+
+    A folder scan stays inside the folder: a symbolic link (to a file or a folder) that leads out of it is not
+    followed unless ``follow_links``, and is added to ``skipped`` when that list is given, so the caller can say so.
+    A folder holding ``passwd.mp4 -> /etc/passwd`` must not make the scan read, hash and record that file. A CSV
+    lists its files explicitly and is taken as it is.
+    """
     source = Path(source)
     if source.is_dir():
-        return sorted(p for p in source.rglob("*") if p.is_file() and p.suffix.lower() in SCAN_SUFFIXES)
+        return _walk(source, follow_links, skipped if skipped is not None else [])
     if source.is_file() and source.suffix.lower() == ".csv":
         with source.open(newline="") as fh:
             reader = csv.DictReader(fh)
@@ -42,6 +48,33 @@ def list_inputs(source: str | Path) -> list[Path]:
             paths = [Path(row["path"]) for row in reader if (row.get("path") or "").strip()]
         return [p if p.is_absolute() else source.parent / p for p in paths]
     raise InputError(f"{source} is neither a folder nor a .csv file listing files.")
+
+
+def _walk(folder: Path, follow_links: bool, skipped: list[Path]) -> list[Path]:
+    inside = folder.resolve()
+    found: list[Path] = []
+    seen: set[Path] = set()  # real folders already walked: a link loop, or a link to a folder walked anyway
+    for top, dirs, files in os.walk(folder, followlinks=follow_links):
+        here = Path(top)
+        real = here.resolve()
+        if real in seen:
+            dirs[:] = []
+            continue
+        seen.add(real)
+        for name in dirs:
+            link = here / name
+            if link.is_symlink() and not follow_links and not link.resolve().is_relative_to(inside):
+                skipped.append(link)  # os.walk does not enter it; say so when it leads elsewhere
+        for name in sorted(files):
+            path = here / name
+            if path.suffix.lower() not in SCAN_SUFFIXES:
+                continue
+            if path.is_symlink() and not follow_links and not path.resolve().is_relative_to(inside):
+                skipped.append(path)
+            elif path.is_file():
+                found.append(path)
+    skipped.sort()
+    return sorted(found)
 
 
 def score_file(analyze: Callable[[str], Any], path: str | Path) -> dict[str, Any]:
@@ -206,6 +239,7 @@ def score_paths(
 class ScanSummary:
     total: int = 0
     skipped: int = 0
+    links_skipped: list[str] = field(default_factory=list)  # links out of the folder, not followed
     scored: int = 0
     verdicts: Counter = field(default_factory=Counter)
     errors: list[dict[str, str]] = field(default_factory=list)
@@ -225,6 +259,7 @@ class ScanSummary:
         return {
             "total": self.total,
             "skipped_already_done": self.skipped,
+            "links_skipped": self.links_skipped,
             "scored_now": self.scored,
             "verdicts": dict(self.verdicts),
             "errors": self.errors,
@@ -242,18 +277,21 @@ def scan(
     workers: int = 1,
     ray_address: str | None = None,
     progress: bool = True,
+    follow_links: bool = False,
 ) -> ScanSummary:
-    """Score every file of ``source`` not yet in ``out`` (same path and sha256), appending one line per file."""
+    """Score every file of ``source`` not yet in ``out`` (same path and sha256), appending one line per file; a folder
+    scan leaves out links that lead outside it unless ``follow_links`` (see :func:`list_inputs`)."""
     from tqdm.auto import tqdm
 
-    paths = [str(p) for p in list_inputs(source)]
+    links: list[Path] = []
+    paths = [str(p) for p in list_inputs(source, follow_links=follow_links, skipped=links)]
     _drop_partial_last_line(Path(out))
     done = finished(out)
     done_files = {f for f, _ in done}
     # A listed file whose path is done is skipped only if its content did not change; hashing every file up front would
     # read the whole archive twice, so the hash is checked only for files already in the output.
     todo = [p for p in paths if p not in done_files or (p, _sha256_or_none(p)) not in done]
-    summary = ScanSummary(total=len(paths), skipped=len(paths) - len(todo))
+    summary = ScanSummary(total=len(paths), skipped=len(paths) - len(todo), links_skipped=[str(p) for p in links])
     t0 = time.perf_counter()
     with Path(out).open("a", encoding="utf-8") as fh, tqdm(total=len(todo), desc="scan", disable=not progress) as bar:
         for line in score_paths(todo, checkpoint, workers, ray_address):

@@ -19,6 +19,7 @@ CHECKPOINT = "VAEDETECT_CHECKPOINT"  # the bundle the app loads: registry name, 
 EXAMPLES = "VAEDETECT_EXAMPLES"  # a folder of example clips and photos the app offers
 NATIVE_LOGS = "VAEDETECT_NATIVE_LOGS"  # "1": the CLI keeps native libraries' stderr (debugging)
 VAD = "VAEDETECT_VAD"  # speech detector: "energy" or "silero" (see vaedetect.audio.SPEECH_DETECTORS)
+TEMP_DIR = "VAEDETECT_TEMP_DIR"  # the web app's own temp folder (see vaedetect.webfiles); emptied at start and stop
 _TRUE = {"1", "ON", "YES", "TRUE"}
 
 
@@ -38,6 +39,10 @@ def checkpoint() -> str | None:
 
 def examples_dir() -> str | None:
     return os.environ.get(EXAMPLES)
+
+
+def temp_dir() -> str | None:
+    return os.environ.get(TEMP_DIR) or None
 
 
 def native_logs() -> bool:

@@ -1,9 +1,12 @@
 """The shareable report: one self-contained HTML file a journalist can attach to a story file or send to an editor.
 
 Everything is inline (pictures as base64 PNG, CSS in a ``<style>``), so the file opens offline, asks nothing from
-any server and prints cleanly to PDF from the browser. Every number comes from the :class:`~vaedetect.report.Report`
-and every sentence from :mod:`vaedetect.explain`; the two static plots here are drawn with matplotlib because the
-interactive plotly figures of :mod:`vaedetect.figures` need a browser to become pictures.
+any server and prints cleanly to PDF from the browser. Its Content-Security-Policy (:data:`CSP`) allows exactly that
+and nothing more: a script added to a downloaded report, or a picture from elsewhere, does not run or load.
+
+Every number comes from the :class:`~vaedetect.report.Report` and every sentence from :mod:`vaedetect.explain`; the
+two static plots here are drawn with matplotlib because the interactive plotly figures of :mod:`vaedetect.figures`
+need a browser to become pictures.
 
     facts = share.file_facts("clip.mp4")        # before the file is deleted
     html = share.report_html(report, facts)
@@ -23,10 +26,11 @@ import numpy as np
 
 import vaedetect
 from vaedetect import explain
+from vaedetect.display import safe_name
 from vaedetect.models.bundle import file_sha256
 from vaedetect.report import Report, png_data_uri
 
-__all__ = ["HOW_TO_READ", "FileFacts", "file_facts", "report_filename", "report_html", "write_html"]
+__all__ = ["CSP", "HOW_TO_READ", "FileFacts", "file_facts", "report_filename", "report_html", "write_html"]
 
 HOW_TO_READ = (
     "The manipulation score ranks how much this file's evidence resembles the manipulated files the detector was"
@@ -38,6 +42,8 @@ HOW_TO_READ = (
     " timeline shows when the clip looks unusual; the lip-sync plot shows whether mouth and voice fit and at which"
     " audio shift they fit best (real clips fit best near 0 s)."
 )
+# No script, no fetch, no font or frame from anywhere; pictures only inline; the <style> and the gauge's style="".
+CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 _CSS = """
 body { font: 15px/1.5 system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif; color: #1a1a1a; max-width: 900px;
   margin: 1.5rem auto; padding: 0 1rem; }
@@ -72,17 +78,17 @@ details.score-details ul { margin: 0.3rem 0; }
 class FileFacts:
     """What identifies the analysed file in a report, taken before the upload is deleted."""
 
-    name: str
+    name: str  # as shown (display.safe_name)
     size_bytes: int
     sha256: str
     analysed_at: str  # ISO 8601, UTC
 
 
 def file_facts(path: str | Path, name: str | None = None) -> FileFacts:
-    """Name (the user's, when given), size and SHA-256 of a file, and the time now."""
+    """Name (the user's, when given, made safe to show), size and SHA-256 of a file, and the time now."""
     path = Path(path)
     now = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
-    return FileFacts(Path(name or path.name).name, path.stat().st_size, file_sha256(path), now)
+    return FileFacts(safe_name(Path(name or path.name).name), path.stat().st_size, file_sha256(path), now)
 
 
 def report_filename(facts: FileFacts, suffix: str) -> str:
@@ -100,6 +106,7 @@ def write_html(report: Report, facts: FileFacts, path: str | Path) -> Path:
 def report_html(report: Report, facts: FileFacts) -> str:
     """The whole report as one HTML document (UTF-8, no external resources)."""
     e = html.escape
+    name = e(safe_name(facts.name))
     label = explain.TIER_LABELS.get(report.verdict, report.verdict)
     score = (
         f"<p><strong>Manipulation score: {explain._fmt_pct(report.manipulation_score)}</strong>: "
@@ -117,9 +124,10 @@ def report_html(report: Report, facts: FileFacts) -> str:
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>vaedetect report: {e(facts.name)}</title><style>{_CSS}</style></head><body>",
-        f"<h1>vaedetect report: {e(facts.name)}</h1>",
+        f"<title>vaedetect report: {name}</title><style>{_CSS}</style></head><body>",
+        f"<h1>vaedetect report: {name}</h1>",
         f'<section class="verdict {e(report.verdict)}"><h2>{e(label)}</h2>',
         explain.gauge_html(report),
         score,
@@ -128,7 +136,7 @@ def report_html(report: Report, facts: FileFacts) -> str:
         explain.details_html(report).replace("<details ", "<details open "),
         "</section>",
         '<h2>The file</h2><table class="facts">',
-        f"<tr><th>File name</th><td>{e(facts.name)}</td></tr>",
+        f"<tr><th>File name</th><td>{name}</td></tr>",
         f"<tr><th>Size</th><td>{facts.size_bytes:,} bytes</td></tr>",
         f'<tr><th>SHA-256</th><td class="hash">{facts.sha256}</td></tr>',
         f"<tr><th>Analysed</th><td>{e(facts.analysed_at)}</td></tr>",

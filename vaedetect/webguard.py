@@ -8,22 +8,22 @@ everything here sits in front of Gradio (an ASGI middleware) or at the entry of 
   Gradio's upload folder; anything else gets one generic message (:data:`UPLOAD_REFUSED`) that says nothing about
   what exists at the path.
 * :class:`UploadLeases`: an upload analysed by two requests at once is deleted when the last one ends.
-* :class:`WebGuard`: one file per upload request under a ``Content-Length`` cap, each upload moved to a folder of its
-  own (Gradio names the folder by the file's content, so two visitors with the same clip would share one file and
-  the first analysis to end would delete the other's), no URL file values and no ``file=http…``/``proxy=`` routes
-  (they make the server connect out), no monitoring or run-history routes, a Host check for loopback connections
-  (DNS rebinding) and security headers on every response.
+* :class:`WebGuard`: uploads are taken here, not by Gradio's route: one file under the field ``files`` per request,
+  under a ``Content-Length`` cap, in a folder of its own; anything else in the request is refused and nothing of it
+  stays on disk. No URL file values and no ``file=http…``/``proxy=`` routes (they make the server connect out), no
+  monitoring, run-history or deep-link routes, a Host check for loopback connections (DNS rebinding) and security
+  headers on every response.
 
 The app wires it in with :func:`middleware` (``launch(app_kwargs=...)``); the library never imports it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
 import secrets
+import shutil
 import stat
 import threading
 from collections import Counter
@@ -54,6 +54,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 UPLOAD_REFUSED = "Only a file uploaded to this page can be analysed. Please upload the video or photo again."
+UPLOAD_ONE_FILE = "Upload one file per request, as the form field 'files'."
 UPLOAD_GONE = (
     "This upload is no longer on the server (files are deleted after each analysis for privacy). "
     "Please upload it again."
@@ -70,10 +71,13 @@ FRAME_ANCESTORS = "'self' https://huggingface.co https://*.hf.space"
 _URL_LIKE = re.compile(r"^\s*(?:[a-z][a-z0-9+.\-]+:|//|\\\\)", re.IGNORECASE)
 _FILE_META = {"_type": "gradio.FileData"}
 # Routes refused outright: fetching or proxying URLs, traffic monitoring, the run history (it can talk to the Hub),
-# and the settings screen recorder's post-processing (it hands any upload to the ffmpeg command line, whose
-# demuxers are not restricted; the video widget's webcam uploads through /upload).
+# the settings screen recorder's post-processing (it hands any upload to the ffmpeg command line, whose demuxers are
+# not restricted; the video widget's webcam uploads through /upload), deep links (each call writes a state file
+# nothing deletes; the app has no deep-link button), and CSV files (the example cache's log.csv: the app never
+# serves one).
 _REFUSED_ROUTE = re.compile(
-    r"/(?:file=\s*(?:[a-z][a-z0-9+.\-]+:|//|\\\\)|proxy=|monitoring(?:/|$)|runs/?$|run-history/|process_recording)",
+    r"/(?:file=\s*(?:[a-z][a-z0-9+.\-]+:|//|\\\\)|file=.*\.csv\s*$|proxy=|monitoring(?:/|$)|runs/?$|run-history/"
+    r"|process_recording|deep_link)",
     re.IGNORECASE,
 )
 
@@ -161,17 +165,21 @@ class UploadLeases:
 
 
 def find_url_value(data: Any) -> str | None:
-    """The first URL-like string in a JSON request body where a file path or value could be, else None.
+    """The first URL-like string in a JSON request body where a file location could be, else None.
 
-    A file value whose ``path`` is a URL makes Gradio download it; the ``url`` a browser sends beside an uploaded
-    file's ``path`` is only used for display and is allowed.
+    A file value whose ``path`` is a URL makes Gradio download it, and a ``data:`` URL beside a path makes it decode
+    and store one. The ``http`` URL a browser sends beside an uploaded file's ``path`` is only used for display and is
+    allowed. Names are data, never locations: a file value's ``orig_name`` (``Interview:Smith.mp4``) is not looked at.
     """
     if isinstance(data, str):
         return data if _URL_LIKE.match(data) else None
     if isinstance(data, dict):
+        has_path = isinstance(data.get("path"), str)
         for key, value in data.items():
-            if key == "url" and "path" in data:
+            if key == "orig_name" and isinstance(value, str):
                 continue
+            if key == "url" and has_path and not (isinstance(value, str) and _is_data_url(value)):
+                continue  # the browser's display link beside an upload's path
             found = find_url_value(value)
             if found is not None:
                 return found
@@ -182,6 +190,10 @@ def find_url_value(data: Any) -> str | None:
             if found is not None:
                 return found
     return None
+
+
+def _is_data_url(text: str) -> bool:
+    return text.lstrip().lower().startswith("data:")
 
 
 def host_allowed(host_header: str | None, local_address: str | None, extra_hosts: Iterable[str] = ()) -> bool:
@@ -229,7 +241,6 @@ class WebGuard:
         self.allowed_hosts = tuple(allowed_hosts) + tuple(
             h for h in os.environ.get("VAEDETECT_ALLOWED_HOSTS", "").split(",") if h.strip()
         )
-        self._last_claim: dict[str, str] = {}
         self._check_host = not os.environ.get("SPACE_ID")  # a Space is reached through Hugging Face's proxy only
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -284,7 +295,15 @@ class WebGuard:
         await self.app(scope, _replay(body, receive), send)
 
     async def _upload(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """One file per request under the size cap; the file then moves to a folder of its own."""
+        """One file under the field ``files``, under the size cap, stored in a folder of its own; nothing else stays.
+
+        The upload never reaches Gradio's own route: that one writes every file part of a request into the shared
+        upload folder and keeps only those under ``files`` (an extra part stayed on disk, untracked, forever), and
+        names folders by content (two visitors with the same clip would share one file, and the first analysis to
+        end would delete the other's). Here Gradio's own multipart parser writes into a fresh folder, and that folder
+        goes as a whole whenever the request does not end in exactly one stored file: a second file, a text field,
+        a part under another name, a malformed body, a disconnect.
+        """
         declared = _header(scope, b"content-length")
         if declared is None or not declared.isdigit():
             await _reply(send, 411, "Uploads need a Content-Length.")
@@ -292,64 +311,70 @@ class WebGuard:
         if int(declared) > self.max_upload_bytes + MULTIPART_OVERHEAD_BYTES:
             await _reply(send, 413, "This file is larger than the upload limit.")
             return
-        messages: list[Message] = []
-
-        async def capture(message: Message) -> None:
-            messages.append(message)
-
-        await self.app(scope, _capped(receive, int(declared)), capture)
-        start = next((m for m in messages if m["type"] == "http.response.start"), None)
-        body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
-        paths = _json_list(body) if start is not None and start.get("status") == 200 else None
-        if paths is None:  # Gradio refused it (too large, not multipart): pass its answer on
-            for message in messages:
-                await send(message)
+        if (_header(scope, b"content-type") or "").split(";")[0].strip().lower() != "multipart/form-data":
+            await _reply(send, 400, UPLOAD_ONE_FILE)
             return
-        if len(paths) != 1:
-            for p in paths:
-                _remove_upload(p)
-            await _reply(send, 400, "Upload one file per request.")
-            return
-        private = self._claim(paths[0])
-        tracked = getattr(_blocks(scope), "upload_file_set", None)
-        if isinstance(tracked, set) and private is not None:  # delete_cache sweeps only the files it tracks
-            tracked.discard(paths[0])
-            tracked.add(private)
-        if private is None:
-            await _reply(send, 409, "The upload could not be stored; please upload the file again.")
-            return
-        await _reply(send, 200, json.dumps([private]), content_type=b"application/json")
+        from gradio.route_utils import GradioMultiPartParser, MultiPartException
+        from gradio.routes import file_upload_statuses
+        from starlette.datastructures import UploadFile
+        from starlette.requests import ClientDisconnect, Request
 
-    def _claim(self, shared: str) -> str | None:
-        """Move an upload from Gradio's content-named folder to a fresh one, so no two requests share a file.
-
-        Runs on the event loop without awaiting, as Gradio's own move does; if another request claimed the same
-        content between Gradio's move and this one, its copy (same bytes) is linked instead.
-        """
+        request = Request(scope, _capped(receive, int(declared)))
+        upload_id = request.query_params.get("upload_id")
         root = upload_root()
-        src = Path(shared)
-        if not Path(os.path.realpath(src)).is_relative_to(root):
-            return None
+        root.mkdir(mode=0o700, parents=True, exist_ok=True)
         folder = root / f"upload-{secrets.token_hex(16)}"
-        folder.mkdir()
-        dest = folder / src.name
+        folder.mkdir(mode=0o700)
+        stored: str | None = None
+        refusal: tuple[int, str] | None = None  # answered once the folder is gone, so a refusal means "nothing kept"
         try:
-            os.rename(src, dest)
-        except FileNotFoundError:
-            earlier = self._last_claim.get(shared)
-            try:
-                if earlier is None:
-                    raise FileNotFoundError(shared)
-                os.link(earlier, dest)
-            except OSError:
-                folder.rmdir()
-                return None
-        self._last_claim[shared] = str(dest)
-        if len(self._last_claim) > 1024:  # only the last moments matter
-            self._last_claim.pop(next(iter(self._last_claim)))
-        with contextlib.suppress(OSError):  # not empty: another upload of the same content is arriving into it
-            src.parent.rmdir()
-        return str(dest)
+            form = await GradioMultiPartParser(
+                request.headers,
+                request.stream(),
+                max_files=1,
+                max_fields=0,  # a text part, under any name, is refused as it arrives
+                upload_dir=str(folder),
+                max_file_size=self.max_upload_bytes,
+                upload_id=upload_id,
+                upload_progress=file_upload_statuses if upload_id else None,
+            ).parse()
+            items = form.multi_items()
+            if len(items) == 1 and items[0][0] == "files" and isinstance(items[0][1], UploadFile):
+                part = items[0][1]
+                part.file.close()
+                dest = folder / _stored_name(part.filename)
+                os.rename(part.file.name, dest)
+                stored = str(dest)
+            else:
+                refusal = (400, UPLOAD_ONE_FILE)
+        except MultiPartException as exc:  # Gradio's parser has deleted what it wrote; the folder goes below
+            if exc.message.startswith("File size exceeded"):
+                refusal = (413, "This file is larger than the upload limit.")
+            elif exc.message.startswith("Too many"):  # a second file, or a text part
+                refusal = (400, UPLOAD_ONE_FILE)
+            else:
+                refusal = (400, "This upload could not be read. Please upload the file again.")
+        except ClientDisconnect:
+            pass
+        finally:
+            if stored is None:
+                shutil.rmtree(folder, ignore_errors=True)
+        if stored is None:
+            if refusal is not None:
+                await _reply(send, *refusal)
+            return
+        tracked = getattr(_blocks(scope), "upload_file_set", None)
+        if isinstance(tracked, set):  # delete_cache sweeps the uploads it tracks
+            tracked.add(stored)
+        await _reply(send, 200, json.dumps([stored]), content_type=b"application/json")
+
+
+def _stored_name(filename: str | None) -> str:
+    """The upload's file name on disk: Gradio's rule for safe names, never a path or a dot name."""
+    from gradio_client.utils import strip_invalid_filename_characters
+
+    name = strip_invalid_filename_characters(Path(filename or "").name) if filename else ""
+    return name if name and name not in (".", "..") else "upload"
 
 
 def middleware(max_upload_bytes: int) -> list[Any]:
@@ -431,21 +456,3 @@ def _capped(receive: Receive, limit: int) -> Receive:
         return message
 
     return wrapped
-
-
-def _json_list(body: bytes) -> list[str] | None:
-    try:
-        value = json.loads(body)
-    except ValueError:
-        return None
-    return value if isinstance(value, list) and all(isinstance(v, str) for v in value) else None
-
-
-def _remove_upload(path: str) -> None:
-    """Delete a refused upload (only inside the upload folder) and its folder when empty."""
-    p = Path(path)
-    if not Path(os.path.realpath(p)).is_relative_to(upload_root()):
-        return
-    with contextlib.suppress(OSError):
-        p.unlink(missing_ok=True)
-        p.parent.rmdir()

@@ -9,7 +9,8 @@ journalist understands; library exceptions never escape the public functions.
 Where things are (import the public names from here, not from the modules):
 
 * :mod:`~vaedetect.media.info` - :class:`MediaInfo` and :class:`Frame`, what the rest of the library receives.
-* :mod:`~vaedetect.media.limits` - :class:`MediaLimits`, the checks against them and the decode-time budget.
+* :mod:`~vaedetect.media.limits` - :class:`MediaLimits`, the checks against them, the decode-time budget and the
+  memory a photo's decode may take (:func:`decode_bytes`).
 * :mod:`~vaedetect.media.checks` - file type, size and first-bytes sniffing of non-media uploads; refusal messages.
 * :mod:`~vaedetect.media.dispatch` - :func:`probe` and :func:`iter_frames`: photo reader or video reader.
 * :mod:`~vaedetect.media.images` - photos (EXIF rotation, HEIC/AVIF, JPEG quality): :func:`load_image`.
@@ -40,7 +41,7 @@ from vaedetect.media.checks import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from vaedetect.media.dispatch import iter_frames, probe
 from vaedetect.media.images import load_image
 from vaedetect.media.info import Frame, MediaInfo
-from vaedetect.media.limits import MediaLimits
+from vaedetect.media.limits import MediaLimits, decode_bytes
 
 __all__ = [
     "ANALYSIS_FPS",
@@ -50,6 +51,7 @@ __all__ = [
     "Frame",
     "MediaInfo",
     "MediaLimits",
+    "decode_bytes",
     "iter_frames",
     "load_audio",
     "load_image",

@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pillow_heif
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from vaedetect.errors import CorruptMediaError, InputError, LimitExceededError, NotMediaError
 from vaedetect.media.checks import (
@@ -32,6 +32,7 @@ from vaedetect.media.limits import MediaLimits, _check_dimensions, _fit
 # Phone MPO files are opened by the JPEG plugin.
 _PIL_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF", "HEIF", "AVIF")
 _EXIF_ROTATION_CW = {3: 180, 4: 180, 5: 90, 6: 90, 7: 270, 8: 270}
+_BAND_PIXELS = 1 << 18  # pixels converted to RGB at a time (a band of rows: a few MB of working arrays)
 
 
 # HEIC/HEIF through libheif. Without it PyAV reads such a photo as a one-second *video* of one repeated frame (ffmpeg
@@ -58,26 +59,56 @@ def _try_open_image(path: Path) -> Image.Image | None:
 
 
 def _to_rgb_array(im: Image.Image) -> np.ndarray:
-    """RGB uint8 from any PIL mode: transparency goes onto white (as viewers show it); 16-bit is scaled, not clipped."""
+    """RGB uint8 from any PIL mode: transparency goes onto white (as viewers show it); 16-bit is scaled, not clipped.
+
+    Converted a band of rows at a time into one uint8 array, so the only full-size copies are the decoded image and
+    this result (``limits.decode_bytes``): a whole-image float copy of a 50 MP photo was gigabytes. Each band
+    gets exactly the arithmetic the whole image used to get (alpha composited in integers rounds as the float did).
+    """
+    width, height = im.size
     mode = im.mode
-    if mode.startswith("I;16") or mode in ("I", "F"):
-        arr = np.asarray(im).astype(np.float32)
-        if mode.startswith("I;16") or float(arr.max(initial=0.0)) > 255.0:
-            arr = arr / 257.0
-        gray = np.clip(arr + 0.5, 0, 255).astype(np.uint8)
-        return np.ascontiguousarray(np.repeat(gray[:, :, None], 3, axis=2))
-    if mode in ("RGBA", "LA", "PA", "RGBa", "La") or (mode == "P" and "transparency" in im.info):
-        rgba = np.asarray(im.convert("RGBA")).astype(np.float32)
-        alpha = rgba[:, :, 3:4] / 255.0
-        rgb = rgba[:, :, :3] * alpha + 255.0 * (1.0 - alpha)
-        return np.ascontiguousarray(np.clip(rgb + 0.5, 0, 255).astype(np.uint8))
-    if mode != "RGB":
-        im = im.convert("RGB")
-    return np.ascontiguousarray(np.asarray(im, dtype=np.uint8))
+    rows = max(1, _BAND_PIXELS // max(width, 1))
+    out = np.empty((height, width, 3), np.uint8)
+    wide = mode.startswith("I;16") or (mode in ("I", "F") and float(im.getextrema()[1]) > 255.0)  # type: ignore[index]
+    transparent = mode in ("RGBA", "LA", "PA", "RGBa", "La") or (mode == "P" and "transparency" in im.info)
+    for top in range(0, height, rows):
+        band = im.crop((0, top, width, min(top + rows, height)))
+        if mode.startswith("I;16") or mode in ("I", "F"):
+            arr = np.asarray(band).astype(np.float32)
+            if wide:
+                arr = arr / 257.0
+            out[top : top + rows] = np.clip(arr + 0.5, 0, 255).astype(np.uint8)[:, :, None]
+        elif transparent:
+            rgba = np.asarray(band.convert("RGBA")).astype(np.uint32)
+            alpha = rgba[:, :, 3:4]
+            # round(rgb * a/255 + 255 * (1 - a/255)) in integers: (2n + 255) // 510 with n = rgb*a + 255*(255 - a)
+            n = rgba[:, :, :3] * alpha + 255 * (255 - alpha)
+            out[top : top + rows] = ((2 * n + 255) // 510).astype(np.uint8)
+        else:
+            out[top : top + rows] = np.asarray(band if mode == "RGB" else band.convert("RGB"), dtype=np.uint8)
+    return out
+
+
+# EXIF orientation -> the numpy view that shows the picture upright (PIL's ImageOps.exif_transpose, without its
+# full-size copy of the decoded image).
+_UPRIGHT = {
+    2: lambda a: a[:, ::-1],
+    3: lambda a: a[::-1, ::-1],
+    4: lambda a: a[::-1],
+    5: lambda a: a.transpose(1, 0, 2),
+    6: lambda a: np.rot90(a, -1),
+    7: lambda a: a[::-1, ::-1].transpose(1, 0, 2),
+    8: lambda a: np.rot90(a, 1),
+}
 
 
 def _decode_image(im: Image.Image, limits: MediaLimits) -> tuple[np.ndarray, int, int, int]:
-    """(rgb, displayed width, displayed height, rotation_deg) for an opened PIL image."""
+    """(rgb, displayed width, displayed height, rotation_deg) for an opened PIL image.
+
+    Memory: the decoded image (at most 4 bytes per pixel) and its RGB copy (3) are the only full-size arrays, and
+    the decoded image is freed (``im`` closed) before the picture is turned upright and downscaled; within
+    ``limits.max_image_pixels`` that bounds a photo's decode (:func:`vaedetect.media.limits.decode_bytes`).
+    """
     stored_w, stored_h = im.size
     orientation = 1
     try:
@@ -101,12 +132,15 @@ def _decode_image(im: Image.Image, limits: MediaLimits) -> tuple[np.ndarray, int
             draft = (out_h, out_w) if rotation in (90, 270) else (out_w, out_h)
             im.draft("RGB", draft)
         im.load()
-        im = ImageOps.exif_transpose(im) or im
+        upright = _UPRIGHT.get(int(im.getexif().get(0x0112, 1) or 1))  # what exif_transpose would read, after load
         rgb = _to_rgb_array(im)
     except InputError:
         raise
     except Exception as exc:
         raise CorruptMediaError(_MSG_CORRUPT_IMAGE) from exc
+    im.close()  # frees the decoded pixels before the upright copy below
+    if upright is not None:
+        rgb = np.ascontiguousarray(upright(rgb))
     if (rgb.shape[1], rgb.shape[0]) != (out_w, out_h):
         rgb = cv2.resize(rgb, (out_w, out_h), interpolation=cv2.INTER_AREA)
     return np.ascontiguousarray(rgb), width, height, rotation

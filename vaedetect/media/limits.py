@@ -24,10 +24,24 @@ class MediaLimits:
     min_side_px: int = 16
     max_source_side_px: int = 8192  # photos (a 50 MP phone photo is 8160 px wide); videos: max_video_side_px
     max_video_side_px: int = 4096
-    max_image_pixels: int = 50_000_000
+    max_image_pixels: int = 50_000_000  # the photo pixel budget: bounds a decode's memory (decode_bytes)
     # Source pixels decoded per second of video (width x height x frame rate): 4K at 60 fps passes, 8K does not.
     max_video_pixel_rate: float = 4096 * 2160 * 60
     decode_timeout_s: float = 90.0
+
+
+# A photo's decode holds at most two full-size arrays at once: the decoded image (PIL: at most 4 bytes per pixel, RGBA,
+# CMYK, 32-bit integer or float) and its RGB copy (3), then the RGB copy and its upright copy (3 + 3). Everything
+# else (alpha compositing, 16-bit scaling, the downscale's output, the decoders' own buffers) works on bands of rows
+# or at most max_side_px, within a fixed allowance.
+DECODE_BYTES_PER_PX = 7
+DECODE_WORKING_BYTES = 96 * 2**20
+
+
+def decode_bytes(limits: MediaLimits) -> int:
+    """Memory one photo's decode may take above the process, for the largest photo ``limits`` accept: 430 MB with
+    the defaults (50 MP). tests/test_media.py holds the 8192x6100 RGBA PNG to it (peak RSS of a child process)."""
+    return limits.max_image_pixels * DECODE_BYTES_PER_PX + DECODE_WORKING_BYTES
 
 
 def _fmt_duration(seconds: float) -> str:
