@@ -145,11 +145,17 @@ def main() -> None:
     for c in fakes:
         per_family.setdefault(c["family"], []).append(c["value"])
     lowest_real = sorted(real, key=lambda c: c["value"])[:5]
+    by_speech = {}
+    for lo, hi in ((3.2, 5.0), (5.0, 8.0), (8.0, float("inf"))):
+        v = [c["value"] for c in real if lo <= c["speech"].sum() / FPS < hi]
+        by_speech[f"{lo:g}-{hi:g} s"] = summary(v)
     out = {
         "rule": "line = lowest real speaker_change - 0.03 (bench/results/2026-12-06-speaker-change.md)",
         "calibration_block": block,
+        "cache_files": len(list(args.cache.glob("*.npz"))),
         "videos_with_sound": {k: sum(c["label"] == k for c in clips) for k in ("real", "fake")},
         "real": summary([c["value"] for c in real]),
+        "real_by_speech_s": by_speech,
         "real_lowest": [{"path": c["path"], "family": c["family"], "value": c["value"]} for c in lowest_real],
         "made_swaps": {
             **called([s["value"] for s in swaps if s["value"] is not None], line),
