@@ -26,7 +26,7 @@ from vaedetect.models import ModelBundle
 from vaedetect.models import speaker as spk
 
 NAME = "speaker_change"
-WINDOWS = 8  # partial utterances per clip: cost is one batch of these (about as many 1.6 s windows as 10 s holds)
+WINDOWS = 8  # partial utterances per clip, embedded in one batch (10 s of speech read with little overlap)
 MIN_SIDE = 2  # windows each side of a cut, so neither side's voice rests on one window
 MIN_SPEECH_S = 3.2  # two whole windows of speech: below that, the two sides of any cut mostly share their audio
 # The line a bundle made before the finding existed falls back on: what speaker_change_line gave on the training
