@@ -1,10 +1,10 @@
 """Pretrained networks that ship their weights inside pinned registry packages (see ``requirements-models.txt``).
 
 Why: evidence that transfers to generators and people nobody tuned on comes from representations learned on far more
-real footage than this project has; these packages carry such networks as ONNX files. Each file is found through the
-installed package's metadata (the package itself is never imported: several pin old dependencies), checked against
-its SHA-256 once, and loaded once per process, lazily, on the CPU. Nothing is downloaded: a missing package is an
-error that names it.
+real footage than this project has; these packages carry such networks as ONNX files (and one as torch weights). Each
+file is found through the installed package's metadata (the package itself is never imported: several pin old
+dependencies), checked against its SHA-256 once, and loaded once per process, lazily, on the CPU. Nothing is
+downloaded: a missing package is an error that names it.
 """
 
 from __future__ import annotations
@@ -15,12 +15,15 @@ import threading
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 
 from vaedetect.errors import MissingPretrained
+
+if TYPE_CHECKING:
+    from vaedetect.models.speaker import SpeakerEncoder
 
 __all__ = [
     "CLIP_PX",
@@ -30,6 +33,7 @@ __all__ = [
     "clip_embed",
     "clip_input",
     "model_path",
+    "speaker_encoder",
     "speech_embeddings",
 ]
 
@@ -59,6 +63,11 @@ PRETRAINED = {
         "openwakeword", "0.4.0", "openwakeword/resources/models/embedding_model.onnx",
         "ba754db3cd768a524c655ea90655ee5e6055a43b8dfd29366a11e93716ae9e51",
         "Apache-2.0", "Google speech_embedding (96-d per 0.76 s window of speech)",
+    ),
+    "speaker_ge2e": PretrainedFile(
+        "resemblyzer", "0.1.4", "resemblyzer/pretrained.pt",
+        "39373b86598fa3da9fcddee6142382efe09777e8d37dc9c0561f41f0070f134e",
+        "Apache-2.0", "GE2E speaker encoder (256-d per 1.6 s of speech)",
     ),
 }  # fmt: skip
 
@@ -110,6 +119,25 @@ def session(name: str) -> Any:
             opts.log_severity_level = 3  # the carriers' graphs warn about initializers at every load
             _sessions[name] = ort.InferenceSession(str(model_path(name)), opts, providers=["CPUExecutionProvider"])
         return _sessions[name]
+
+
+def speaker_encoder() -> SpeakerEncoder:
+    """The GE2E speaker encoder (:class:`vaedetect.models.speaker.SpeakerEncoder`) with the pinned weights, built once
+    per process."""
+    with _lock:
+        if "speaker_ge2e" not in _sessions:
+            import torch
+
+            from vaedetect.models.speaker import SpeakerEncoder
+
+            path = model_path("speaker_ge2e")  # the SHA-256 check comes first: nothing else is ever deserialised
+            # A torch checkpoint is a pickle, which may run code when loaded; this one is safe to read because it is
+            # the pinned file whose digest was just checked, and because weights_only=True runs torch's restricted
+            # unpickler, which builds only tensors and plain containers (dicts, lists, numbers) and refuses any other
+            # object. The optimiser state that rides along is read and dropped.
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+            _sessions["speaker_ge2e"] = SpeakerEncoder.from_state(checkpoint["model_state"])
+        return _sessions["speaker_ge2e"]
 
 
 # -- CLIP ViT-B/16 ----------------------------------------------------------------------------------------------------

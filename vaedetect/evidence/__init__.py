@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from vaedetect.audio import lip_loudness_corr
-from vaedetect.evidence import clip_probe, face_vae, region_cues, speech_mouth, sync, voice_vae
+from vaedetect.evidence import clip_probe, face_vae, region_cues, speaker, speech_mouth, sync, voice_vae
 from vaedetect.evidence.arrays import ClipArrays, RawEvidence
 from vaedetect.evidence.face_vae import face_region, frame_face_scores, mahalanobis, run_face_vae, sample_frames
 from vaedetect.evidence.quality import FRAMES_AS_PHOTOS, clip_quality, code_lengths, frames_as_photos
@@ -54,6 +54,7 @@ REGISTRY: dict[str, Compute] = {
     "clip_face": clip_probe.compute_face,
     "clip_frame": clip_probe.compute_frame,
     "speech_mouth": speech_mouth.compute,
+    "speaker": speaker.compute,
 }
 # What a bundle whose config names no evidence runs (every bundle made before the registry).
 DEFAULT_EVIDENCE = ("face_vae", "region_cues", "voice_vae", "sync")

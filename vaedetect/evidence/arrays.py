@@ -96,6 +96,23 @@ class ClipArrays:
 
 
 @dataclass
+class SpeakerTrack:
+    """What the speaker-change finding read (:mod:`vaedetect.evidence.speaker`), for the page to draw: the speech
+    windows the voice encoder embedded, how alike they sound, and how alike the voice sounds before and after each
+    place the clip could have been cut. Frames count on the grid of the clip the evidence ran on."""
+
+    windows: np.ndarray  # (K, 2) int: first and last frame each window's speech came from
+    pairwise: np.ndarray  # (K, K) cosine similarity of the windows' voice embeddings
+    split_frames: np.ndarray  # (S,) int: the frame where each candidate cut falls
+    split_similarity: np.ndarray  # (S,) cosine between the mean voice before and after that cut
+
+    @property
+    def lowest(self) -> int:
+        """Index of the cut across which the voice changes most."""
+        return int(np.argmin(self.split_similarity))
+
+
+@dataclass
 class RawEvidence:
     """Per-clip raw statistics (before normalisation against real data), plus what the UI draws.
 
@@ -134,3 +151,4 @@ class RawEvidence:
     frame_values: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # name -> (frames, values)
     av_curve: np.ndarray | None = None  # speech-to-mouth correlation by audio offset (mesh steps)
     quality: dict[str, float | None] = field(default_factory=dict)  # vaedetect.fusion.QUALITY, see clip_quality
+    speaker: SpeakerTrack | None = None  # the speaker-change finding's windows and similarities
