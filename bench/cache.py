@@ -1,7 +1,7 @@
 """Measure every labelled file of ``../shared/data`` once (:func:`vaedetect.training.records.measure_all`), into an
 ignored folder that ``bench/generalisation.py`` and ``train`` read.
 
-    python bench/cache.py [--data ../shared/data] [--out .cache/evidence] [--workers 2] [--bundle NAME|DIR]
+    python bench/cache.py [--data ../shared/data] [--out .cache/evidence] [--workers 2] [--bundle NAME|DIR] [--reshared]
 """
 
 from __future__ import annotations
@@ -24,10 +24,13 @@ def main() -> None:
     ap.add_argument("--out", default=str(ROOT / ".cache" / "evidence"))
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--bundle", help="the bundle whose seeds' evidence is recorded (default: the bundled one)")
+    ap.add_argument("--reshared", action="store_true", help="also one re-shared copy of every real file (for lines)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     t0 = time.time()
-    errors = measure_all(Path(args.data), Path(args.out), bundle=args.bundle, workers=args.workers)
+    errors = measure_all(
+        Path(args.data), Path(args.out), bundle=args.bundle, workers=args.workers, reshared=args.reshared
+    )
     print(f"done in {time.time() - t0:.0f} s, {len(errors)} errors")
 
 

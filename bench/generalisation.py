@@ -118,6 +118,7 @@ def main() -> None:
     args = ap.parse_args()
     t0 = time.time()
     records, _, av_size = load_records(Path(args.cache))
+    records = [r for r in records if not r.get("copy_of")]  # re-shared copies set a bundle's lines; not judged here
     units = unit_of(records)
     print(f"speech-to-mouth size: {av_size}", flush=True)
     print(f"{len(records)} records, {len(set(units.values()))} units, {time.time() - t0:.0f}s", flush=True)

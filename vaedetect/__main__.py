@@ -216,7 +216,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     cfg = replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
     only = tuple(s.strip() for s in args.only.split(",") if s.strip()) if args.only else None
     device = args.device or ("cuda" if _cuda() else "cpu")
-    bundle = train(args.data, args.out, device=device, cfg=cfg, init=args.init, only=only, fresh=args.fresh)
+    cache = Path(args.cache) if args.cache else None
+    bundle = train(
+        args.data, args.out, device=device, cfg=cfg, init=args.init, only=only, fresh=args.fresh, cache=cache,
+        workers=args.workers,
+    )  # fmt: skip
     print(bundle)
     return 0
 
@@ -231,31 +235,6 @@ def cmd_recalibrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_fit_fusion(args: argparse.Namespace) -> int:
-    import logging
-
-    from vaedetect.training.learned import fit_stage
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    from vaedetect.training.recipes import TrainConfig
-
-    recipe = TrainConfig()
-    reshare = recipe.fusion_reshared_copies if args.reshare is None else args.reshare
-    paired = recipe.fusion_paired_correction if args.paired_correction is None else args.paired_correction
-    scale = recipe.fusion_scale_matched if args.scale_matched is None else args.scale_matched
-    kw: dict = {"paired": paired and reshare, "scale_matched": scale}
-    if args.floor is not None:
-        kw["floor"] = args.floor
-    if args.floor_only:
-        kw["floored"] = tuple(args.floor_only.split(","))
-    learned = fit_stage(Path(args.bundle), Path(args.data), Path(args.records), reshare=reshare, **kw)
-    for kind, block in learned.items():
-        f = block["fusion"]
-        counted = ", ".join(f"{k} {w:.2f}" for k, w in zip(f["features"], f["weights"], strict=True) if w > 0)
-        print(f"{kind}: lines {block['thresholds']}; counted: {counted}")
-    return 0
-
-
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "inspect": cmd_inspect,
     "analyze": cmd_analyze,
@@ -265,7 +244,6 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "pull": cmd_pull,
     "train": cmd_train,
     "recalibrate": cmd_recalibrate,
-    "fit-fusion": cmd_fit_fusion,
 }
 
 
@@ -319,31 +297,6 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", required=True, help="run folder; the bundle is written to OUT/bundle")
     sp.add_argument("--fusion", choices=["poe", "equal"], help="default: the bundle's own")
 
-    sp = sub.add_parser(
-        "fit-fusion", help="learn how much each evidence counts from labelled fakes (train's last stage)"
-    )
-    sp.add_argument("bundle", help="bundle folder; its calibration.json gains the learned heads")
-    sp.add_argument("--data", required=True, help="data folder whose manifest.csv lists labelled real and fake files")
-    sp.add_argument("--records", required=True, help="JSON lines of measured files: reused, and extended as needed")
-    sp.add_argument(
-        "--reshare",
-        action=argparse.BooleanOptionalAction,
-        help="also measure one re-shared copy of every file, for the lines (default: as the default recipe does)",
-    )
-    sp.add_argument("--floor", type=float, help="lowest oriented z the heads take (default: fusion.FLOOR; rule 12)")
-    sp.add_argument("--floor-only", help="comma-separated evidence the floor applies to (default: all; rule 15)")
-    sp.add_argument(
-        "--paired-correction",
-        action=argparse.BooleanOptionalAction,
-        help="with --reshare: copies paired with their originals shape the quality correction (rule 17; default: "
-        "as the default recipe does)",
-    )
-    sp.add_argument(
-        "--scale-matched",
-        action=argparse.BooleanOptionalAction,
-        help="correct each evidence for the code length of the pixels it reads (rule 22; default: as the recipe)",
-    )
-
     sp = sub.add_parser("train", help="train a bundle on real footage only (see vaedetect/training/)")
     sp.add_argument("--data", required=True, help="data folder with manifest.csv (its dev split is never used)")
     sp.add_argument("--out", required=True, help="run folder; the bundle is written to OUT/bundle")
@@ -366,7 +319,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--init", metavar="BUNDLE_DIR", help="continue from this bundle's weights, on the split it recorded"
     )
     sp.add_argument("--only", metavar="STAGES", help="with --init: comma-separated stages to train "
-                    "(face_vae, blend, audio_vae, sync); the others keep the bundle's weights")  # fmt: skip
+                    "(face_vae, blend, audio_vae, sync); the others keep the bundle's weights. 'evidence' alone: "
+                    "the evidence stage only (pretrained heads, fusion, lines) on a copy of --init")  # fmt: skip
+    sp.add_argument("--cache", help="where the evidence stage keeps every labelled file's measurements (default: "
+                    "OUT/cache/evidence; re-runs resume)")  # fmt: skip
+    sp.add_argument("--workers", type=int, default=2, help="processes that measure the labelled files")
     sp.add_argument("--fresh", action="store_true", help="with --only: those stages start from new weights "
                     "(retrain them by this recipe on the bundle's split) instead of continuing")  # fmt: skip
     return p

@@ -51,6 +51,11 @@ EVIDENCE_NAMES = {
     "seam": "Edge along the face outline",
     "lower_upper_flicker": "Mouth-area texture over time",
     "face_ring_flicker": "Face texture over time",
+    "clip_face": "Face compared with real and generated faces (CLIP)",
+    "clip_frame": "Whole picture compared with real and generated pictures (CLIP)",
+    "av_fit": "Mouth movements predicted from the speech",
+    "av_peak": "Timing of mouth and speech",
+    "speaker_change": "Same voice throughout",
 }
 
 # What an evidence says when it pushes a verdict towards "manipulated", by the direction the learned fusion found the
@@ -100,6 +105,22 @@ EVIDENCE_SENTENCES = {
     " footage.",
     ("face_ring_flicker", -1): "Fine texture inside the face is steadier over time than around it, as in generated"
     " faces.",
+    ("clip_face", 1): "The face looks more like the generated and face-swapped faces the model was shown than like"
+    " real ones, to an image network trained on hundreds of millions of pictures.",
+    ("clip_face", -1): "The face looks more like real faces than the fakes the model was shown, to an image network"
+    " trained on hundreds of millions of pictures.",
+    ("clip_frame", 1): "The whole picture looks more like the manipulated videos the model was shown than like real"
+    " footage, to an image network trained on hundreds of millions of pictures.",
+    ("clip_frame", -1): "The whole picture looks more like real footage than the manipulated videos the model was"
+    " shown.",
+    ("av_fit", 1): "The speech predicts the mouth's movements more closely than in real footage, as when the lips are"
+    " generated from the audio.",
+    ("av_fit", -1): "The mouth's movements follow the speech less closely than in real footage, as with a dubbed voice"
+    " or a face driven by someone else's movements.",
+    ("av_peak", 1): "The mouth moves in step with the speech more sharply than in real footage, as when the lips are"
+    " generated from the audio.",
+    ("av_peak", -1): "The mouth's timing against the speech is less clear than in real footage, as with a dubbed voice"
+    " or a face driven by someone else's movements.",
 }
 
 # The number is read against lines set on held-out real footage, and those lines differ between a video with sound, a

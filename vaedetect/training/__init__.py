@@ -1,7 +1,9 @@
 """Training: face VAE, audio VAE, alignment encoder (and optionally a blend classifier) on real footage only, then
-calibration against pseudo-fakes; last, the learned fusion weighs the evidence on labelled fakes of many families.
+calibration against pseudo-fakes; last, the evidence stage: heads over pretrained networks (speech-to-mouth on real
+clips; a CLIP probe) and the learned fusion, fitted on real files and labelled fakes of many families.
 
     python -m vaedetect train --data ../shared/data --out runs/default [--device cuda] [--preset default|sbi|tiny]
+    python -m vaedetect train --data ../shared/data --out runs/x --init BUNDLE --only evidence   # the last stage only
     torchrun --nproc_per_node=N -m vaedetect train ...      # DistributedDataParallel, one process per GPU
     python -m vaedetect recalibrate BUNDLE --data ../shared/data --out runs/recal
 
@@ -13,8 +15,11 @@ Where each job lives:
 - ``stages``    one function per model: what it learns from and how its batches are drawn
 - ``calibrate`` statistics, fusion heads, thresholds at measured FPRs, reference map (one function per step)
 - ``offsets``   lip-from-voice cue and held-out offset accuracy
-- ``learned``   the last stage: every labelled file through the detector, then :func:`vaedetect.fusion.fit_heads`
-                (also ``python -m vaedetect fit-fusion BUNDLE --data DIR --records FILE``)
+- ``records``   every labelled file measured once (the detector's own path), and the records fits read
+- ``speech_mouth``, ``speaker``  the real-only heads: speech-to-mouth, the speaker-change line
+- ``stacking``  probes, their out-of-fold logits, the learned heads of an evidence configuration
+- ``held_out``  leave-one-family-out and leave-one-group-out scoring
+- ``evidence_stage``  the last stage: all of the above into the bundle, with lines and held-out tier rates
 - ``pipeline``  ``train`` and ``recalibrate``, which run the above in order and write the bundle
 """
 

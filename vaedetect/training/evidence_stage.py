@@ -7,8 +7,10 @@ those lines mean on generators the bundle never saw.
 3. The probes and the learned heads of the recipe's :class:`~vaedetect.training.stacking.EvidenceConfig` are fitted on
    every labelled file (:func:`vaedetect.training.stacking.fit_config`).
 4. Lines: real files scored by fits that never saw their person: "uncertain" where 20 % of them are at or above it,
-   "likely manipulated" just above the highest (a real file called manipulated is the costliest error).
-5. Held out: every family (and every group) scored by fits that never saw it (:mod:`vaedetect.training.held_out`):
+   "likely manipulated" just above the highest of them and of one re-shared copy of each (a real file called
+   manipulated is the costliest error, and real footage arrives re-encoded, shrunk or softened).
+5. The speaker-change finding's line, from real clips only (:mod:`vaedetect.training.speaker`).
+6. Held out: every family (and every group) scored by fits that never saw it (:mod:`vaedetect.training.held_out`):
    the share of held-out fakes and of real files at each tier, which the page shows beside each verdict, and the
    per-family table of the model card.
 """
@@ -16,16 +18,19 @@ those lines mean on generators the bundle never saw.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from vaedetect.evidence import speaker
 from vaedetect.fusion import N_FOLDS, UNCERTAIN_FPR, identity_fold
 from vaedetect.models import ModelBundle
 from vaedetect.training import speech_mouth
 from vaedetect.training.held_out import GROUPS, auc, held_out_scores, tiers, unit_of
 from vaedetect.training.records import load_records, measure_all
+from vaedetect.training.speaker import speaker_change_line
 from vaedetect.training.stacking import EvidenceConfig, fit_config, photo_records, score
 
 log = logging.getLogger("vaedetect.train")
@@ -47,31 +52,37 @@ def evidence_modules(config: EvidenceConfig) -> list[str]:
     return [name for name in REGISTRY if name in wanted]
 
 
-def out_of_fold_lines(records: list[dict[str, Any]], config: EvidenceConfig) -> dict[str, dict[str, Any]]:
+def out_of_fold_lines(
+    records: list[dict[str, Any]], config: EvidenceConfig, copies: Sequence[dict[str, Any]] = ()
+) -> dict[str, dict[str, Any]]:
     """Each kind's lines from its real files (photos: photos and the frames videos carry) scored by fits without
-    their identity fold (every fake trains)."""
+    their identity fold (every fake trains): "uncertain" where 20 % of them are at or above it, "likely manipulated"
+    just above the highest of them and of the re-shared ``copies`` of real files, scored alike."""
     scores: dict[str, list[float]] = {"video": [], "photo": []}
+    copy_scores: dict[str, list[float]] = {"video": [], "photo": []}
     for k in range(N_FOLDS):
         fitted = fit_config([r for r in records if r["label"] or identity_fold(r["group"]) != k], config)
-        held = [r for r in records if not r["label"] and identity_fold(r["group"]) == k]
-        for r in held:
-            s = score(fitted, r)
-            if s is not None:
-                scores["photo" if r["is_image"] else "video"].append(s)
-        for f in photo_records([r for r in held if not r["is_image"]]):
-            s = score(fitted, f)
-            if s is not None:
-                scores["photo"].append(s)
-    out = {}
+        for pool, out in ((records, scores), (copies, copy_scores)):
+            held = [r for r in pool if not r["label"] and identity_fold(r["group"]) == k]
+            for r in held:
+                s = score(fitted, r)
+                if s is not None:
+                    out["photo" if r["is_image"] else "video"].append(s)
+            for f in photo_records([r for r in held if not r["is_image"]]):
+                s = score(fitted, f)
+                if s is not None:
+                    out["photo"].append(s)
+    lines = {}
     for kind, s in scores.items():
         if s:
-            a = np.asarray(s)
-            out[kind] = {
+            a, c = np.asarray(s), np.asarray(copy_scores[kind])
+            lines[kind] = {
                 "uncertain": float(np.quantile(a, 1 - UNCERTAIN_FPR)),
-                "fake": float(np.nextafter(a.max(), 1.0)),
+                "fake": float(np.nextafter(max(a.max(), c.max() if len(c) else 0.0), 1.0)),
                 "n_real_scored_out_of_fold": len(a),
+                "n_real_copies_scored_out_of_fold": len(c),
             }
-    return out
+    return lines
 
 
 def held_out_tables(records: list[dict[str, Any]], config: EvidenceConfig) -> dict[str, Any]:
@@ -121,14 +132,16 @@ def fit_stage(
 ) -> dict[str, Any]:
     """Measure, fit and write into ``bundle_dir``: heads into ``stats.safetensors``, the learned heads, lines,
     ``tier_rates`` and the held-out table into ``calibration.json``, the evidence to run into ``config.json``."""
-    errors = measure_all(data_dir, cache, bundle=str(bundle_dir), workers=workers)
+    errors = measure_all(data_dir, cache, bundle=str(bundle_dir), workers=workers, reshared=True)
     if errors:
         log.warning("%d files could not be measured (see %s)", len(errors), cache / "errors.json")
-    records, mouths, size = load_records(cache)
+    everything, mouths, size = load_records(cache)
+    records = [r for r in everything if not r.get("copy_of")]
+    copies = [r for r in everything if r.get("copy_of")]
     if not any(r["label"] for r in records):
         raise ValueError(f"no labelled fakes in {data_dir}: the learned heads need some")
     fitted = fit_config(records, config)
-    lines = out_of_fold_lines(records, config)
+    lines = out_of_fold_lines(records, config, copies)
     tables = held_out_tables(records, config)
     bundle = ModelBundle.load(bundle_dir)
     for name, probe in fitted.probes.items():
@@ -150,7 +163,8 @@ def fit_stage(
     bundle.calibration["learned"] = learned
     bundle.calibration["tier_rates"] = tables["tier_rates"]
     bundle.calibration["held_out"] = {"units": tables["units"], "groups": tables["groups"]}
-    bundle.config.evidence = evidence_modules(config)
+    bundle.calibration["findings"] = {speaker.NAME: speaker_change_line(records)}
+    bundle.config.evidence = [*evidence_modules(config), "speaker"]
     bundle.config.training = {**bundle.config.training, "evidence_config": config.__dict__}
     bundle.save(bundle_dir)
     return learned

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -20,12 +21,13 @@ from vaedetect.evidence import ClipArrays
 from vaedetect.model_card import make_model_card
 from vaedetect.models import BundleConfig, ModelBundle, Preprocessing
 from vaedetect.models.blend import BlendNet
-from vaedetect.training import data, learned, stages
+from vaedetect.training import data, evidence_stage, stages
 from vaedetect.training.calibrate import calibrate
 from vaedetect.training.data import Item
 from vaedetect.training.loop import barrier, dist_setup, is_main
 from vaedetect.training.offsets import fit_offset_cue, offset_accuracy
 from vaedetect.training.recipes import STAGES, TrainConfig, recipe_of
+from vaedetect.training.stacking import CONFIGS
 
 log = logging.getLogger("vaedetect.train")
 
@@ -39,8 +41,14 @@ def train(
     init: str | Path | None = None,
     only: tuple[str, ...] | None = None,
     fresh: bool = False,
+    cache: Path | None = None,
+    workers: int = 2,
 ) -> Path:
     """Run every stage and write a bundle to ``out_dir/bundle``; returns that folder.
+
+    The last stage, the evidence stage, measures every labelled file into ``cache`` (default ``out_dir/cache/evidence``;
+    re-runs resume) with ``workers`` processes. ``only=("evidence",)`` with ``init`` runs that stage alone on a copy of
+    ``init``: its seeds keep their weights and calibration.
 
     With ``init`` (a bundle folder) training continues from that bundle's weights on the split it recorded, so its
     held-out people stay held out; ``only`` then names the stages to train (the others keep their weights as they are),
@@ -48,9 +56,13 @@ def train(
     bundle retrained by today's recipe, without moving the split its other models and calibration depend on.
     """
     cfg = cfg or TrainConfig()
+    data_dir, out_dir = Path(data_dir), Path(out_dir)
+    if only == ("evidence",):
+        if init is None:
+            raise ValueError("the evidence stage alone needs a bundle to take the other models from (init)")
+        return _evidence_only(init, data_dir, out_dir, cfg, cache, workers)
     run_stages = tuple(s for s in STAGES if s != "blend" or cfg.blend_steps > 0) if only is None else tuple(only)
     _check_stages(run_stages, cfg, init=init, only=only, fresh=fresh)
-    data_dir, out_dir = Path(data_dir), Path(out_dir)
     work = out_dir / "work"
     work.mkdir(parents=True, exist_ok=True)
     rank, world = dist_setup(device)
@@ -135,13 +147,35 @@ def train(
         _save(bundle, bundle_dir)
         (work / "histories.json").write_text(json.dumps(histories))
         if cfg.learned_fusion:
-            records = out_dir / "cache" / "records.jsonl"
-            learned.fit_stage(
-                bundle_dir, data_dir, records, reshare=cfg.fusion_reshared_copies, paired=cfg.fusion_paired_correction,
-                scale_matched=cfg.fusion_scale_matched,
-            )  # fmt: skip
+            fit_evidence(bundle_dir, data_dir, cache or out_dir / "cache" / "evidence", cfg, workers=workers)
     barrier()
     return bundle_dir
+
+
+def fit_evidence(bundle_dir: Path, data_dir: Path, cache: Path, cfg: TrainConfig, *, workers: int = 2) -> Path:
+    """The evidence stage (:mod:`vaedetect.training.evidence_stage`) on a saved bundle, then its model card."""
+    evidence_stage.fit_stage(bundle_dir, data_dir, cache, CONFIGS[cfg.evidence_config], workers=workers)
+    (bundle_dir / "README.md").write_text(make_model_card(bundle_dir))
+    return bundle_dir
+
+
+def _evidence_only(
+    init: str | Path, data_dir: Path, out_dir: Path, cfg: TrainConfig, cache: Path | None, workers: int
+) -> Path:
+    """``only=("evidence",)``: the bundle's seeds as they are (weights, calibration, split), a new evidence stage."""
+    bundle_dir = out_dir / "bundle"
+    if bundle_dir.exists():
+        shutil.rmtree(bundle_dir)
+    shutil.copytree(init, bundle_dir, ignore=shutil.ignore_patterns(".*"))
+    bundle = ModelBundle.load(bundle_dir)
+    bundle.config.training = {
+        **bundle.config.training,
+        "stages": ["evidence"],
+        "evidence_config": cfg.evidence_config,
+        "init": str(init),
+    }
+    bundle.save(bundle_dir)
+    return fit_evidence(bundle_dir, data_dir, cache or out_dir / "cache" / "evidence", cfg, workers=workers)
 
 
 def _check_stages(

@@ -60,17 +60,11 @@ class TrainConfig:
     # sum / sqrt(k)) and uses the pseudo-fakes for the Platt step, the checks and the map; "poe" fits each expert's
     # weight on the pseudo-fakes it can see (the earlier recipe). See ``training.calibrate.fit_experts`` for why.
     fusion: str = "equal"
-    # Then learn how much each evidence counts from the labelled fakes of the data folder (training.learned); a bundle
-    # with learned heads scores with them. Off: the equal/poe fusion above decides.
+    # Then the evidence stage (training.evidence_stage): the pretrained evidence's heads and the learned fusion of the
+    # configuration named here (training.stacking.CONFIGS, picked by bench/results/2026-12-06-evidence-rules.md),
+    # fitted on the labelled files of the data folder. Off: the equal/poe fusion above decides.
     learned_fusion: bool = True
-    # ... and measure one re-shared copy of every file (training.reshare), so that "likely manipulated" stands above
-    # re-shared real files too (bench/results/2026-12-01-rules.md, rule 10; the copies set lines, they train nothing).
-    fusion_reshared_copies: bool = True
-    # ... and let those copies, paired with their originals, also teach the quality correction what re-sharing does
-    # within a file (rule 17; the copies still train no head rows).
-    fusion_paired_correction: bool = False
-    # ... and correct each evidence for the code length of the pixels it reads, at its scale (rule 22).
-    fusion_scale_matched: bool = False
+    evidence_config: str = "C"
     face_vae: FaceVAEConfig = field(default_factory=FaceVAEConfig)
     audio_vae: AudioVAEConfig = field(default_factory=AudioVAEConfig)
     sync: SyncConfig = field(default_factory=SyncConfig)

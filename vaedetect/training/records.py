@@ -24,11 +24,15 @@ from typing import Any
 import numpy as np
 
 from vaedetect import pretrained
+from vaedetect.evidence import speaker
 from vaedetect.evidence.clip_probe import face_inputs, mean_embedding
 from vaedetect.faces import N_LANDMARKS
 from vaedetect.models import speech_mouth as sm
 from vaedetect.training import speech_mouth
 from vaedetect.training.learned import record_of, tied_families
+from vaedetect.training.reshare import SUFFIX
+from vaedetect.training.speaker import cached_speaker_change
+from vaedetect.training.stacking import PROBED
 
 log = logging.getLogger("vaedetect.train")
 
@@ -44,11 +48,22 @@ def labelled_rows(data_dir: Path) -> list[dict[str, str]]:
         return [r for r in csv.DictReader(fh) if r.get("label") in ("real", "fake")]
 
 
-def measure_file(detector: Any, row: dict[str, str], data_dir: Path, out: Path) -> None:
-    """Ingest one labelled file with ``detector`` and write its cache entry to ``out`` (an ``.npz``)."""
-    from vaedetect.ingest import ingest
+def measure_file(detector: Any, row: dict[str, str], data_dir: Path, out: Path, *, reshared: bool = False) -> None:
+    """Ingest one labelled file with ``detector`` and write its cache entry to ``out`` (an ``.npz``). With
+    ``reshared``, measure instead one re-shared copy of it (:mod:`vaedetect.training.reshare`), made in a temporary
+    folder: the copy's lines must hold as the original's do."""
+    import tempfile
 
-    clip = ingest(data_dir / row["path"], detector.limits, detector.face_config, pool=detector.faces)
+    from vaedetect.ingest import ingest
+    from vaedetect.media import IMAGE_EXTENSIONS
+    from vaedetect.training.reshare import reshared_copy
+
+    src = data_dir / row["path"]
+    with tempfile.TemporaryDirectory(prefix="vaedetect-reshare-") as tmp:
+        how = None
+        if reshared:
+            src, how = reshared_copy(src, row["path"], Path(tmp), photo=src.suffix.lower() in IMAGE_EXTENSIONS)
+        clip = ingest(src, detector.limits, detector.face_config, pool=detector.faces)
     arr, skip = detector._arrays(clip)
     record = detector.record_clip(clip)
     faces, frames = face_inputs(arr)
@@ -67,6 +82,7 @@ def measure_file(detector: Any, row: dict[str, str], data_dir: Path, out: Path) 
         "skip": int(skip),
         "face_frames": (frames + skip).tolist(),
         "record": record,
+        "reshared": how,
     }
     wav = clip.audio if clip.audio is not None else np.zeros(0, np.float32)
     np.savez_compressed(
@@ -97,24 +113,29 @@ def _init(bundle: str | None) -> None:
     _detector = load_detector(bundle)
 
 
-def _measure(job: tuple[dict[str, str], str, str]) -> tuple[str, str | None, float]:
-    row, data_dir, out_dir = job
-    out = Path(out_dir) / f"{key_of(row['path'])}.npz"
+def _measure(job: tuple[dict[str, str], str, str, bool]) -> tuple[str, str | None, float]:
+    row, data_dir, out_dir, reshared = job
+    out = Path(out_dir) / f"{key_of(row['path'] + (SUFFIX if reshared else ''))}.npz"
     if out.exists():
         return row["path"], None, 0.0
     t0 = time.perf_counter()
     try:
-        measure_file(_detector, row, Path(data_dir), out)
+        measure_file(_detector, row, Path(data_dir), out, reshared=reshared)
         return row["path"], None, time.perf_counter() - t0
     except Exception as e:  # record and go on: one odd file must not stop a long run
         return row["path"], f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=3)}", time.perf_counter() - t0
 
 
-def measure_all(data_dir: Path, cache: Path, *, bundle: str | None = None, workers: int = 2) -> dict[str, str]:
+def measure_all(
+    data_dir: Path, cache: Path, *, bundle: str | None = None, workers: int = 2, reshared: bool = False
+) -> dict[str, str]:
     """Measure every labelled file not yet in ``cache`` with the bundle ``bundle`` (default: the bundled one), in
-    ``workers`` processes; re-runs resume. Returns {path: error} for the files that could not be measured."""
+    ``workers`` processes; re-runs resume. With ``reshared``, also one re-shared copy of every *real* file (they set
+    lines, they train nothing). Returns {path: error} for the files that could not be measured."""
     cache.mkdir(parents=True, exist_ok=True)
-    jobs = [(r, str(data_dir), str(cache)) for r in labelled_rows(data_dir)]
+    rows = labelled_rows(data_dir)
+    jobs = [(r, str(data_dir), str(cache), False) for r in rows]
+    jobs += [(r, str(data_dir), str(cache), True) for r in rows if reshared and r["label"] == "real"]
     errors: dict[str, str] = {}
     t0 = time.time()
     with mp.get_context("spawn").Pool(workers, initializer=_init, initargs=(bundle,)) as pool:
@@ -140,6 +161,15 @@ def record_from_cache(d: Any, key: str) -> dict[str, Any]:
     row = meta["row"]
     rec = record_of(row, meta["record"])
     rec.update(tied=list(tied_families(row)), kind_group=row["group"], key=key, kind=meta["kind"])
+    if meta.get("reshared"):
+        rec.update(path=row["path"] + SUFFIX, copy_of=row["path"], transform=meta["reshared"])
+    # What a bundle's own heads measured is refitted here (probes, speech-to-mouth); the speaker change is remeasured.
+    for name in (*PROBED, "av_fit", "av_peak", speaker.NAME):
+        rec["values"].pop(name, None)
+    if rec["kind"] == "video" and len(d["audio"]):
+        change = cached_speaker_change(d)
+        if change is not None:
+            rec["values"][speaker.NAME] = change
     faces, stills = d["face_clip"], d["frame_clip"]
     rec["embeddings"] = {n: _unit(e) for n, e in (("clip_face", faces), ("clip_frame", stills)) if len(e)}
     frames = rec.get("frames", [])
@@ -182,6 +212,8 @@ def load_records(cache: Path) -> tuple[list[dict[str, Any]], list[speech_mouth.M
         records.append(rec)
     have = [i for i, m in enumerate(mouths) if m is not None]
     clips = [mouths[i] for i in have]
+    for i, c in zip(have, clips, strict=True):  # a re-shared copy is scored, never fitted on
+        c.trains = not records[i].get("copy_of")
     k, ridge, table = speech_mouth.choose_size(clips)
     for i, v in zip(have, speech_mouth.cross_fitted(clips, k, ridge), strict=True):
         records[i]["values"].update({name: x for name, x in v.items() if x is not None})

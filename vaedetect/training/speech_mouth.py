@@ -32,6 +32,7 @@ class MouthClip:
     use: np.ndarray  # (G,) bool
     group: str
     label: int
+    trains: bool = True  # False for a re-shared copy: scored like any clip, never fitted on
 
     @property
     def triple(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -39,7 +40,7 @@ class MouthClip:
 
 
 def _fits(clips: list[MouthClip]) -> list[MouthClip]:
-    return [c for c in clips if not c.label and c.use.sum() >= sm.MIN_FRAMES]
+    return [c for c in clips if c.trains and not c.label and c.use.sum() >= sm.MIN_FRAMES]
 
 
 def choose_size(clips: list[MouthClip]) -> tuple[int, float, dict[str, float]]:
