@@ -107,7 +107,7 @@ class LearnedHead:
     head: Head
 
     def zs(self, z: dict[str, float | None], raw: RawEvidence) -> dict[str, float]:
-        zl = self.fusion.zs({**z, **raw.cues, **raw.values}, raw.quality)
+        zl = self.fusion.zs({**raw.cues, **raw.values, **z}, raw.quality)  # z may carry one second's own values
         return {k: 0.0 if v is None else v for k, v in zl.items()}
 
 
@@ -173,6 +173,10 @@ def per_second(
                 zs["latent"] = float(_z("latent", raw.frame_latent[m].mean(), norms["latent"]))
             if "blend" in norms and raw.frame_blend is not None:
                 zs["blend"] = float(_z("blend", raw.frame_blend[m].mean(), norms["blend"]))
+        for name, (frames, values) in raw.frame_values.items():  # e.g. the CLIP probe's logit of each sampled face
+            mv = (frames >= lo) & (frames < hi)
+            if mv.any():
+                zs[name] = float(np.mean(values[mv]))
         if raw.sync_centers is not None and "sync" in norms:
             ms = (raw.sync_centers >= lo) & (raw.sync_centers < hi)
             if ms.any():
