@@ -150,6 +150,12 @@ class Detector:
             warnings=warnings,
             scores={k: (None if v is None else round(v, 3)) for k, v in scores.z.items()},
             contributions={k: round(v, 4) for k, v in scores.contributions.items()},
+            findings=scores.findings,
+            weak_traces=scores.weak_traces,
+            checks=scores.checks,
+            tier_rates=scores.tier_rates,
+            no_verdict=scores.no_verdict,
+
             unavailable=unavailable(clip, scores.z, set(self.bundle.calibration.get("evidence", {})), self._offered),
             thresholds=scores.lines,
             sync=self._sync(clip, raw, offset),
