@@ -159,7 +159,7 @@ FINDING_RAISED = "The score alone is below the “look closer” line; what was 
 _SIGMA_NOTE = re.compile(r" \([+\-−]?\d+(?:\.\d+)?σ\)")
 # Where a score sits against a line, by its distance as a share of the distance between the two lines (so 50 % under a
 # 59 % line is not "well below" it when the other line is at 98 %): under JUST "just", from WELL on "well".
-JUST_SHARE = 0.15
+JUST_SHARE = 0.1
 WELL_SHARE = 0.5
 DETAILS_PARTS = {"lines": "the lines", "pushes": "what each check pushed", "sigmas": "each check in σ",
                  "missing": "what was not checked"}  # fmt: skip
@@ -177,11 +177,14 @@ SHIFT_FINDING = (
 )
 
 ALIGNMENT_CAPTION = (
-    "Top: how sure the lip-sync model is that mouth and voice belong together, over time. Middle: mouth opening "
-    "and loudness should rise and fall together. Bottom: how badly mouth and voice fit when the audio is shifted by "
-    "so many seconds, by the lip-sync model (solid) and by the mouth opening predicted from the voice (dashed); the "
-    "star is where both together fit best, and real clips fit best near 0 s."
+    "Top: how sure the lip-sync model is that mouth and voice belong together, over time (0 = no surer than for"
+    " shifted audio; gaps: no speech with a visible mouth). Middle: mouth opening and loudness should rise and fall"
+    " together. Bottom: how badly mouth and voice fit when the audio is shifted by so many seconds, by the lip-sync"
+    " model (grey), by the mouth opening predicted from the voice (dashed) and by both together (black); the star"
+    " marks the lowest point, where they fit best, and is left out when the two cues disagree. Real clips fit best"
+    " near 0 s."
 )
+
 TIMELINE_CAPTION = (
     "One point per second. Top: the combined manipulation score against the verdict lines (dashed). "
     "Bottom: face and lip-sync evidence in standard deviations from real clips (0 = typical, higher = more unusual)."

@@ -24,8 +24,8 @@ EVIDENCE = ("face", "latent", "temporal", "audio", "sync", "blend")
 # 2: ``contributions``; 3: ``media.quantizer`` and ``media.jpeg_quality``; 4: ``fake_probability`` renamed
 # ``manipulation_score`` (it ranks files against the lines; it was never a chance of being fake);
 # 5: ``media.cut_to_limit``, ``media.incomplete`` and ``media.promised_duration_s`` (older reports read with defaults);
-# 6: ``findings``, ``weak_traces``, ``checks``, ``tier_rates``, ``no_verdict`` and, in the JSON only, ``verdict_words``
-# (the words every output shows for the verdict code; the codes themselves are unchanged).
+# 6: ``findings``, ``weak_traces``, ``checks``, ``tier_rates``, ``no_verdict``, ``model.summary`` and, in the JSON
+# only, ``verdict_words`` (the words every output shows for the verdict code; the codes themselves are unchanged).
 SCHEMA_VERSION = 6
 # Warnings that make a verdict less certain: the uncertain band widens instead of the detector guessing.
 WIDENING = frozenset({"low_resolution", "heavy_compression", "short_clip", "multiple_faces", "partial_face"})
@@ -127,6 +127,8 @@ class ModelInfo:
     # Identifies a bundle without a revision (bundled or local): the first 12 hex digits of its calibration's SHA-256.
     fingerprint: str | None = None
     card: str | None = None  # the model card's URL (Hub bundles); a local bundle's card is its README.md
+    # The model card in a few sentences (``model_card.summary``), so a report that travels alone says what made it.
+    summary: str | None = None
 
 
 @dataclass

@@ -21,6 +21,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -304,7 +305,8 @@ def check_tier_rates(rates: Any) -> None:
     print a wrong share. Format, per kind of file ("video", "photo"; either may be missing)::
 
         {"how": "leave-one-family-out", "n_real": int, "n_fake": int, "n_families": int,
-         "real_files": {"real": float, "uncertain": float, "fake": float}, "fakes": {...the same...}}
+         "real_files": {"real": float, "uncertain": float, "fake": float}, "fakes": {...the same...},
+         "per_family": {family: {"n_fake": int, "fakes": {...the same...}}}}   # per_family optional
 
     with each block's shares in 0..1 summing to 1.
     """
@@ -328,14 +330,26 @@ def check_tier_rates(rates: Any) -> None:
             if not isinstance(n, int) or isinstance(n, bool) or n < 1:
                 raise bad(f"[{kind!r}].{key} must be a positive integer, got {n!r}")
         for group in ("real_files", "fakes"):
-            shares = block.get(group)
-            if not isinstance(shares, dict) or set(shares) != set(TIER_CODES):
-                raise bad(f"[{kind!r}].{group} must give a share for each of {', '.join(TIER_CODES)}")
-            values = list(shares.values())
-            if not all(isinstance(v, int | float) and not isinstance(v, bool) and 0.0 <= v <= 1.0 for v in values):
-                raise bad(f"[{kind!r}].{group} shares must be numbers from 0 to 1, got {shares}")
-            if abs(sum(values) - 1.0) > _SHARE_SUM_TOLERANCE:
-                raise bad(f"[{kind!r}].{group} shares must sum to 1, got {sum(values):.3f}")
+            _check_shares(block.get(group), f"[{kind!r}].{group}", bad)
+        per_family = block.get("per_family")  # optional: the same shares for each held-out family's fakes
+        if per_family is not None:
+            if not isinstance(per_family, dict):
+                raise bad(f"[{kind!r}].per_family must be an object keyed by family")
+            for family, fam in per_family.items():
+                n = fam.get("n_fake") if isinstance(fam, dict) else None
+                if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+                    raise bad(f"[{kind!r}].per_family[{family!r}].n_fake must be a positive integer, got {n!r}")
+                _check_shares(fam.get("fakes"), f"[{kind!r}].per_family[{family!r}].fakes", bad)
+
+
+def _check_shares(shares: Any, where: str, bad: Callable[[str], BundleError]) -> None:
+    if not isinstance(shares, dict) or set(shares) != set(TIER_CODES):
+        raise bad(f"{where} must give a share for each of {', '.join(TIER_CODES)}")
+    values = list(shares.values())
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) and 0.0 <= v <= 1.0 for v in values):
+        raise bad(f"{where} shares must be numbers from 0 to 1, got {shares}")
+    if abs(sum(values) - 1.0) > _SHARE_SUM_TOLERANCE:
+        raise bad(f"{where} shares must sum to 1, got {sum(values):.3f}")
 
 
 def tier_rates(calibration: dict[str, Any], kind: str) -> dict[str, Any] | None:
