@@ -134,8 +134,22 @@ def test_measured_tier_rates_are_read_by_kind_of_file_and_absent_is_none(tmp_pat
         ({"video": tier_rate_block((1.2, -0.2, 0.0), (0.4, 0.5, 0.1))}, "from 0 to 1"),
         ({"audio": tier_rate_block((0.8, 0.2, 0.0), (0.4, 0.5, 0.1))}, "unknown kind"),
         ([0.8, 0.2], "object keyed by kind"),
+        (
+            {"video": {**tier_rate_block((0.8, 0.2, 0.0), (0.4, 0.5, 0.1)), "per_family": {"EMO": {"n_fake": 4}}}},
+            r"per_family\['EMO'\].fakes",
+        ),
     ],
-    ids=["no-sum", "protocol", "no-fakes", "float-count", "missing-tier", "out-of-range", "kind", "not-a-dict"],
+    ids=[
+        "no-sum",
+        "protocol",
+        "no-fakes",
+        "float-count",
+        "missing-tier",
+        "out-of-range",
+        "kind",
+        "not-a-dict",
+        "family-without-shares",
+    ],
 )
 def test_malformed_tier_rates_stop_the_bundle_loading(tmp_path, rates, message):
     """The page prints these shares beside every verdict: a malformed block must not load and print wrong numbers."""
