@@ -60,7 +60,7 @@ EXAMPLE_LABELS = {
     "fake-lipsync-shift.mp4": "Fake (made here): voice delayed 0.4 s",
     "fake-self-blend.mp4": "Fake (made here): face blended with a shifted copy of itself",
 }
-UI_VERSION = 9  # bump when the outputs of the Analyze handler change: it keys the cached example outputs
+UI_VERSION = 10  # bump when the outputs of the Analyze handler change: it keys the cached example outputs
 REPORT_DIR_NAME = "vaedetect-reports"
 REPORT_DIR_MAX_AGE_S = 1200  # request folders older than this are swept (delete_cache removes the files sooner)
 GENERIC_ERROR = (
@@ -323,7 +323,7 @@ class Handlers:
         start = next((k for k, f in enumerate(frames) if f["index"] == best), 0)
         return {
             "verdict": explain.verdict_markdown(report, card_link=self.card_link),
-            "tier": report.verdict,
+            "tier": explain.tier_class(report),
             "frames": frames,
             "start": start,
             "umap": figures.umap_figure(report, self.reference),
@@ -561,55 +561,63 @@ def build_app(detector: Detector, examples_dir: str | None = None) -> gr.Blocks:
 
         with gr.Tab("Check a clip"):
             with gr.Row(equal_height=False):
+                # Examples first, then the inputs: on a 1440×900 screen and on a phone they are in view on arrival.
                 with gr.Column(scale=5):
                     video = gr.Video(
                         label="Video",
                         sources=["upload", "webcam"],
                         include_audio=True,
                         format=None,
-                        height=300,
                         webcam_options=gr.WebcamOptions(
                             mirror=True, constraints={"video": {"width": {"ideal": 1280}, "height": {"ideal": 720}}}
                         ),
                         elem_id="video-input",
+                        min_width=240,  # side by side with the photo on a desktop, stacked on a phone
+                        render=False,
                     )
                     photo = gr.Image(
                         label="…or a photo",
                         type="filepath",
                         image_mode=None,  # pass the original file through: re-encoding would hide traces
                         sources=["upload", "clipboard"],
-                        height=180,
                         elem_id="photo-input",
+                        min_width=240,
+                        render=False,
                     )
-                    photo_note = gr.Markdown("", elem_id="photo-note")
-                    gr.Markdown(WEBCAM_ADVICE, elem_id="webcam-advice", elem_classes=["caption"])
-                    analyze_btn = gr.Button("Analyze", variant="primary", elem_id="analyze-btn")
                     _add_examples(handlers, detector, examples_dir, video, photo)
+                    with gr.Row(elem_id="inputs"):
+                        video.render()
+                        photo.render()
+                    photo_note = gr.Markdown("", elem_id="photo-note")
+                    analyze_btn = gr.Button("Analyze", variant="primary", elem_id="analyze-btn")
+                    gr.Markdown(WEBCAM_ADVICE, elem_id="webcam-advice", elem_classes=["caption"])
                 with gr.Column(scale=6):
                     o.verdict.render()
                     o.html_file.render()
                     o.report_file.render()
 
-            gr.Markdown("### What the face model saw")
-            with gr.Row():
-                with gr.Column():
-                    o.slider.render()
-                    _caption(explain.SLIDER_CAPTION)
-                with gr.Column():
-                    o.heatmap.render()
-                    _caption(explain.HEATMAP_CAPTION)
-            o.frame_pick.render()
-            o.frame_note.render()
-            with gr.Row():
-                with gr.Column(min_width=320):
-                    o.umap_plot.render()
-                    _caption(explain.MAP_CAPTION)
-                    o.umap_note.render()
-                with gr.Column(min_width=320):
-                    o.timeline_plot.render()
-                    o.timeline_note.render()
-            o.alignment_plot.render()
-            o.alignment_note.render()
+            # Shown only once there is something in it (assets/ui/style.css keys on the pictures and plots).
+            with gr.Column(elem_id="evidence"):
+                gr.Markdown("### What the face model saw")
+                with gr.Row():
+                    with gr.Column(elem_id="slider-col"):
+                        o.slider.render()
+                        _caption(explain.SLIDER_CAPTION)
+                    with gr.Column(elem_id="heatmap-col"):
+                        o.heatmap.render()
+                        _caption(explain.HEATMAP_CAPTION)
+                o.frame_pick.render()
+                o.frame_note.render()
+                with gr.Row():
+                    with gr.Column(min_width=320):
+                        o.umap_plot.render()
+                        _caption(explain.MAP_CAPTION)
+                        o.umap_note.render()
+                    with gr.Column(min_width=320):
+                        o.timeline_plot.render()
+                        o.timeline_note.render()
+                o.alignment_plot.render()
+                o.alignment_note.render()
 
         with gr.Tab("How it works / limits"):
             gr.Markdown(HOW_IT_WORKS)
@@ -628,6 +636,7 @@ def build_app(detector: Detector, examples_dir: str | None = None) -> gr.Blocks:
             handlers.analyze_ui,
             inputs=[video, photo],
             outputs=o.all(),
+            show_progress_on=[o.verdict],  # one progress indicator, where the answer will appear
             preprocess=False,  # raw file payloads: a damaged photo becomes our friendly error, not Gradio's
             api_visibility="private",
             concurrency_id="analysis",
@@ -674,13 +683,17 @@ def _add_examples(handlers: Handlers, detector: Detector, folder: str | None, vi
                 fn=handlers.example_video if kind == "video" else handlers.example_photo,
                 cache_examples=True,
                 cache_mode="lazy",
-                label=f"{label} (click one)",
+                label=f"{label}: click one",
                 elem_id=f"{kind}-examples",
             )
+        if (cached := getattr(ex, "cache_event", None)) is not None and hasattr(cached, "fn"):
+            cached.fn.show_progress_on = [o.verdict]  # one progress indicator here too
         handlers.protected.update(_example_cache_paths(ex))
         ex.dataset.click(
             handlers.reset_frames, None, [o.frame_pick, o.frames_state], queue=False, api_visibility="private"
         )
+    if videos or photos:
+        gr.Markdown(explain.EXAMPLES_NOTE, elem_id="examples-note", elem_classes=["caption"])
 
 
 @contextlib.contextmanager

@@ -175,3 +175,13 @@ def test_the_most_unusual_frame_is_shown_first_and_named_so():
     empty = fake_report(faces=False)
     assert explain.best_frame_index(empty) is None
     assert "No face" in explain.frame_caption(empty, None)
+
+
+def test_no_timeline_guide_or_count_for_seconds_that_hold_nothing():
+    """A faceless, silent second has no values: no reading guide and no "1 second with evidence" (issue 32)."""
+    from vaedetect.report import TimelinePoint
+
+    report = fake_report(faces=False, has_audio=False)
+    report.timeline = [TimelinePoint(t=0.0)]
+    assert explain.timeline_caption(report) == ""
+    assert explain.timeline_summary(report).startswith("No per-second scores")

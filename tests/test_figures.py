@@ -26,7 +26,7 @@ def _strict_json(fig: go.Figure) -> dict:
 
 
 def _annotation_texts(fig: go.Figure) -> str:
-    return " ".join(a.text or "" for a in fig.layout.annotations)
+    return " ".join((a.text or "").replace("<br>", " ") for a in fig.layout.annotations)
 
 
 @pytest.fixture(scope="module")
@@ -204,7 +204,7 @@ def test_timeline_figure_traces_and_thresholds():
     top, bottom = fig.layout.yaxis.domain, fig.layout.yaxis2.domain
     assert bottom[1] < top[0]  # stacked, not overlaid
     legend_only = [t.name for t in fig.data if t.x == (None,)]  # the lines are named in the legend, not over the data
-    assert [n.split("”")[0] for n in legend_only] == ["“uncertain", "“likely manipulated"]
+    assert [n.split("”")[0] for n in legend_only] == ["“look closer", "“strong signs"]
     assert not fig.layout.annotations or all("manipulated" not in (a.text or "") for a in fig.layout.annotations)
     z = [v for t in series[:2] for v in t.y if v is not None]
     lo, hi = fig.layout.yaxis2.range

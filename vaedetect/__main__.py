@@ -151,7 +151,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     summary = scan(args.source, args.out, checkpoint=args.checkpoint, workers=args.workers, ray_address=args.ray)
     st = summary.as_dict()
     print(f"{st['scored_now']} scored, {st['skipped_already_done']} already in {args.out}, {st['total']} listed")
-    words = {**explain.TIER_LABELS, NO_VERDICT: "no verdict", "error": "errors"}
+    words = {**explain.TIER_LABELS, NO_VERDICT: "no verdict"}
     print("verdicts: " + (", ".join(f"{words.get(k, k)} {v}" for k, v in sorted(st["verdicts"].items())) or "none"))
     if st["files_per_minute"]:
         print(f"{st['seconds']:.1f} s, {st['files_per_minute']:.1f} files/min")

@@ -488,9 +488,16 @@ def frame_caption(report: Report, index: int | None) -> str:
     return text
 
 
+def has_timeline(report: Report) -> bool:
+    """Whether a clip has anything per second to plot (a score or a face or lip-sync value in some second)."""
+    return report.media.kind != "image" and any(
+        v is not None for p in report.timeline for v in (p.fused, p.face, p.sync)
+    )
+
+
 def timeline_caption(report: Report) -> str:
     """How to read the timeline; nothing for a photo or a clip without per-second scores (the panel says why)."""
-    return TIMELINE_CAPTION if report.media.kind != "image" and report.timeline else ""
+    return TIMELINE_CAPTION if has_timeline(report) else ""
 
 
 def alignment_caption(report: Report) -> str:
@@ -550,11 +557,13 @@ def timeline_summary(report: Report) -> str:
     pts = report.timeline
     if report.media.kind == "image":
         return "A single photo has no timeline."
-    if not pts:
+    if not has_timeline(report):
         return "No per-second scores for this clip (it is too short or no second had enough evidence)."
     fused = [(p.t, p.fused) for p in pts if p.fused is not None]
     if not fused:
-        return f"{_count(len(pts), 'second')} with face or lip-sync evidence but no combined score."
+        with_evidence = sum(1 for p in pts if p.face is not None or p.sync is not None)
+        return f"{_count(with_evidence, 'second')} with face or lip-sync evidence but no combined score."
+
     t_max, s_max = max(fused, key=lambda ts: ts[1])
     text = f"{_count(len(fused), 'second')} scored; the highest combined score is {_fmt_pct(s_max)} at {t_max:.0f} s"
     fake = (report.thresholds or {}).get("fake")

@@ -12,6 +12,7 @@ arrays, which older plotly.js bundles cannot read and which make the JSON hard t
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -20,7 +21,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from vaedetect.explain import no_sync_text, offset_sentence, sync_fps
+from vaedetect.explain import LINE_NAMES, no_sync_text, offset_sentence, sync_fps
 from vaedetect.report import FrameEvidence, Report, SyncResult
 
 __all__ = [
@@ -36,6 +37,8 @@ __all__ = [
 DISPLAY_PX = 192  # face pictures in a report: the crop, its reconstruction and the heatmap
 HEATMAP_MAX_Z = 4.0  # brightest heatmap colour: this many standard deviations worse than real faces
 NO_FACE_MAP_TEXT = "No face was analysed — the face map is not available"
+EMPTY_TEXT_CHARS = 40  # an empty figure's sentence wraps at this many characters (fits a phone)
+
 NO_TIMELINE_TEXT = "A single photo has no timeline"
 NO_TIMELINE_SCORES_TEXT = "No per-second scores for this clip (too short, or no second had enough evidence)"
 # Colour-blind-safe palette (Okabe-Ito), one distinct hue and symbol per reference group; the clip's own frames use a
@@ -82,7 +85,7 @@ def empty_figure(message: str, title: str = "", height: int = 320) -> go.Figure:
     """A blank figure that says, in the middle, why there is nothing to plot."""
     fig = go.Figure()
     fig.add_annotation(
-        text=message,
+        text="<br>".join(textwrap.wrap(message, EMPTY_TEXT_CHARS)),  # plotly does not wrap: a long line is cut
         x=0.5,
         y=0.5,
         xref="paper",
@@ -555,12 +558,12 @@ def timeline_figure(report: Report) -> go.Figure:
         )
     th = report.thresholds or {}
     if has_fused:
-        for key, label, colour in (("uncertain", "uncertain", "#E69F00"), ("fake", "likely manipulated", "#D55E00")):
+        for key, colour in (("uncertain", "#E69F00"), ("fake", "#D55E00")):
             if key in th and 0.0 <= float(th[key]) <= 1.0:
                 line = {"dash": "dash", "color": colour, "width": 1.5}
                 fig.add_hline(y=float(th[key]), line=line, row=1, col=1)
                 # Named in the legend, not written on the plot, where the combined line runs over the label.
-                name = f"“{label}” from {float(th[key]):.0%}"
+                name = f"{LINE_NAMES[key]} from {float(th[key]):.0%}"
                 fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line=line, name=name), row=1, col=1)
         fig.update_yaxes(range=[0, 1], tickformat=".0%", title_text="score", row=1, col=1)
     else:

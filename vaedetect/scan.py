@@ -25,6 +25,7 @@ from vaedetect.errors import InputError
 from vaedetect.explain import verdict_label
 from vaedetect.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from vaedetect.models.bundle import file_sha256
+from vaedetect.report import Report
 
 SCAN_SUFFIXES = frozenset(IMAGE_EXTENSIONS | VIDEO_EXTENSIONS)
 SLOWEST_SHOWN = 5
@@ -64,8 +65,8 @@ def score_file(analyze: Callable[[str], Any], path: str | Path) -> dict[str, Any
     else:
         line.update(
             verdict=report.verdict,
-            no_verdict=report.no_verdict,
-            verdict_words=verdict_label(report),
+            no_verdict=getattr(report, "no_verdict", None),  # evaluate's stand-ins for a Report carry less
+            verdict_words=verdict_label(report) if isinstance(report, Report) else None,
             score=float(report.manipulation_score),
             media=report.media.kind,
             scores={k: _finite_or_none(v) for k, v in report.scores.items()},
