@@ -147,6 +147,7 @@ def test_a_cold_page_shows_the_examples_above_the_fold_and_no_empty_output_boxes
         assert box["y"] >= 0 and box["y"] + box["height"] <= viewport["height"], box  # whole gallery in view
         for empty in ("#evidence", "#html-file", "#report-file", "#recon-slider", "#umap-plot", "#alignment-plot"):
             assert not pg.locator(empty).is_visible(), f"{empty} shown with nothing in it"
+        assert _unnamed_controls(pg) == []  # every control has a name, before any result too
         # After a video is loaded the source icons under it are drawn whole, not cut by the box.
         pg.locator("#video-input input[type=file]").set_input_files(str(clip))
         pg.wait_for_selector("#video-input video")

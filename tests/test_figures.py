@@ -45,7 +45,7 @@ def test_umap_figure_draws_real_faces_over_the_manipulated_groups_and_the_clip_o
     clip, star = fig.data[-2], fig.data[-1]
     assert len(clip.x) == len(report.frames)
     assert list(clip.marker.color) == [f.time_s for f in report.frames]
-    assert "face score z" in clip.hovertemplate and "t = " in clip.hovertemplate
+    assert "face score" in clip.hovertemplate and "t = " in clip.hovertemplate
     assert star.x[0] == np.median([f.map_xy[0] for f in report.frames]) and star.marker.symbol == "star"
 
 

@@ -21,7 +21,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from vaedetect.explain import LINE_NAMES, no_sync_text, offset_sentence, sync_fps
+from vaedetect.explain import LINE_NAMES, no_sync_text, offset_sentence, sigma, sync_fps
 from vaedetect.report import FrameEvidence, Report, SyncResult
 
 __all__ = [
@@ -279,8 +279,8 @@ def umap_figure(report: Report, reference: dict | None) -> go.Figure:
                 y=ys,
                 mode="markers",
                 name="this photo's face" if report.media.kind == "image" else "this clip's frames",
-                customdata=[[ti, "n/a" if s is None else f"{s:.1f}"] for ti, s in zip(t, scores, strict=True)],
-                hovertemplate="t = %{customdata[0]:.1f} s, face score z = %{customdata[1]}<extra></extra>",
+                customdata=[[ti, "n/a" if s is None else sigma(s)] for ti, s in zip(t, scores, strict=True)],
+                hovertemplate="t = %{customdata[0]:.1f} s, face score %{customdata[1]}<extra></extra>",
                 marker={
                     "size": 9,
                     "color": t,
