@@ -584,7 +584,7 @@ def build_app(detector: Detector, examples_dir: str | None = None) -> gr.Blocks:
                         min_width=240,
                         render=False,
                     )
-                    _add_examples(handlers, detector, examples_dir, video, photo)
+                    example_events = _add_examples(handlers, detector, examples_dir, video, photo)
                     with gr.Row(elem_id="inputs"):
                         video.render()
                         photo.render()
@@ -659,14 +659,20 @@ def build_app(detector: Detector, examples_dir: str | None = None) -> gr.Blocks:
             concurrency_limit=2,
         )
 
+    for event in example_events:  # a clicked example shows its progress in the verdict panel only, as Analyze does
+        demo.fns[event["id"]].show_progress_on = [o.verdict]
     demo.queue(default_concurrency_limit=2, max_size=16)
     demo.vaedetect_handlers = handlers  # type: ignore[attr-defined]  # for tests and the benchmark
     return demo
 
 
-def _add_examples(handlers: Handlers, detector: Detector, folder: str | None, video: gr.Video, photo: gr.Image) -> None:
-    """Lazily cached example videos/photos from a local folder; nothing at all when there are none."""
+def _add_examples(
+    handlers: Handlers, detector: Detector, folder: str | None, video: gr.Video, photo: gr.Image
+) -> list[Any]:
+    """Lazily cached example videos/photos from a local folder; nothing at all when there are none. Returns the
+    events that compute and show their outputs (for the page's one progress indicator)."""
     o = handlers.out
+    events: list[Any] = []
     videos, photos = example_files(folder)
     for files, component, kind, label in (
         (videos, video, "video", "Example videos"),
@@ -686,14 +692,15 @@ def _add_examples(handlers: Handlers, detector: Detector, folder: str | None, vi
                 label=f"{label}: click one",
                 elem_id=f"{kind}-examples",
             )
-        if (cached := getattr(ex, "cache_event", None)) is not None and hasattr(cached, "fn"):
-            cached.fn.show_progress_on = [o.verdict]  # one progress indicator here too
+        if (cached := getattr(ex, "cache_event", None)) is not None:
+            events.append(cached)
         handlers.protected.update(_example_cache_paths(ex))
         ex.dataset.click(
             handlers.reset_frames, None, [o.frame_pick, o.frames_state], queue=False, api_visibility="private"
         )
     if videos or photos:
         gr.Markdown(explain.EXAMPLES_NOTE, elem_id="examples-note", elem_classes=["caption"])
+    return events
 
 
 @contextlib.contextmanager

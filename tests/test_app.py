@@ -578,3 +578,15 @@ def test_example_cache_moves_when_the_bundled_checkpoint_changes(tmp_path, monke
     first = folder({"heads": {"full": {"bias": 0.1}}})
     assert folder({"heads": {"full": {"bias": 0.1}}}) == first  # same checkpoint, same cached verdicts
     assert folder({"heads": {"full": {"bias": 0.2}}}) != first  # same name, no revision, new weights: new cache
+
+
+def test_one_progress_indicator_for_analyze_and_for_a_clicked_example(tmp_path, monkeypatch):
+    """Issue 32: one progress bar was drawn in three boxes at once. Every event that fills the verdict panel shows its
+    progress there only. (The layout's configuration, so the stand-in detector is enough.)"""
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "tmp"))
+    monkeypatch.setenv("GRADIO_EXAMPLES_CACHE", str(tmp_path / "examples"))
+    demo = app.build_app(FakeDetector(), examples_dir=str(app.EXAMPLES_DIR))
+    verdict = demo.vaedetect_handlers.out.verdict._id
+    filling = [d for d in demo.get_config_file()["dependencies"] if verdict in d["outputs"]]
+    assert {d["api_name"] for d in filling} >= {"analyze_ui", "load_example"}
+    assert all(d["show_progress_on"] == [verdict] for d in filling), filling
