@@ -63,7 +63,7 @@ EXAMPLE_LABELS = {
     "fake-lipsync-shift.mp4": "Fake (made here): voice delayed 0.4 s",
     "fake-self-blend.mp4": "Fake (made here): face blended with a shifted copy of itself",
 }
-UI_VERSION = 9  # bump when the outputs of the Analyze handler change: it keys the cached example outputs
+UI_VERSION = 10  # bump when the outputs of the Analyze handler change: it keys the cached example outputs
 REPORT_DIR_NAME = "vaedetect-reports"
 GENERIC_ERROR = (
     "Something went wrong on our side while analysing this file. Please try again; if it keeps happening, "
@@ -321,7 +321,7 @@ class Handlers:
         start = next((k for k, f in enumerate(frames) if f["index"] == best), 0)
         return {
             "verdict": explain.verdict_markdown(report, card_link=self.card_link),
-            "tier": report.verdict,
+            "tier": explain.tier_class(report),
             "frames": frames,
             "start": start,
             "umap": figures.umap_figure(report, self.reference),
@@ -559,55 +559,63 @@ def build_app(detector: Detector, examples_dir: str | None = None) -> gr.Blocks:
 
         with gr.Tab("Check a clip"):
             with gr.Row(equal_height=False):
+                # Examples first, then the inputs: on a 1440×900 screen and on a phone they are in view on arrival.
                 with gr.Column(scale=5):
                     video = gr.Video(
                         label="Video",
                         sources=["upload", "webcam"],
                         include_audio=True,
                         format=None,
-                        height=300,
                         webcam_options=gr.WebcamOptions(
                             mirror=True, constraints={"video": {"width": {"ideal": 1280}, "height": {"ideal": 720}}}
                         ),
                         elem_id="video-input",
+                        min_width=240,  # side by side with the photo on a desktop, stacked on a phone
+                        render=False,
                     )
                     photo = gr.Image(
                         label="…or a photo",
                         type="filepath",
                         image_mode=None,  # pass the original file through: re-encoding would hide traces
                         sources=["upload", "clipboard"],
-                        height=180,
                         elem_id="photo-input",
+                        min_width=240,
+                        render=False,
                     )
+                    example_events = _add_examples(handlers, detector, examples_dir, video, photo)
+                    with gr.Row(elem_id="inputs"):
+                        video.render()
+                        photo.render()
                     photo_note = gr.Markdown("", elem_id="photo-note")
-                    gr.Markdown(WEBCAM_ADVICE, elem_id="webcam-advice", elem_classes=["caption"])
                     analyze_btn = gr.Button("Analyze", variant="primary", elem_id="analyze-btn")
-                    _add_examples(handlers, detector, examples_dir, video, photo)
+                    gr.Markdown(WEBCAM_ADVICE, elem_id="webcam-advice", elem_classes=["caption"])
                 with gr.Column(scale=6):
                     o.verdict.render()
                     o.html_file.render()
                     o.report_file.render()
 
-            gr.Markdown("### What the face model saw")
-            with gr.Row():
-                with gr.Column():
-                    o.slider.render()
-                    _caption(explain.SLIDER_CAPTION)
-                with gr.Column():
-                    o.heatmap.render()
-                    _caption(explain.HEATMAP_CAPTION)
-            o.frame_pick.render()
-            o.frame_note.render()
-            with gr.Row():
-                with gr.Column(min_width=320):
-                    o.umap_plot.render()
-                    _caption(explain.MAP_CAPTION)
-                    o.umap_note.render()
-                with gr.Column(min_width=320):
-                    o.timeline_plot.render()
-                    o.timeline_note.render()
-            o.alignment_plot.render()
-            o.alignment_note.render()
+            # Shown only once there is something in it (assets/ui/style.css keys on the pictures and plots).
+            with gr.Column(elem_id="evidence"):
+                gr.Markdown("### What the face model saw")
+                with gr.Row():
+                    with gr.Column(elem_id="slider-col"):
+                        o.slider.render()
+                        _caption(explain.SLIDER_CAPTION)
+                    with gr.Column(elem_id="heatmap-col"):
+                        o.heatmap.render()
+                        _caption(explain.HEATMAP_CAPTION)
+                o.frame_pick.render()
+                o.frame_note.render()
+                with gr.Row():
+                    with gr.Column(min_width=320):
+                        o.umap_plot.render()
+                        _caption(explain.MAP_CAPTION)
+                        o.umap_note.render()
+                    with gr.Column(min_width=320):
+                        o.timeline_plot.render()
+                        o.timeline_note.render()
+                o.alignment_plot.render()
+                o.alignment_note.render()
 
         with gr.Tab("How it works / limits"):
             gr.Markdown(HOW_IT_WORKS)
@@ -626,6 +634,7 @@ def build_app(detector: Detector, examples_dir: str | None = None) -> gr.Blocks:
             handlers.analyze_ui,
             inputs=[video, photo],
             outputs=o.all(),
+            show_progress_on=[o.verdict],  # one progress indicator, where the answer will appear
             preprocess=False,  # raw file payloads: a damaged photo becomes our friendly error, not Gradio's
             api_visibility="private",
             concurrency_id="analysis",
@@ -648,14 +657,20 @@ def build_app(detector: Detector, examples_dir: str | None = None) -> gr.Blocks:
             concurrency_limit=2,
         )
 
+    for event in example_events:  # a clicked example shows its progress in the verdict panel only, as Analyze does
+        demo.fns[event["id"]].show_progress_on = [o.verdict]
     demo.queue(default_concurrency_limit=2, max_size=16)
     demo.vaedetect_handlers = handlers  # type: ignore[attr-defined]  # for tests and the benchmark
     return demo
 
 
-def _add_examples(handlers: Handlers, detector: Detector, folder: str | None, video: gr.Video, photo: gr.Image) -> None:
-    """Lazily cached example videos/photos from a local folder; nothing at all when there are none."""
+def _add_examples(
+    handlers: Handlers, detector: Detector, folder: str | None, video: gr.Video, photo: gr.Image
+) -> list[Any]:
+    """Lazily cached example videos/photos from a local folder; nothing at all when there are none. Returns the
+    events that compute and show their outputs (for the page's one progress indicator)."""
     o = handlers.out
+    events: list[Any] = []
     videos, photos = example_files(folder)
     for files, component, kind, label in (
         (videos, video, "video", "Example videos"),
@@ -672,13 +687,18 @@ def _add_examples(handlers: Handlers, detector: Detector, folder: str | None, vi
                 fn=handlers.example_video if kind == "video" else handlers.example_photo,
                 cache_examples=True,
                 cache_mode="lazy",
-                label=f"{label} (click one)",
+                label=f"{label}: click one",
                 elem_id=f"{kind}-examples",
             )
+        if (cached := getattr(ex, "cache_event", None)) is not None:
+            events.append(cached)
         handlers.protected.update(_example_cache_paths(ex))
         ex.dataset.click(
             handlers.reset_frames, None, [o.frame_pick, o.frames_state], queue=False, api_visibility="private"
         )
+    if videos or photos:
+        gr.Markdown(explain.EXAMPLES_NOTE, elem_id="examples-note", elem_classes=["caption"])
+    return events
 
 
 @contextlib.contextmanager

@@ -208,7 +208,9 @@ def test_a_heic_upload_says_it_arrived_although_the_browser_cannot_show_it():
 
 def test_silent_clip_is_analysed(handlers, media, upload_root):
     out = ui(handlers, as_upload(media["silent"], upload_root), None)
-    assert any(label in out["verdict"] for label in explain.TIER_LABELS.values())
+    # A moving pattern: no face, so its own grey outcome rather than a tier (issue 32).
+    assert "## No face found — no verdict" in out["verdict"] and 'class="tier-none"' in out["verdict"]
+    assert not any(label in out["verdict"] for label in explain.TIER_LABELS.values())
     assert "no sound track" in " ".join(a.text or "" for a in out["alignment_plot"].layout.annotations)
 
 
@@ -577,3 +579,15 @@ def test_example_cache_moves_when_the_bundled_checkpoint_changes(tmp_path, monke
     first = folder({"heads": {"full": {"bias": 0.1}}})
     assert folder({"heads": {"full": {"bias": 0.1}}}) == first  # same checkpoint, same cached verdicts
     assert folder({"heads": {"full": {"bias": 0.2}}}) != first  # same name, no revision, new weights: new cache
+
+
+def test_one_progress_indicator_for_analyze_and_for_a_clicked_example(tmp_path, monkeypatch):
+    """Issue 32: one progress bar was drawn in three boxes at once. Every event that fills the verdict panel shows its
+    progress there only. (The layout's configuration, so the stand-in detector is enough.)"""
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "tmp"))
+    monkeypatch.setenv("GRADIO_EXAMPLES_CACHE", str(tmp_path / "examples"))
+    demo = app.build_app(FakeDetector(), examples_dir=str(app.EXAMPLES_DIR))
+    verdict = demo.vaedetect_handlers.out.verdict._id
+    filling = [d for d in demo.get_config_file()["dependencies"] if verdict in d["outputs"]]
+    assert {d["api_name"] for d in filling} >= {"analyze_ui", "load_example"}
+    assert all(d["show_progress_on"] == [verdict] for d in filling), filling

@@ -14,9 +14,9 @@ from vaedetect.faces import FACE_CROP_PX, MOUTH_CROP_PX
 from vaedetect.models.bundle import BundleConfig, ModelBundle, Preprocessing, read_config, validate_bundle
 
 try:  # pytest puts tests/ on sys.path (no tests/__init__.py); the package form covers a future __init__.py
-    from bundle_factory import make_bundle
+    from bundle_factory import TIER_RATES, make_bundle, tier_rate_block, write_tier_rates
 except ImportError:  # pragma: no cover
-    from tests.bundle_factory import make_bundle
+    from tests.bundle_factory import TIER_RATES, make_bundle, tier_rate_block, write_tier_rates
 
 SHIPPED = Path(__file__).resolve().parents[1] / "assets" / "checkpoints" / "default"
 
@@ -110,3 +110,49 @@ def test_the_shipped_bundle_validates_and_loads_with_the_config_validation_parse
     bundle = ModelBundle.load(SHIPPED, config)
     assert bundle.config is config and config.preprocessing == Preprocessing()
     assert np.asarray(bundle.reference["real_xy"]).shape[1] == 2
+
+
+def test_measured_tier_rates_are_read_by_kind_of_file_and_absent_is_none(tmp_path):
+    from vaedetect.models.bundle import tier_rates
+
+    folder = write_tier_rates(make_bundle(tmp_path / "b"))
+    validate_bundle(folder)
+    cal = json.loads((folder / "calibration.json").read_text())
+    assert tier_rates(cal, "video") == TIER_RATES["video"] and tier_rates(cal, "photo") == TIER_RATES["photo"]
+    assert tier_rates({}, "video") is None
+    assert tier_rates({"tier_rates": {"video": TIER_RATES["video"]}}, "photo") is None
+
+
+@pytest.mark.parametrize(
+    ("rates", "message"),
+    [
+        ({"video": tier_rate_block((0.8, 0.3, 0.0), (0.4, 0.5, 0.1))}, "sum to 1"),
+        ({"video": {**tier_rate_block((0.8, 0.2, 0.0), (0.4, 0.5, 0.1)), "how": "in-sample"}}, "how must be"),
+        ({"video": {**tier_rate_block((0.8, 0.2, 0.0), (0.4, 0.5, 0.1)), "n_fake": 0}}, "n_fake"),
+        ({"video": {**tier_rate_block((0.8, 0.2, 0.0), (0.4, 0.5, 0.1)), "n_real": 2.5}}, "n_real"),
+        ({"video": {**tier_rate_block((0.8, 0.2, 0.0), (0.4, 0.5, 0.1)), "fakes": {"real": 1.0}}}, "a share for each"),
+        ({"video": tier_rate_block((1.2, -0.2, 0.0), (0.4, 0.5, 0.1))}, "from 0 to 1"),
+        ({"audio": tier_rate_block((0.8, 0.2, 0.0), (0.4, 0.5, 0.1))}, "unknown kind"),
+        ([0.8, 0.2], "object keyed by kind"),
+        (
+            {"video": {**tier_rate_block((0.8, 0.2, 0.0), (0.4, 0.5, 0.1)), "per_family": {"EMO": {"n_fake": 4}}}},
+            r"per_family\['EMO'\].fakes",
+        ),
+    ],
+    ids=[
+        "no-sum",
+        "protocol",
+        "no-fakes",
+        "float-count",
+        "missing-tier",
+        "out-of-range",
+        "kind",
+        "not-a-dict",
+        "family-without-shares",
+    ],
+)
+def test_malformed_tier_rates_stop_the_bundle_loading(tmp_path, rates, message):
+    """The page prints these shares beside every verdict: a malformed block must not load and print wrong numbers."""
+    folder = write_tier_rates(make_bundle(tmp_path / "b"), rates)
+    with pytest.raises(BundleError, match=message):
+        validate_bundle(folder)

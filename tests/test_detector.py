@@ -29,6 +29,7 @@ except ImportError:  # pragma: no cover
     from tests import media_factory as mf
 
 REPO = Path(__file__).resolve().parents[1]
+LABELS = (*explain.TIER_LABELS.values(), *explain.NO_VERDICT_LABELS.values())  # what a first CLI line starts with
 CONTRACT_KEYS = {
     "n", "auc", "ap", "eer", "tpr_at_fpr_1", "tpr_at_fpr_5", "accuracy_at_threshold", "real_called_fake",
     "per_kind", "errors", "seconds_per_clip",
@@ -60,7 +61,7 @@ def test_report_of_a_talking_clip_has_every_part_and_round_trips_through_json(ta
     shown = [f for f in r.frames if f.crop is not None]
     assert shown and all(f.heatmap.shape == f.crop.shape == f.reconstruction.shape for f in shown)
     assert all(f.map_xy is not None and np.isfinite(f.map_xy).all() for f in r.frames)
-    assert r.model.name and r.schema_version == SCHEMA_VERSION == 5
+    assert r.model.name and r.schema_version == SCHEMA_VERSION == 6
 
     text = r.to_json()
     data = json.loads(text)
@@ -83,6 +84,17 @@ def test_a_report_written_before_schema_5_reads_with_a_complete_uncut_file(talki
     old["schema_version"] = 4
     media = Report.from_dict(old).media
     assert not media.cut_to_limit and not media.incomplete and media.promised_duration_s is None
+
+
+def test_a_report_written_before_schema_6_reads_with_no_findings_and_its_verdict_words(talking_report: Report) -> None:
+    old = talking_report.to_dict()
+    for key in ("findings", "weak_traces", "checks", "tier_rates", "no_verdict", "verdict_words"):
+        del old[key]
+    del old["model"]["summary"]
+    old["schema_version"] = 5
+    r = Report.from_dict(old)
+    assert r.findings == [] and r.no_verdict is None and r.checks == {}
+    assert r.to_dict()["verdict_words"]["label"] == explain.TIER_LABELS[r.verdict]
 
 
 def test_a_download_cut_at_a_tenth_of_its_bytes_is_analysed_and_called_incomplete(
@@ -200,8 +212,10 @@ def test_a_file_with_nothing_to_score_gets_no_score_and_no_lines(tmp_path: Path,
     out_json = tmp_path / "r.json"
     out = _cli("analyze", str(clip), "--checkpoint", str(tiny_bundle), "--json", str(out_json))
     assert out.returncode == 0, out.stderr[-1000:]
-    assert out.stdout.splitlines()[0].startswith("UNCERTAIN  (no score: none of the checks could run)")
+    assert out.stdout.splitlines()[0].startswith("No face found — no verdict  ")
+    assert "No manipulation score: none of the checks" in out.stdout
     rep = Report.from_json(out_json.read_text())
+    assert rep.no_verdict == "no_face" and not rep.judged
     assert rep.thresholds == {} and not rep.contributions and all(v is None for v in rep.scores.values())
     md = explain.verdict_markdown(rep)
     assert "No manipulation score" in md and "%" not in md.split("**Why**")[0]
@@ -331,7 +345,7 @@ def test_eval_reports_every_contract_key_and_records_a_corrupt_row(
     record_in_bundle(bundle, res, name="synthetic")
     cal = json.loads((bundle / "calibration.json").read_text())
     assert cal["metrics"]["eval_synthetic"]["n"] == 4 and cal["metrics"]["eval_synthetic"]["errors"] == 1
-    assert "eval_synthetic.auc" in (bundle / "README.md").read_text()
+    assert "name: eval_synthetic" in (bundle / "README.md").read_text()  # in the card's model-index
     assert cal["metrics"]["eval_synthetic"]["per_media"]["image"]["n"] == 1
 
 
@@ -399,7 +413,7 @@ def test_analyze_cli_exits_2_with_one_line_on_a_corrupt_file(tmp_path: Path, tin
 
 def test_analyze_cli_keeps_mediapipes_native_warnings_off_the_terminal(tiny_bundle: Path, talking_clip: Path) -> None:
     quiet = _cli("analyze", str(talking_clip), "--checkpoint", str(tiny_bundle))
-    assert quiet.returncode == 0 and quiet.stdout.split()[0] in ("REAL", "UNCERTAIN", "FAKE")
+    assert quiet.returncode == 0 and quiet.stdout.splitlines()[0].startswith(LABELS)
     assert "W0000" not in quiet.stderr and "faces:" in quiet.stderr  # native noise gone, our progress kept
     env = {**os.environ, "VAEDETECT_NATIVE_LOGS": "1"}
     loud = subprocess.run(
@@ -417,11 +431,12 @@ def test_analyze_cli_prints_a_verdict_and_writes_the_json_report(
         "analyze", str(face_photo), "--checkpoint", str(tiny_bundle), "--json", str(out_json), "--html", str(out_html)
     )
     assert out.returncode == 0, out.stderr[-1000:]
-    assert out.stdout.split()[0] in ("REAL", "UNCERTAIN", "FAKE")
     rep = Report.from_json(out_json.read_text())
     assert rep.media.kind == "image"
-    # The first line gives the score with where it sits against its lines (a bare percentage read as a chance of fake).
-    first = f"(manipulation score {rep.manipulation_score:.0%}: {explain.score_position(rep)})"
-    assert first in out.stdout.splitlines()[0]
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith(explain.verdict_label(rep)) and not lines[0].lower().startswith(("real", "likely"))
+    # The score comes with where it sits against its lines (a bare percentage read as a chance of fake).
+    assert f"  {explain.score_sentence(rep)}" in lines
+
     page = out_html.read_text(encoding="utf-8")  # the same words and the file's hash in the shareable report
     assert hashlib.sha256(face_photo.read_bytes()).hexdigest() in page and explain.score_position(rep) in page

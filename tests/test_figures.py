@@ -26,7 +26,7 @@ def _strict_json(fig: go.Figure) -> dict:
 
 
 def _annotation_texts(fig: go.Figure) -> str:
-    return " ".join(a.text or "" for a in fig.layout.annotations)
+    return " ".join((a.text or "").replace("<br>", " ") for a in fig.layout.annotations)
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +45,7 @@ def test_umap_figure_draws_real_faces_over_the_manipulated_groups_and_the_clip_o
     clip, star = fig.data[-2], fig.data[-1]
     assert len(clip.x) == len(report.frames)
     assert list(clip.marker.color) == [f.time_s for f in report.frames]
-    assert "face score z" in clip.hovertemplate and "t = " in clip.hovertemplate
+    assert "face score" in clip.hovertemplate and "t = " in clip.hovertemplate
     assert star.x[0] == np.median([f.map_xy[0] for f in report.frames]) and star.marker.symbol == "star"
 
 
@@ -91,18 +91,71 @@ def test_alignment_figure_with_sync():
     assert min(lip.y) >= 0 and max(lip.y) <= 1  # normalised companion curve
 
 
-def test_alignment_star_marks_the_reported_offset_even_off_the_models_minimum():
+def _trace(fig: go.Figure, name: str):
+    return next(t for t in fig.data if t.name == name)
+
+
+def test_alignment_star_sits_at_the_minimum_of_the_curve_it_is_drawn_on():
     report = fake_report()
     s = report.sync
-    other = next(o for o in s.offsets if abs(o - s.offset_frames) > 3)
-    s.offset_frames = other  # both cues together chose a shift the model alone did not
     fig = figures.alignment_figure(report)
-    best = next(t for t in fig.data if t.name == "best shift")
-    assert best.customdata[0] == other and best.y[0] == s.mean_distance_by_offset[s.offsets.index(other)]
-    flipped = next(t for t in fig.data if t.name == "mismatch: voice-predicted vs seen mouth")
+    both = _trace(fig, "mismatch: both cues together")
+    star = _trace(fig, "best shift")
+    lowest = min((y, x) for x, y in zip(both.x, both.y, strict=True) if y is not None)
+    assert (star.y[0], star.x[0]) == lowest
+    flipped = _trace(fig, "mismatch: voice-predicted vs seen mouth")
     assert flipped.y[0] is None  # an offset the correlation could not reach is left out, not drawn as 0
     ys = [y for y in flipped.y if y is not None]
     assert min(ys) >= min(s.mean_distance_by_offset) and max(ys) <= max(s.mean_distance_by_offset)
+
+
+def test_the_star_is_where_the_detector_puts_the_offset():
+    """The figure's combination of the two cues is the detector's own, so the star lands on the reported offset."""
+    from vaedetect.evidence import fuse_offset_curves
+
+    report = fake_report()
+    s = report.sync
+    rng = np.random.default_rng(3)
+    dist = rng.normal(1.4, 0.02, len(s.offsets))
+    corr = rng.normal(0.2, 0.1, len(s.offsets))
+    corr[0] = np.nan
+    s.mean_distance_by_offset = dist.tolist()
+    s.lipvoice_corr_by_offset = [None if np.isnan(c) else float(c) for c in corr]
+    s.offset_frames = int(s.offsets[int(np.argmax(fuse_offset_curves(dist, corr)))])
+    star = _trace(figures.alignment_figure(report), "best shift")
+    assert star.customdata[0] == s.offset_frames
+
+
+def test_no_star_when_no_shift_is_claimed_and_one_cue_stars_its_own_minimum():
+    report = fake_report()
+    report.sync.offset_cues_agree = False
+    names = [t.name for t in figures.alignment_figure(report).data]
+    assert "best shift" not in names and "mismatch: both cues together" not in names
+    single = fake_report()
+    single.sync.lipvoice_corr_by_offset = []
+    fig = figures.alignment_figure(single)
+    model, star = _trace(fig, "mismatch: alignment model"), _trace(fig, "best shift")
+    assert star.y[0] == min(model.y) and star.x[0] == model.x[model.y.index(min(model.y))]
+
+
+def test_alignment_confidence_stays_in_its_range_spans_the_clip_and_leaves_gaps_open():
+    report = fake_report()
+    s = report.sync
+    s.curve_t = [0.44, 0.52, 0.6, 0.68, 2.0, 2.08, 2.16]  # no speech from 0.7 s to 2 s; the clip runs to 3 s
+    s.curve_confidence = [0.1, -0.15, 0.2, 0.05, 0.1, 0.3, -0.05]
+    fig = figures.alignment_figure(report)
+    conf = _trace(fig, "alignment confidence")
+    assert min(y for y in conf.y if y is not None) >= 0 and fig.layout.yaxis.range[0] == 0
+    assert None in conf.y and conf.connectgaps is False  # the silent stretch is a gap, not a straight line
+    assert tuple(fig.layout.xaxis.range) == (0.0, 3.0) and tuple(fig.layout.xaxis2.range) == (0.0, 3.0)
+    assert tuple(fig.layout.yaxis2.range) == (0.0, 1.0)
+    tl = figures.timeline_figure(report)
+    assert tuple(tl.layout.xaxis.range) == (0.0, 3.0) and tuple(tl.layout.yaxis.range) == (0, 1)
+
+
+def test_a_single_face_is_not_called_a_median_of_one_frame():
+    names = [t.name for t in figures.umap_figure(fake_report(kind="image"), None).data]
+    assert not any("median" in (n or "") for n in names) and "this photo's face" in names
 
 
 def test_alignment_figure_claims_no_offset_when_the_two_cues_disagree():
@@ -151,7 +204,7 @@ def test_timeline_figure_traces_and_thresholds():
     top, bottom = fig.layout.yaxis.domain, fig.layout.yaxis2.domain
     assert bottom[1] < top[0]  # stacked, not overlaid
     legend_only = [t.name for t in fig.data if t.x == (None,)]  # the lines are named in the legend, not over the data
-    assert [n.split("”")[0] for n in legend_only] == ["“uncertain", "“likely manipulated"]
+    assert [n.split("”")[0] for n in legend_only] == ["“look closer", "“strong signs"]
     assert not fig.layout.annotations or all("manipulated" not in (a.text or "") for a in fig.layout.annotations)
     z = [v for t in series[:2] for v in t.y if v is not None]
     lo, hi = fig.layout.yaxis2.range

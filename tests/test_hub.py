@@ -19,10 +19,10 @@ from vaedetect.hub import BundleSpec, resolve_bundle
 from vaedetect.models.bundle import REQUIRED_FILES, file_sha256
 
 try:  # pytest puts tests/ on sys.path (no tests/__init__.py); the package form covers a future __init__.py
-    from bundle_factory import make_bundle
+    from bundle_factory import make_bundle, write_tier_rates
     from hub_server import FakeHub
 except ImportError:  # pragma: no cover
-    from tests.bundle_factory import make_bundle
+    from tests.bundle_factory import make_bundle, write_tier_rates
     from tests.hub_server import FakeHub
 
 
@@ -298,9 +298,40 @@ def test_model_card_reports_metrics_data_and_recipe(tmp_path):
 
     front_matter = card.split("---\n")[1]
     assert "library_name: vaedetect" in front_matter and "- deepfake-detection" in front_matter
-    assert "| auc | 0.9312 |" in card and "| eer | 0.118 |" in card and "| threshold.fake | 0.8 |" in card
+    assert "value: 0.9312" in front_matter and "value: 0.118" in front_matter  # metrics: the Hub's model-index
     assert "**SyntheticTalkers**: CC-BY-4.0" in card and "- optimizer: adamw" in card
-    assert "--checkpoint org/tiny@" in card and "## Limits" in card and "## Intended use" in card
+    assert 'load_detector("org/tiny@<commit>")' in card and "## Limits" in card and "**Intended uses**" in card
+    assert "**Out of scope**" in card and "## What it was trained on" in card
+    assert "Not measured yet" in card  # no tier_rates: no numbers invented
+
+
+def test_model_card_reads_for_people_and_its_measured_table_comes_from_the_bundle(tmp_path):
+    """Issue 32: no rule numbers, data paths or command lines; the measured table is the bundle's tier_rates."""
+    folder = write_tier_rates(make_bundle(tmp_path / "b", readme=False))
+    card = model_card.make_model_card(folder)
+    body = card.split("---\n", 2)[2]
+    assert "| Real files (286) | 80 % | 20 % | 0 % |" in body
+    assert "| Fakes from 9 families it never saw (106) | 45 % | 50 % | 5 % |" in body
+    assert "| Fakes from 1 family it never saw (11) | 36 % | 64 % | 0 % |" in body
+    rates = json.loads((folder / "calibration.json").read_text())["tier_rates"]
+    rates["video"]["fakes"] = {"real": 0.3, "uncertain": 0.6, "fake": 0.1}  # new measurements, new card
+    write_tier_rates(folder, rates)
+    assert "| 30 % | 60 % | 10 % |" in model_card.make_model_card(folder)
+    for lab_notebook in ("rule ", "../shared", "python -m", "--checkpoint", "bench/"):
+        assert lab_notebook not in body
+    rates["video"]["per_family"] = {"EMO": {"n_fake": 4, "fakes": {"real": 0.25, "uncertain": 0.75, "fake": 0.0}}}
+    write_tier_rates(folder, rates)
+    assert "| … EMO (4) | 25 % | 75 % | 0 % |" in model_card.make_model_card(folder)
+
+
+def test_the_shipped_model_card_is_the_generated_one_and_reads_for_people():
+    folder = Path(__file__).resolve().parents[1] / "assets" / "checkpoints" / "default"
+    text = (folder / "README.md").read_text(encoding="utf-8")
+    assert text == model_card.make_model_card(folder), (
+        "the shipped card is out of date with its bundle: write model_card.make_model_card(folder) to its README.md"
+    )
+    for lab_notebook in ("rule ", "Rule ", "../shared", "python -m", "--checkpoint", "bench/"):
+        assert lab_notebook not in text.split("---\n", 2)[2], lab_notebook
 
 
 def test_model_card_puts_measured_metrics_in_the_hub_model_index(tmp_path):
@@ -315,7 +346,7 @@ def test_model_card_puts_measured_metrics_in_the_hub_model_index(tmp_path):
     assert got[("eval_dev", "roc_auc")] == 0.8671 and got[("eval_dev", "average_precision")] == 0.8997
     assert got[("calibration", "roc_auc")] == 0.9312 and got[("calibration", "eer")] == 0.118
     assert card.data.model_name == "tiny" and card.data.library_name == "vaedetect"
-    assert "| eval_dev.auc | 0.8671 |" in card.text
+    assert "eval_dev" not in card.text  # the metric dump is for the Hub's widget; the text reads for people
 
 
 def test_model_card_says_unknown_when_bundle_records_nothing(tmp_path):
@@ -325,8 +356,8 @@ def test_model_card_says_unknown_when_bundle_records_nothing(tmp_path):
 
     card = model_card.make_model_card(folder)
 
-    assert "Unknown: this bundle records neither its training/calibration data nor their licences" in card
-    assert "Unknown: calibration.json records no metrics." in card
+    assert "Unknown: this bundle records neither its training data nor their licences" in card
+    assert "Not measured yet" in card
     assert "## Notes\n\nSome hand notes, no front matter." in card
 
 
@@ -346,7 +377,7 @@ def test_push_bundle_uploads_end_to_end_and_result_is_loadable(fake_hub, cache, 
     assert set(uploaded) == {".gitattributes", "README.md", "weights.safetensors", *REQUIRED_FILES}
     assert fake_hub.count("/api/validate-yaml") >= 1  # the card front matter is checked server-side
     resolved = resolve_bundle(f"me/pushed@{sha}", cache_dir=cache, fallback=False)
-    assert resolved.config.name == "pushed" and "| auc | 0.9312 |" in (resolved.path / "README.md").read_text()
+    assert resolved.config.name == "pushed" and "value: 0.9312" in (resolved.path / "README.md").read_text()
 
 
 def test_push_bundle_keeps_a_hand_written_card(fake_hub, tmp_path):

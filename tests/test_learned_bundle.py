@@ -13,7 +13,7 @@ import vaedetect
 from vaedetect.cues import CUES, FRAME_CUES
 from vaedetect.detector import Detector
 from vaedetect.fusion import CUE_COMPLEXITY, FACE_COMPLEXITY, QUALITY
-from vaedetect.scoring import NO_FACE_NO_VERDICT, load_learned
+from vaedetect.scoring import NO_FACE_NO_VERDICT, NO_FACE_NO_VOICE, load_learned
 from vaedetect.training.learned import build_records, fit_learned, record_of, tied_families
 from vaedetect.training.reshare import KINDS, SUFFIX, copy_video, draw
 
@@ -49,8 +49,9 @@ def test_a_talking_clip_is_scored_by_the_learned_video_head(shipped: Detector, t
 
 def test_a_faceless_clip_with_sound_gets_no_verdict_from_the_voice_alone(shipped: Detector, no_face_clip: Path) -> None:
     r = shipped.analyze(no_face_clip)
-    assert r.verdict == "uncertain" and r.thresholds == {}
-    assert NO_FACE_NO_VERDICT in r.reasons
+    assert r.verdict == "uncertain" and r.thresholds == {} and r.no_verdict == "no_face"
+    # Why a voice alone is not judged, only when there is a voice to speak of (the clip's tone may not be speech).
+    assert r.reasons == [NO_FACE_NO_VERDICT if r.scores["audio"] is not None else NO_FACE_NO_VOICE]
 
 
 def test_a_record_holds_the_cues_and_quality_a_fit_reads(shipped: Detector, talking_clip: Path, tmp_path: Path) -> None:
@@ -167,3 +168,58 @@ def test_a_reshared_copy_is_the_drawn_transform_of_its_original(tmp_path: Path) 
         assert (c.streams.video[0].width, c.streams.video[0].height) == (160, 120)
     kinds = {draw(f"clip{i}.mp4")["kind"] for i in range(40)}
     assert kinds == set(KINDS) and draw("a.mp4") == draw("a.mp4")
+
+
+# -- issue 32: the CLI's words on a shifted real clip and on a black silent clip ------------------------------------
+
+REPO = Path(__file__).resolve().parents[1]
+REAL_EXAMPLE = REPO / "assets" / "examples" / "real-grid-speaker-1.mp4"
+
+
+def _ffmpeg(*args: str) -> None:
+    import subprocess
+
+    import imageio_ffmpeg
+
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-v", "error", *args], check=True, timeout=120)
+
+
+def _analyze_cli(path: Path, out_json: Path) -> list[str]:
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "vaedetect", "analyze", str(path), "--checkpoint", str(SHIPPED),
+         "--json", str(out_json)],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout.splitlines()
+
+
+def test_a_real_clip_with_its_voice_delayed_0_4_s_gets_look_closer_with_the_shift_named_first(tmp_path: Path) -> None:
+    shifted = tmp_path / "grid-voice-delayed.mp4"
+    _ffmpeg("-i", str(REAL_EXAMPLE), "-map", "0:v", "-map", "0:a", "-c:v", "copy", "-af", "adelay=400:all=1",
+            "-c:a", "aac", "-shortest", str(shifted))  # fmt: skip
+    lines = _analyze_cli(shifted, tmp_path / "r.json")
+    assert lines[0].startswith("Some signs — look closer  ")
+    reasons = [ln for ln in lines if ln.startswith("  - ")]
+    assert reasons[0].startswith("  - Found: Lip movements and speech are out of step: the lips lead the speech by 0.4")
+    assert "editing" in reasons[0]
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["verdict"] == "uncertain" and [f["code"] for f in report["findings"]] == ["audio_shift"]
+    assert report["verdict_words"]["label"] == "Some signs — look closer" and report["schema_version"] == 6
+
+
+def test_a_one_second_black_silent_clip_gets_no_face_no_verdict(tmp_path: Path) -> None:
+    black = tmp_path / "black.mp4"
+    _ffmpeg("-f", "lavfi", "-i", "color=c=black:s=320x240:r=25:d=1", "-c:v", "libx264", "-pix_fmt", "yuv420p",
+            str(black))  # fmt: skip
+    lines = _analyze_cli(black, tmp_path / "r.json")
+    assert lines[0].startswith("No face found — no verdict  ")
+    out = "\n".join(lines)
+    assert "voice" not in out.split("  ! ")[0].lower()  # no reason about a voice the clip does not have
+    assert "look closer" not in lines[0] and "manipulation score" not in out.lower().split("no manipulation")[0]
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["no_verdict"] == "no_face" and report["thresholds"] == {}
+    assert report["verdict_words"]["label"] == "No face found — no verdict"

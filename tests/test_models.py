@@ -43,7 +43,7 @@ def test_bundle_has_only_safetensors_json_npz_and_a_model_card(tiny_bundle: Path
         assert ref["fake_kinds"].dtype.kind == "U"
     validate_bundle(tiny_bundle)
     card = (tiny_bundle / "README.md").read_text()
-    assert "Training recipe" in card and "Data sources" in card
+    assert "Training settings" in card and "Sources and licences" in card and "## What it was trained on" in card
 
 
 def test_bundle_records_an_identity_disjoint_split_and_calibrated_heads(tiny_bundle: Path) -> None:

@@ -120,6 +120,9 @@ def test_scan_command_prints_a_summary_with_verdict_counts_slowest_files_and_err
     assert main(["scan", str(archive), "--out", str(out)]) == 0
     text = capsys.readouterr().out
     assert "4 scored, 0 already in" in text and "error 1" in text and "broken.mp4" in text and "slow" in text
+    verdicts = next(line for line in text.splitlines() if line.startswith("verdicts: "))
+    items = verdicts.removeprefix("verdicts: ").split(", ")
+    assert not any(i.split()[0] in ("real", "uncertain", "fake") for i in items)  # the words, not the codes
     assert main(["scan", str(archive), "--out", str(out)]) == 0
     assert "0 scored, 4 already in" in capsys.readouterr().out
 

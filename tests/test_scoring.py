@@ -9,13 +9,16 @@ from vaedetect.evidence import RawEvidence, face_region
 from vaedetect.report import EVIDENCE, WIDENING, ReportWarning
 from vaedetect.scoring import (
     DIRECTION,
+    FINDINGS,
     NOT_COUNTED,
     WIDENED_REASON,
     Head,
+    Reasons,
     load_heads,
     reasons_for,
     score,
     select_head,
+    shift_finding,
     thresholds_with_warnings,
     verdict_for,
     worst_region,
@@ -80,15 +83,16 @@ def test_reasons_name_what_drove_a_fake_verdict_and_never_reassure_about_it() ->
 
     head = Head("full", ("face", "sync"), np.array([0.05, 0.5]), 0.0, 0.5, 0.55)
     z = dict.fromkeys(EVIDENCE) | {"face": 0.4, "sync": 0.8}
-    out = reasons_for(z, RawEvidence(sync_offset=0), "fake", 25.0, None, head)
+    out = reasons_for(z, RawEvidence(sync_offset=0), "fake", 25.0, None, head).moved
     assert "less closely than in the average real clip (+0.8σ)" in out[0] and "weighs most" in out[0]
     assert not any("as in real footage" in r for r in out)
-    # Without the head (or for a real verdict) the same evidence reads as reassurance, and nothing "weighs most".
+    # For a real verdict the same evidence reads as reassurance, listed first, and nothing "weighs most".
     real = reasons_for(z, RawEvidence(sync_offset=0), "real", 25.0, None, head)
-    assert any("in step, as in real footage" in r for r in real) and not any("weighs most" in r for r in real)
+    assert any("in step, as in real footage" in r for r in real.moved)
+    assert not any("weighs most" in r for r in real.moved + real.weak)
     # A face that is the driver is named softly instead of being called "like real faces".
     photo = Head("photo", ("face",), np.array([0.3]), 0.0, 0.5, 0.55)
-    out = reasons_for(dict.fromkeys(EVIDENCE) | {"face": 0.8}, RawEvidence(), "uncertain", 25.0, None, photo)
+    out = reasons_for(dict.fromkeys(EVIDENCE) | {"face": 0.8}, RawEvidence(), "uncertain", 25.0, None, photo).moved
     assert out[0].startswith("The face reconstructs a little worse") and not any("like real faces" in r for r in out)
 
 
@@ -96,35 +100,41 @@ def test_striking_evidence_the_head_does_not_count_is_labelled_and_listed_after_
 
     head = Head("full", ("face", "audio", "sync"), np.array([0.3, 0.0, 0.5]), 0.0, 0.5, 0.55)
     z = dict.fromkeys(EVIDENCE) | {"face": 2.2, "audio": 3.0, "sync": 0.1}
-    out = reasons_for(z, RawEvidence(sync_offset=0), "fake", 25.0, "mouth", head)
-    assert out[0].startswith("The face reconstructs 2.2σ worse") and out[0].endswith("weighs most in the verdict.")
-    voice = next(r for r in out if r.startswith("The voice"))
-    assert voice.endswith(NOT_COUNTED) and out.index(voice) == 1
+    moved, weak = reasons_for(z, RawEvidence(sync_offset=0), "fake", 25.0, "mouth", head)
+    assert moved[0].startswith("The face reconstructs 2.2σ worse") and moved[0].endswith("weighs most in the verdict.")
+    assert not any(r.startswith("The voice") for r in moved)  # it did not move the verdict: a weak trace
+    assert weak[0].startswith("The voice") and weak[0].endswith(NOT_COUNTED)
 
 
 def test_a_clear_audio_offset_is_stated_even_when_the_sync_score_is_unremarkable() -> None:
 
     z = dict.fromkeys(EVIDENCE) | {"sync": 0.8}
-    out = reasons_for(z, RawEvidence(sync_offset=11), "fake", 25.0, None)
+    out = reasons_for(z, RawEvidence(sync_offset=11), "fake", 25.0, None).moved
     assert any("out of step: the lips lead the speech by 0.44 s" in r for r in out)
     assert not any("in step, as in real footage" in r for r in out)
     small = reasons_for(z, RawEvidence(sync_offset=3), "uncertain", 25.0, None)
-    assert not any("step" in r for r in small)  # a few frames off with a typical score: say nothing either way
-    assert any("in step" in r for r in reasons_for(z, RawEvidence(sync_offset=0), "real", 25.0, None))
+    assert not any("step" in r for r in small.moved + small.weak)  # a few frames off, typical score: say nothing
+    assert any("in step" in r for r in reasons_for(z, RawEvidence(sync_offset=0), "real", 25.0, None).moved)
+
+
+def _both(reasons: Reasons) -> list[str]:
+    return reasons.moved + reasons.weak
 
 
 def test_an_offset_the_two_cues_disagree_on_is_not_claimed() -> None:
 
     z = dict.fromkeys(EVIDENCE) | {"sync": 0.8}
     agree = RawEvidence(sync_offset=11, sync_offset_model=10, lipvoice_offset=11)
-    assert any("out of step" in r for r in reasons_for(z, agree, "fake", 25.0, None))
+    assert shift_finding(agree, z) is not None  # a finding, named by score(): the reasons do not repeat it
+    assert not any("out of step" in r for r in _both(reasons_for(z, agree, "fake", 25.0, None)))
     split = RawEvidence(sync_offset=10, sync_offset_model=11, lipvoice_offset=0)
-    out = reasons_for(z, split, "uncertain", 25.0, None)
+    assert shift_finding(split, z) is None
+    out = _both(reasons_for(z, split, "uncertain", 25.0, None))
     assert not any("out of step" in r or "in step" in r for r in out)
     assert any("disagree" in r and "+0.44 s" in r and "+0.00 s" in r for r in out)
     # The fused estimate landing on 0 is not "in step" either while the alignment model alone says +0.44 s.
     zero = RawEvidence(sync_offset=0, sync_offset_model=11, lipvoice_offset=0)
-    out = reasons_for(z, zero, "real", 25.0, None)
+    out = _both(reasons_for(z, zero, "real", 25.0, None))
     assert not any("in step" in r for r in out) and any("disagree" in r for r in out)
 
 
@@ -196,6 +206,8 @@ def test_nothing_to_score_gives_no_lines_and_says_why() -> None:
     s = score(RawEvidence(n_frames=50), CALIBRATION, [ReportWarning("no_face", "")])
     assert s.head is None and s.lines == {} and s.verdict == "uncertain" and s.contributions == {}
     assert "no face" in s.reasons[0] and s.frame_face.size == 0
+    assert s.no_verdict == "no_face"  # its own outcome, not the middle tier
+    assert score(RawEvidence(n_frames=50), CALIBRATION, []).no_verdict == "nothing_to_score"
 
 
 def test_a_photo_has_no_seconds() -> None:
@@ -310,3 +322,101 @@ def test_likely_manipulated_stands_above_reshared_real_copies_which_train_nothin
     assert with_copies["fusion"]["weights"] == plain["fusion"]["weights"]  # the copies trained nothing
     assert with_copies["thresholds"]["uncertain"] == plain["thresholds"]["uncertain"]
     assert with_copies["thresholds"]["fake"] > plain["thresholds"]["fake"]  # raised above the softer real copies
+
+
+# -- issue 32: findings, reasons that explain the verdict, no verdict without a face, one σ per check ----------------
+
+
+def _typical_clip(**sync) -> RawEvidence:
+    """Evidence as typical as real clips (the equal heads score it under the "uncertain" line), with ``sync`` set."""
+    raw = _clip_evidence()
+    raw.face, raw.latent, raw.sync = 1.0, 2.0, 0.3
+    for k, v in sync.items():
+        setattr(raw, k, v)
+    return raw
+
+
+def test_a_shift_both_lip_sync_cues_agree_on_is_named_first_and_keeps_the_verdict_at_look_closer() -> None:
+    plain = score(_typical_clip(), CALIBRATION, [])
+    assert plain.verdict == "real" and plain.findings == []
+    shifted = score(_typical_clip(sync_offset=10, sync_offset_model=10, lipvoice_offset=9), CALIBRATION, [])
+    assert shifted.manipulation_score == pytest.approx(plain.manipulation_score)  # the score ranks; it is not moved
+    assert shifted.verdict == "uncertain" and [f.code for f in shifted.findings] == ["audio_shift"]
+    first = shifted.reasons[0]
+    assert first == shifted.findings[0].message and "the lips lead the speech by 0.40 s" in first
+    assert "editing" in first  # a shift may be an editing fault: the finding says so
+    assert sum("out of step" in r for r in shifted.reasons + shifted.weak_traces) == 1  # named once
+    assert not any("between what real clips" in r for r in shifted.reasons)  # the score itself was not between
+
+
+def test_a_shift_only_one_cue_sees_is_a_reason_and_raises_nothing() -> None:
+    one_cue = score(_typical_clip(sync_offset=10, sync_offset_model=10), CALIBRATION, [])  # no lip-from-voice
+    assert one_cue.findings == [] and one_cue.verdict == "real"
+    assert any("out of step" in r for r in one_cue.weak_traces)  # listed, as too weak to count
+
+
+def test_a_new_finding_is_one_entry_in_the_registry(monkeypatch) -> None:
+    """How the lead adds "a voice that changes speaker mid-clip": one function in ``FINDINGS``."""
+    from vaedetect import scoring
+    from vaedetect.report import Finding
+
+    def speaker_change(raw: RawEvidence, z: dict) -> Finding | None:
+        return Finding("speaker_change", "The voice changes speaker mid-clip.")
+
+    monkeypatch.setattr(scoring, "FINDINGS", (*FINDINGS, speaker_change))
+    s = score(_typical_clip(), CALIBRATION, [])
+    assert s.verdict == "uncertain" and s.reasons[0] == "The voice changes speaker mid-clip."
+    assert [f.code for f in s.findings] == ["speaker_change"]
+    fake_head = {**CALIBRATION, "heads": {"photo": Head("p", ("face",), np.ones(1), 5.0, 0.4, 0.8).to_json()}}
+    raw = _typical_clip()
+    raw.sync, raw.sync_offset, raw.latent = None, None, None
+    assert score(raw, fake_head, []).verdict == "fake"  # a finding only raises a verdict, never lowers one
+
+
+def test_a_real_verdict_lists_what_pushed_towards_real_first_and_the_signs_as_too_weak() -> None:
+    cal = _learned_calibration()
+    raw = RawEvidence(face=-1.5, n_frames=100, fps=25.0)
+    raw.cues = {"lower_upper_noise": -0.4}  # a little less grain below: a sign, too weak to count
+    raw.quality = {"face_px": 120.0, "sharpness": 80.0, "bits_per_pixel": 0.1}
+    s = score(raw, cal, [])
+    assert s.verdict == "real"
+    assert s.reasons[0].startswith("Face reconstruction: less like the fakes") and "weighs most" not in s.reasons[0]
+    assert not any("less grain than the upper face" in r for r in s.reasons)
+    assert any("less grain than the upper face" in r for r in s.weak_traces)
+
+
+def test_the_sigma_a_learned_reason_quotes_is_the_checks_sigma() -> None:
+    """The JSON reasons and the page's details must show one σ per check (they once showed +1.2σ and +0.8σ)."""
+    from vaedetect.explain import sigma
+
+    cal = _learned_calibration()
+    raw = RawEvidence(face=2.5, n_frames=100, fps=25.0)
+    raw.cues = {"lower_upper_noise": -3.0}
+    raw.quality = {"face_px": 120.0, "sharpness": 120.0, "bits_per_pixel": 0.3}  # quality moves the z-scores
+    s = score(raw, cal, [])
+    quoted = [r for r in s.reasons if "σ" in r]
+    assert quoted and set(s.checks) >= {"face", "lower_upper_noise"}
+    for key, words in (("face", "reconstructs worse"), ("lower_upper_noise", "less grain")):
+        reason = next(r for r in quoted if words in r)
+        assert f"({sigma(s.checks[key])})" in reason
+    assert s.checks["face"] != pytest.approx(s.z["face"])  # the quality-corrected σ, not the raw one
+
+
+def test_without_a_face_a_silent_clip_gets_no_verdict_and_no_word_about_a_voice() -> None:
+    silent = score(RawEvidence(n_frames=25, fps=25.0), _learned_calibration(), [ReportWarning("no_face", "")])
+    assert silent.no_verdict == "no_face" and silent.lines == {}
+    assert not any("voice" in r for r in silent.reasons + silent.weak_traces)
+    speaking = score(RawEvidence(audio=0.5, n_frames=25, fps=25.0), _learned_calibration(), [])
+    assert any("voice" in r for r in speaking.reasons)  # with speech, why a voice alone is not judged
+
+
+def test_tier_rates_travel_from_the_calibration_by_kind_of_file() -> None:
+    rates = {"how": "leave-one-family-out", "n_real": 10, "n_fake": 20, "n_families": 3,
+             "real_files": {"real": 0.8, "uncertain": 0.2, "fake": 0.0},
+             "fakes": {"real": 0.4, "uncertain": 0.5, "fake": 0.1}}  # fmt: skip
+    cal = {**CALIBRATION, "tier_rates": {"video": rates}}
+    assert score(_clip_evidence(), cal, []).tier_rates == rates
+    photo = _clip_evidence()
+    photo.is_image, photo.sync, photo.sync_offset = True, None, None
+    assert score(photo, cal, []).tier_rates is None  # no photo block: no invented numbers
+    assert score(_clip_evidence(), CALIBRATION, []).tier_rates is None

@@ -10,6 +10,7 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from vaedetect import explain, share
@@ -17,25 +18,32 @@ from vaedetect.display import safe_name
 from vaedetect.report import Report
 
 try:  # pytest puts tests/ on sys.path (no tests/__init__.py)
+    from bundle_factory import TIER_RATES
     from fakes import fake_report
 except ImportError:  # pragma: no cover
+    from tests.bundle_factory import TIER_RATES
     from tests.fakes import fake_report
 
 
 @pytest.mark.parametrize(
-    ("score", "words"),
+    ("lines", "score", "words"),
     [
-        (0.10, "well below the “uncertain” line (35 %)"),
-        (0.33, "just below the “uncertain” line (35 %)"),
-        (0.50, "above the “uncertain” line (35 %), well below the “likely manipulated” line (70 %)"),
-        (0.69, "above the “uncertain” line (35 %), just below the “likely manipulated” line (70 %)"),
-        (0.71, "just above the “likely manipulated” line (70 %)"),
-        (0.95, "well above the “likely manipulated” line (70 %)"),
+        ((0.35, 0.70), 0.10, "well below the “look closer” line (35 %)"),
+        ((0.35, 0.70), 0.33, "just below the “look closer” line (35 %)"),
+        ((0.35, 0.70), 0.50, "above the “look closer” line (35 %), well below the “strong signs” line (70 %)"),
+        ((0.35, 0.70), 0.60, "above the “look closer” line (35 %), below the “strong signs” line (70 %)"),
+        ((0.35, 0.70), 0.69, "above the “look closer” line (35 %), just below the “strong signs” line (70 %)"),
+        ((0.35, 0.70), 0.71, "just above the “strong signs” line (70 %)"),
+        ((0.35, 0.70), 0.95, "well above the “strong signs” line (70 %)"),
+        # Issue 32: with lines 39 points apart, 92 % is not "well below" 98 % and 50 % not "well below" 59 %.
+        ((0.589, 0.978), 0.92, "above the “look closer” line (59 %), below the “strong signs” line (98 %)"),
+        ((0.589, 0.978), 0.50, "below the “look closer” line (59 %)"),
+        ((0.589, 0.978), 0.10, "well below the “look closer” line (59 %)"),
     ],
 )
-def test_score_position_says_which_line_the_score_is_near(score, words):
+def test_score_position_words_scale_with_the_distance_between_the_lines(lines, score, words):
     report = fake_report()
-    report.thresholds = {"uncertain": 0.35, "fake": 0.70}
+    report.thresholds = {"uncertain": lines[0], "fake": lines[1]}
     report.manipulation_score = score
     assert explain.score_position(report) == words
     md = explain.verdict_markdown(report)
@@ -94,7 +102,7 @@ def test_html_report_of_a_photo_says_why_plots_are_missing():
 def test_reasons_read_in_words_and_their_sigmas_move_to_the_details():
     report = fake_report()
     report.reasons = ["The face reconstructs far worse than the average real face (+2.4σ).", "Lips lag (+0.9σ) here."]
-    report.scores["face"] = 2.4
+    report.checks = {"face": 2.4}
     md = explain.verdict_markdown(report)
     why, details = md.split("<details", 1)
     assert "- The face reconstructs far worse than the average real face." in why and "σ" not in why
@@ -181,3 +189,42 @@ def test_safe_name_escapes_controls_bidi_and_bytes_and_keeps_ordinary_names():
     assert safe_name("\u0645\u200c\u06cc") == "\u0645\u200c\u06cc"  # a Persian joiner is part of the word
     assert safe_name(safe_name("x\x1by\u202e")) == safe_name("x\x1by\u202e")
     safe_name(os.fsdecode(b"\xff\xfe")).encode("utf-8")  # always encodable
+
+
+def test_the_html_report_carries_the_model_summary_instead_of_pointing_at_a_file(tmp_path):
+    report = fake_report()
+    report.model.summary = "A screening aid for journalists. It cannot prove that a file is real or fake."
+    report.tier_rates = TIER_RATES["video"]
+    page = share.report_html(report, share.FileFacts("clip.mp4", 10, "0" * 64, "2026-12-01T00:00:00+00:00"))
+    assert "README.md" not in page and "model folder" not in page
+    about = page[page.index("<h2>About the model</h2>") :]
+    assert report.model.summary in about and "Held-out fakes (106)" in about and "<td>45 %</td>" in about
+    assert explain.tier_rates_line(report) in page
+
+
+def test_the_html_no_face_report_is_grey_and_says_no_verdict():
+    report = fake_report(faces=False, has_audio=False)
+    report.thresholds, report.no_verdict = {}, "no_face"
+    page = share.report_html(report, share.FileFacts("black.mp4", 10, "0" * 64, "2026-12-01T00:00:00+00:00"))
+    assert '<section class="verdict none"><h2>No face found — no verdict</h2>' in page
+    assert 'class="gauge-bar"' not in page
+
+
+def test_the_html_lip_sync_plot_agrees_with_its_caption():
+    report = fake_report()
+    s = report.sync
+    s.curve_t = [0.44, 0.52, 0.6, 2.0, 2.08]
+    s.curve_confidence = [0.1, -0.15, 0.2, 0.1, -0.05]
+    fig = share.alignment_plot(report)
+    top, bottom = fig.axes[:2]
+    assert top.get_ylim()[0] == 0 and top.get_xlim() == (0.0, 3.0)
+    assert any(np.isnan(line.get_ydata()).any() for line in top.get_lines())  # the silent stretch is a gap
+    both = next(line for line in bottom.get_lines() if line.get_label() == "both cues together")
+    star = next(line for line in bottom.get_lines() if line.get_label() == "best shift")
+    k = int(np.nanargmin(both.get_ydata()))
+    assert (star.get_xdata()[0], star.get_ydata()[0]) == (both.get_xdata()[k], both.get_ydata()[k])
+    s.offset_cues_agree = False  # no shift claimed: no star
+    labels = [line.get_label() for line in share.alignment_plot(report).axes[1].get_lines()]
+    assert "best shift" not in labels and "both cues together" not in labels
+    timeline = share.timeline_plot(report)
+    assert timeline.axes[0].get_ylim() == (0.0, 1.0) and timeline.axes[0].get_xlim() == (0.0, 3.0)

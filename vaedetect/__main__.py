@@ -83,18 +83,23 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         Path(args.json).write_text(report.to_json(images=args.images))
     if facts is not None:
         share.write_html(report, facts, args.html)
-    th = report.thresholds
-    if th:
-        score = f"manipulation score {report.manipulation_score:.0%}: {explain.score_position(report)}"
-    else:
-        score = "no score: none of the checks could run"
-    print(f"{report.verdict.upper()}  ({score})  {safe_name(args.path)}")
-    for r in report.reasons:
+    print(f"{explain.verdict_label(report)}  {safe_name(args.path)}")
+    print(f"  {explain.verdict_meaning(report)}")
+    if measured := explain.tier_rates_line(report):
+        print(f"  {measured}")
+    print(f"  {explain.score_sentence(report)}")
+    moved, weak = explain.why_items(report)
+    for r in moved:
         print(f"  - {r}")
+    if weak:
+        print(f"  {explain.WEAK_HEADING}:")
+        for r in weak:
+            print(f"  ~ {r}")
     for w in report.warnings:
         print(f"  ! {w.message}")
-    avail = ", ".join(f"{k} {v:+.2f}" for k, v in report.scores.items() if v is not None)
-    print(f"  evidence (z vs real): {avail or 'none'}")
+    sigmas = ", ".join(f"{k} {explain.sigma(v)}" for k, v in explain.check_sigmas(report).items())
+    print(f"  each check vs real files: {sigmas or 'none'}")
+
     if pushes := report.pushes():
         print(f"  counted in the verdict (log-odds, + towards fake): {', '.join(f'{k} {v:+.2f}' for k, v in pushes)}")
     print(f"  model: {explain.model_line(report)}")
@@ -142,7 +147,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
-    from vaedetect.scan import scan
+    from vaedetect import explain
+    from vaedetect.scan import NO_VERDICT, scan
 
     summary = scan(
         args.source,
@@ -155,7 +161,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
     st = summary.as_dict()
     out = safe_name(args.out)
     print(f"{st['scored_now']} scored, {st['skipped_already_done']} already in {out}, {st['total']} listed")
-    print("verdicts: " + (", ".join(f"{k} {v}" for k, v in sorted(st["verdicts"].items())) or "none"))
+    words = {**explain.TIER_LABELS, NO_VERDICT: "no verdict"}
+    print("verdicts: " + (", ".join(f"{words.get(k, k)} {v}" for k, v in sorted(st["verdicts"].items())) or "none"))
     if st["files_per_minute"]:
         print(f"{st['seconds']:.1f} s, {st['files_per_minute']:.1f} files/min")
     for item in st["slowest"]:

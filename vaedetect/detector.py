@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from vaedetect import figures, hub, media
+from vaedetect import figures, hub, media, model_card
 from vaedetect.audio import leading_silence_frames
 from vaedetect.caveats import clip_warnings, unavailable
 from vaedetect.evidence import (
@@ -106,6 +106,7 @@ class Detector:
         self.card_url = f"https://huggingface.co/{name}/blob/{revision}/README.md" if hub_repo else None
         calibration = json.dumps(bundle.calibration, sort_keys=True).encode()
         self.bundle_fingerprint = hashlib.sha256(calibration).hexdigest()[:12]
+        self.card_summary = model_card.summary(bundle.config.to_json(), bundle.calibration)
         self.limits = limits or media.MediaLimits()
         self.face_config = face_config or bundle.config.preprocessing.face_config()
         self.faces = FacePool(self.face_config)
@@ -150,6 +151,11 @@ class Detector:
             warnings=warnings,
             scores={k: (None if v is None else round(v, 3)) for k, v in scores.z.items()},
             contributions={k: round(v, 4) for k, v in scores.contributions.items()},
+            findings=scores.findings,
+            weak_traces=scores.weak_traces,
+            checks=scores.checks,
+            tier_rates=scores.tier_rates,
+            no_verdict=scores.no_verdict,
             unavailable=unavailable(clip, scores.z, set(self.bundle.calibration.get("evidence", {})), self._offered),
             thresholds=scores.lines,
             sync=self._sync(clip, raw, offset),
@@ -162,6 +168,7 @@ class Detector:
                 source=self.bundle_source,
                 fingerprint=self.bundle_fingerprint,
                 card=self.card_url,
+                summary=self.card_summary,
             ),
             timings={},
         )

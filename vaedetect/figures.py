@@ -12,7 +12,8 @@ arrays, which older plotly.js bundles cannot read and which make the JSON hard t
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+import textwrap
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import cv2
@@ -20,7 +21,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from vaedetect.explain import no_sync_text, offset_sentence, sync_fps
+from vaedetect.explain import LINE_NAMES, no_sync_text, offset_sentence, sigma, sync_fps
 from vaedetect.report import FrameEvidence, Report, SyncResult
 
 __all__ = [
@@ -36,6 +37,8 @@ __all__ = [
 DISPLAY_PX = 192  # face pictures in a report: the crop, its reconstruction and the heatmap
 HEATMAP_MAX_Z = 4.0  # brightest heatmap colour: this many standard deviations worse than real faces
 NO_FACE_MAP_TEXT = "No face was analysed — the face map is not available"
+EMPTY_TEXT_CHARS = 40  # an empty figure's sentence wraps at this many characters (fits a phone)
+
 NO_TIMELINE_TEXT = "A single photo has no timeline"
 NO_TIMELINE_SCORES_TEXT = "No per-second scores for this clip (too short, or no second had enough evidence)"
 # Colour-blind-safe palette (Okabe-Ito), one distinct hue and symbol per reference group; the clip's own frames use a
@@ -82,7 +85,7 @@ def empty_figure(message: str, title: str = "", height: int = 320) -> go.Figure:
     """A blank figure that says, in the middle, why there is nothing to plot."""
     fig = go.Figure()
     fig.add_annotation(
-        text=message,
+        text="<br>".join(textwrap.wrap(message, EMPTY_TEXT_CHARS)),  # plotly does not wrap: a long line is cut
         x=0.5,
         y=0.5,
         xref="paper",
@@ -93,6 +96,61 @@ def empty_figure(message: str, title: str = "", height: int = 320) -> go.Figure:
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     return _base_layout(fig, title, height)
+
+
+def with_gaps(t: Sequence[float], y: Sequence[float | None]) -> tuple[list[float], list[float | None]]:
+    """A curve sampled on a regular step with a None wherever a step is missing (more than 1.5 steps apart), so a
+    plot draws a gap where nothing was measured instead of a straight line across it."""
+    t, y = [float(v) for v in t], list(y)
+    if len(t) < 3:
+        return t, y
+    step = float(np.median(np.diff(t)))
+    out_t, out_y = [t[0]], [y[0]]
+    for i in range(1, len(t)):
+        if step > 0 and t[i] - t[i - 1] > 1.5 * step:
+            out_t.append((t[i] + t[i - 1]) / 2)
+            out_y.append(None)
+        out_t.append(t[i])
+        out_y.append(y[i])
+    return out_t, out_y
+
+
+def confidence_curve(s: SyncResult) -> tuple[list[float], list[float | None]]:
+    """The alignment confidence over time as drawn: at least 0 (0 = the true pairing fits no better than other
+    shifts; the measured margin can dip below, which means the same), with gaps where no speech window was read."""
+    conf = [None if v is None else max(float(v), 0.0) for v in _floats(s.curve_confidence)]
+    return with_gaps(s.curve_t, conf)
+
+
+def analysed_span(report: Report) -> tuple[float, float]:
+    """The time axis of a clip's plots: from 0 to the end of what was analysed, so every panel covers the same span."""
+    end = float(report.media.analysed_duration_s or 0.0)
+    s = report.sync
+    last = max([*(s.curve_t if s else []), *(s.lip_t if s else []), *(p.t for p in report.timeline)], default=0.0)
+    return 0.0, max(end, float(last))
+
+
+def offset_fit(s: SyncResult) -> tuple[list[float | None], str] | None:
+    """The mismatch-by-shift curve the best shift is the minimum of, in the alignment model's units (lower = better):
+    both cues together (the combination the detector picks its offset from) when lip-from-voice had enough overlap,
+    else the alignment model's own. None without a curve."""
+    if not s.offsets or not s.mean_distance_by_offset:
+        return None
+    dist = np.array([np.nan if v is None else float(v) for v in s.mean_distance_by_offset], dtype=float)
+    corr = np.array([np.nan if v is None else float(v) for v in s.lipvoice_corr_by_offset], dtype=float)
+    if len(corr) != len(dist) or np.isfinite(corr).sum() <= len(corr) // 2 or not np.isfinite(dist).all():
+        return _floats(dist), "mismatch: alignment model"
+    fused = _fuse_offsets()(dist, corr)
+    lo, hi = float(dist.min()), float(dist.max())
+    span = float(fused.max() - fused.min()) or 1.0
+    return _floats(lo + (fused.max() - fused) / span * (hi - lo)), "mismatch: both cues together"
+
+
+def _fuse_offsets() -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """The detector's own combination of the two offset cues (imported late: it lives with the models)."""
+    from vaedetect.evidence import fuse_offset_curves
+
+    return fuse_offset_curves
 
 
 def _normalise(values: Sequence[float | None]) -> list[float | None]:
@@ -220,9 +278,9 @@ def umap_figure(report: Report, reference: dict | None) -> go.Figure:
                 x=xs,
                 y=ys,
                 mode="markers",
-                name="this clip's frames",
-                customdata=[[ti, "n/a" if s is None else f"{s:.1f}"] for ti, s in zip(t, scores, strict=True)],
-                hovertemplate="t = %{customdata[0]:.1f} s, face score z = %{customdata[1]}<extra></extra>",
+                name="this photo's face" if report.media.kind == "image" else "this clip's frames",
+                customdata=[[ti, "n/a" if s is None else sigma(s)] for ti, s in zip(t, scores, strict=True)],
+                hovertemplate="t = %{customdata[0]:.1f} s, face score %{customdata[1]}<extra></extra>",
                 marker={
                     "size": 9,
                     "color": t,
@@ -235,7 +293,7 @@ def umap_figure(report: Report, reference: dict | None) -> go.Figure:
             )
         )
         ok = [(x, y) for x, y in zip(xs, ys, strict=True) if x is not None and y is not None]
-        if ok:
+        if len(ok) > 1:  # one face is its own mark: no "median of 1 frames"
             mx, my = (float(np.median([v[k] for v in ok])) for k in (0, 1))
             fig.add_trace(
                 go.Scatter(
@@ -288,9 +346,23 @@ def _lipvoice_trace(fig: go.Figure, s: SyncResult, dist: list[float | None], shi
     )
 
 
+def best_shift(s: SyncResult) -> tuple[int, float] | None:
+    """(index into ``s.offsets``, mismatch) of the star: the minimum of :func:`offset_fit`'s curve, which is where the
+    report's offset comes from. None when no shift is claimed (the cues disagree) or there is no curve."""
+    fit = offset_fit(s)
+    if fit is None or s.offset_cues_agree is False:
+        return None
+    ys = [(y, k) for k, y in enumerate(fit[0]) if y is not None]
+    if not ys:
+        return None
+    y, k = min(ys)
+    return k, y
+
+
 def alignment_figure(report: Report) -> go.Figure:
     """Three stacked panels (readable on a phone): alignment confidence over time; lip opening vs loudness; mismatch
-    by audio shift in seconds, with the best shift starred."""
+    by audio shift in seconds. The best shift is starred at the minimum of the curve it comes from, and only when it
+    is claimed (not when the two cues disagree); both time panels span the whole analysed clip, gaps left open."""
     title = "Lip-sync: do lips match speech?"
     s = report.sync
     if s is None or not s.curve_t:
@@ -312,11 +384,13 @@ def alignment_figure(report: Report) -> go.Figure:
             "Mismatch by audio shift (lower = better)",
         ),
     )
+    conf_t, conf = confidence_curve(s)
     fig.add_trace(
         go.Scatter(
-            x=_floats(s.curve_t),
-            y=_floats(s.curve_confidence),
+            x=conf_t,
+            y=conf,
             mode="lines",
+            connectgaps=False,
             name="alignment confidence",
             line={"color": "#0072B2", "width": 2},
             hovertemplate="t = %{x:.1f} s, confidence %{y:.2f}<extra></extra>",
@@ -326,9 +400,9 @@ def alignment_figure(report: Report) -> go.Figure:
     )
     if s.confidence is not None and math.isfinite(float(s.confidence)):
         fig.add_hline(
-            y=float(s.confidence),
+            y=max(float(s.confidence), 0.0),
             line={"dash": "dash", "color": "#555", "width": 1},
-            annotation_text=f"clip average {float(s.confidence):.2f}",
+            annotation_text=f"clip average {max(float(s.confidence), 0.0):.2f}",
             annotation_position="bottom left",
             row=1,
             col=1,
@@ -341,6 +415,7 @@ def alignment_figure(report: Report) -> go.Figure:
                     x=_floats(s.lip_t),
                     y=_normalise(s.lip_opening),
                     mode="lines",
+                    connectgaps=False,
                     name=f"mouth opening{corr}",
                     line={"color": "#D55E00", "width": 1.5},
                 ),
@@ -372,21 +447,35 @@ def alignment_figure(report: Report) -> go.Figure:
                 mode="lines+markers",
                 name="mismatch: alignment model",
                 showlegend=True,
-                line={"color": "#555", "width": 1.5},
-                marker={"size": 4},
+                line={"color": "#888", "width": 1},
+                marker={"size": 3},
                 hovertemplate="shift %{x:.2f} s (%{customdata} frames): mismatch %{y:.2f}<extra></extra>",
             ),
             row=3,
             col=1,
         )
         _lipvoice_trace(fig, s, dist, shift_s)
-        best = [d for d, o in zip(dist, s.offsets, strict=False) if o == s.offset_frames and d is not None]
-        if best:
+        fit = offset_fit(s)
+        if fit is not None and fit[1] != "mismatch: alignment model" and s.offset_cues_agree is not False:
             fig.add_trace(
                 go.Scatter(
-                    x=[round(int(s.offset_frames) / fps, 3)],
-                    y=best,
-                    customdata=[int(s.offset_frames)],
+                    x=shift_s,
+                    y=fit[0],
+                    mode="lines",
+                    name=fit[1],
+                    line={"color": "#111", "width": 2.5},
+                    hovertemplate="shift %{x:.2f} s: both cues together<extra></extra>",
+                ),
+                row=3,
+                col=1,
+            )
+        if (star := best_shift(s)) is not None:
+            k, y = star
+            fig.add_trace(
+                go.Scatter(
+                    x=[shift_s[k]],
+                    y=[y],
+                    customdata=[int(s.offsets[k])],
                     mode="markers",
                     name="best shift",
                     showlegend=False,
@@ -396,10 +485,12 @@ def alignment_figure(report: Report) -> go.Figure:
                 row=3,
                 col=1,
             )
-    fig.update_xaxes(title_text="time (s)", row=1, col=1)
-    fig.update_yaxes(title_text="confidence (0–1)", row=1, col=1)
-    fig.update_xaxes(title_text="time (s)", row=2, col=1)
-    fig.update_yaxes(title_text="scaled (0–1)", range=[-0.05, 1.05], row=2, col=1)
+    span = list(analysed_span(report))
+    top = max([0.1, *(c for c in conf if c is not None), max(float(s.confidence or 0.0), 0.0)]) * 1.15
+    fig.update_xaxes(title_text="time (s)", range=span, row=1, col=1)
+    fig.update_yaxes(title_text="confidence (0 = none)", range=[0.0, top], row=1, col=1)
+    fig.update_xaxes(title_text="time (s)", range=span, row=2, col=1)
+    fig.update_yaxes(title_text="scaled (0–1)", range=[0.0, 1.0], row=2, col=1)
     fig.update_xaxes(title_text="audio shift (s), + = audio later", row=3, col=1)
     fig.update_yaxes(title_text="mismatch", row=3, col=1)
     fig.update_annotations(font={"size": 12})
@@ -459,6 +550,7 @@ def timeline_figure(report: Report) -> go.Figure:
                     "dash": None if is_fused else "dot",
                 },
                 marker={"size": 7 if is_fused else 5},
+                cliponaxis=False,  # a point at 0 s is drawn whole, inside the analysed span's axis
                 hovertemplate=f"{names[key]}: {fmt} at %{{x:.0f}} s<extra></extra>",
             ),
             row=1 if is_fused else 2,
@@ -466,14 +558,14 @@ def timeline_figure(report: Report) -> go.Figure:
         )
     th = report.thresholds or {}
     if has_fused:
-        for key, label, colour in (("uncertain", "uncertain", "#E69F00"), ("fake", "likely manipulated", "#D55E00")):
+        for key, colour in (("uncertain", "#E69F00"), ("fake", "#D55E00")):
             if key in th and 0.0 <= float(th[key]) <= 1.0:
                 line = {"dash": "dash", "color": colour, "width": 1.5}
                 fig.add_hline(y=float(th[key]), line=line, row=1, col=1)
                 # Named in the legend, not written on the plot, where the combined line runs over the label.
-                name = f"“{label}” from {float(th[key]):.0%}"
+                name = f"{LINE_NAMES[key]} from {float(th[key]):.0%}"
                 fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line=line, name=name), row=1, col=1)
-        fig.update_yaxes(range=[0, 1.02], tickformat=".0%", title_text="score", row=1, col=1)
+        fig.update_yaxes(range=[0, 1], tickformat=".0%", title_text="score", row=1, col=1)
     else:
         fig.add_annotation(
             text="No combined score per second", x=0.5, y=0.5, xref="x domain", yref="y domain", showarrow=False
@@ -487,8 +579,10 @@ def timeline_figure(report: Report) -> go.Figure:
         fig.update_yaxes(title_text="z", range=[lo - pad, hi + pad], zeroline=False, row=2, col=1)
     else:
         fig.update_yaxes(visible=False, row=2, col=1)
+    fig.update_xaxes(range=list(analysed_span(report)))
     fig.update_xaxes(title_text="time (s)", row=2, col=1)
     fig.update_annotations(font={"size": 12})
     fig = _base_layout(fig, title, height=520)
+
     fig.update_layout(legend={"y": -0.14})
     return fig

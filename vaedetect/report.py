@@ -23,8 +23,10 @@ VERDICTS = ("real", "uncertain", "fake")
 EVIDENCE = ("face", "latent", "temporal", "audio", "sync", "blend")
 # 2: ``contributions``; 3: ``media.quantizer`` and ``media.jpeg_quality``; 4: ``fake_probability`` renamed
 # ``manipulation_score`` (it ranks files against the lines; it was never a chance of being fake);
-# 5: ``media.cut_to_limit``, ``media.incomplete`` and ``media.promised_duration_s`` (older reports read with defaults).
-SCHEMA_VERSION = 5
+# 5: ``media.cut_to_limit``, ``media.incomplete`` and ``media.promised_duration_s`` (older reports read with defaults);
+# 6: ``findings``, ``weak_traces``, ``checks``, ``tier_rates``, ``no_verdict``, ``model.summary`` and, in the JSON
+# only, ``verdict_words`` (the words every output shows for the verdict code; the codes themselves are unchanged).
+SCHEMA_VERSION = 6
 # Warnings that make a verdict less certain: the uncertain band widens instead of the detector guessing.
 WIDENING = frozenset({"low_resolution", "heavy_compression", "short_clip", "multiple_faces", "partial_face"})
 
@@ -32,6 +34,15 @@ WIDENING = frozenset({"low_resolution", "heavy_compression", "short_clip", "mult
 @dataclass
 class ReportWarning:
     """Something that limits how far the verdict can be trusted (``no_face``, ``no_speech``, ...)."""
+
+    code: str
+    message: str
+
+
+@dataclass
+class Finding:
+    """Something concrete the checks found (a lip-speech shift both lip-sync cues agree on, ...): named first among
+    the reasons, and it raises the verdict to at least "uncertain" (``scoring.FINDINGS`` lists what is looked for)."""
 
     code: str
     message: str
@@ -116,6 +127,8 @@ class ModelInfo:
     # Identifies a bundle without a revision (bundled or local): the first 12 hex digits of its calibration's SHA-256.
     fingerprint: str | None = None
     card: str | None = None  # the model card's URL (Hub bundles); a local bundle's card is its README.md
+    # The model card in a few sentences (``model_card.summary``), so a report that travels alone says what made it.
+    summary: str | None = None
 
 
 @dataclass
@@ -137,11 +150,28 @@ class Report:
     # Each counted evidence's share of the fused log-odds (positive: towards "manipulated"); evidence the scoring head
     # does not use is absent. What the reasons are ordered by, so a reader can see what moved the verdict.
     contributions: dict[str, float] = field(default_factory=dict)
+    # Concrete findings (also the first ``reasons``); each one keeps the verdict at "uncertain" or above.
+    findings: list[Finding] = field(default_factory=list)
+    # Signs that were too weak to count for the verdict (``reasons`` holds what moved it), in words.
+    weak_traces: list[str] = field(default_factory=list)
+    # Each check's z-score as the verdict read it (quality-corrected under a learned head): the σ the reasons quote.
+    checks: dict[str, float] = field(default_factory=dict)
+    # How often each verdict was given, for this kind of file, to held-out fakes and real files (the bundle's
+    # ``calibration["tier_rates"][kind]``); None when the bundle has not measured it.
+    tier_rates: dict[str, Any] | None = None
+    # Why no verdict was given ("no_face", "faces_too_small", "nothing_to_score"); None when one was. The code
+    # ``verdict`` then stays "uncertain" and ``thresholds`` is empty.
+    no_verdict: str | None = None
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
             raise ValueError(f"verdict must be one of {VERDICTS}, got {self.verdict!r}")
+
+    @property
+    def judged(self) -> bool:
+        """Whether a verdict was given at all (a file with no face to examine gets none)."""
+        return self.no_verdict is None and bool(self.thresholds)
 
     def warning_codes(self) -> list[str]:
         return [w.code for w in self.warnings]
@@ -169,6 +199,9 @@ class Report:
                     out.pop(key, None)
         if d.get("sync"):  # the contract's nested form of the per-time curve (architecture.md), next to the flat one
             d["sync"]["curve"] = {"t": d["sync"]["curve_t"], "confidence": d["sync"]["curve_confidence"]}
+        from vaedetect.explain import verdict_words  # the words live with the other words; imported late (cycle)
+
+        d["verdict_words"] = verdict_words(self)
         return d
 
     def to_json(self, indent: int | None = 2, images: bool = False) -> str:
@@ -185,6 +218,7 @@ class Report:
         if "fake_probability" in data and "manipulation_score" not in data:  # a report written before schema 4
             data["manipulation_score"] = data.pop("fake_probability")
         data["warnings"] = [ReportWarning(**w) for w in data["warnings"]]
+        data["findings"] = [Finding(**f) for f in data.get("findings", [])]
         if data.get("sync"):
             sync = {k: v for k, v in data["sync"].items() if k != "curve"}
             data["sync"] = SyncResult(**sync)

@@ -22,11 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from vaedetect.errors import InputError
+from vaedetect.explain import verdict_label
 from vaedetect.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from vaedetect.models.bundle import file_sha256
+from vaedetect.report import Report
 
 SCAN_SUFFIXES = frozenset(IMAGE_EXTENSIONS | VIDEO_EXTENSIONS)
 SLOWEST_SHOWN = 5
+NO_VERDICT = "none"  # the summary's count of files that got no verdict (no face to examine, ...)
 
 
 def list_inputs(source: str | Path, *, follow_links: bool = False, skipped: list[Path] | None = None) -> list[Path]:
@@ -95,6 +98,8 @@ def score_file(analyze: Callable[[str], Any], path: str | Path) -> dict[str, Any
     else:
         line.update(
             verdict=report.verdict,
+            no_verdict=getattr(report, "no_verdict", None),  # evaluate's stand-ins for a Report carry less
+            verdict_words=verdict_label(report) if isinstance(report, Report) else None,
             score=float(report.manipulation_score),
             media=report.media.kind,
             scores={k: _finite_or_none(v) for k, v in report.scores.items()},
@@ -106,8 +111,8 @@ def score_file(analyze: Callable[[str], Any], path: str | Path) -> dict[str, Any
 
 
 def _line(path: str, error: str | None = None) -> dict[str, Any]:
-    return {"file": path, "sha256": None, "verdict": None, "score": None, "media": None, "scores": {},
-            "warnings": [], "error": error, "seconds": None}  # fmt: skip
+    return {"file": path, "sha256": None, "verdict": None, "no_verdict": None, "verdict_words": None, "score": None,
+            "media": None, "scores": {}, "warnings": [], "error": error, "seconds": None}  # fmt: skip
 
 
 def _finite_or_none(value: Any) -> float | None:
@@ -252,7 +257,8 @@ class ScanSummary:
             self.errors.append({"file": line["file"], "error": line["error"]})
             self.verdicts["error"] += 1
         else:
-            self.verdicts[line["verdict"]] += 1
+            self.verdicts[NO_VERDICT if line.get("no_verdict") else line["verdict"]] += 1
+
         self.slowest = sorted([*self.slowest, (line.get("seconds") or 0.0, line["file"])], reverse=True)[:SLOWEST_SHOWN]
 
     def as_dict(self) -> dict[str, Any]:

@@ -9,22 +9,36 @@ with :class:`LearnedHead`: the learned fusion of :mod:`vaedetect.fusion` (qualit
 evidence and the region cues, non-negative weights fitted on labelled fakes of many families), one head per kind of
 file, and no verdict without a face. Otherwise the bundle's equal (or pseudo-fake-fitted) heads score the evidence the
 input offers. In log-odds space either is a sum of each evidence's push, and a missing evidence contributes nothing.
+
+Reasons come in two lists: what moved the score the way the verdict went, and traces too weak to count. A concrete
+finding (:data:`FINDINGS`: e.g. a lip-speech shift both lip-sync cues agree on) is named first and keeps the verdict at
+"uncertain" or above, whatever the score: the score ranks files, a finding is a specific thing a person can check.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from vaedetect.evidence import RawEvidence, face_region
-from vaedetect.explain import EVIDENCE_SENTENCES
+from vaedetect.explain import (
+    AWAY_SENTENCE,
+    BETWEEN_REASON,
+    EVIDENCE_NAMES,
+    EVIDENCE_SENTENCES,
+    NOTHING_FOUND_REASON,
+    SHIFT_FINDING,
+    shift_words,
+    sigma,
+)
 from vaedetect.fusion import LearnedFusion
-from vaedetect.report import EVIDENCE, WIDENING, ReportWarning, TimelinePoint
+from vaedetect.models.bundle import tier_rates
+from vaedetect.report import EVIDENCE, WIDENING, Finding, ReportWarning, TimelinePoint
 
-__all__ = ["DIRECTION", "EVIDENCE", "Head", "Scores", "normalize", "score"]
+__all__ = ["DIRECTION", "EVIDENCE", "FINDINGS", "Head", "Reasons", "Scores", "normalize", "score"]
 
 # +1: larger raw value is more anomalous; -1: smaller is (sync: offset 0 should clearly win).
 DIRECTION = {"face": 1.0, "latent": 1.0, "temporal": 1.0, "audio": 1.0, "sync": -1.0, "blend": 1.0}
@@ -36,6 +50,7 @@ AGREE_FRAMES = 2  # the two offset cues agree when their own best offsets are th
 WIDEN_FRACTION = 0.25
 WIDENED_REASON = "Warnings below widened the uncertain band: the verdict needs stronger evidence."
 LEARNED_REASON_MIN = 0.25  # log-odds an evidence must add under a learned head to be named as a reason
+LEARNED_TRACE_MIN = 0.1  # ... and to be listed at all, as a trace too weak to count
 MAX_LEARNED_REASONS = 3
 # Why a bundle without learned heads has nothing to score, by the warning that says so (first match wins).
 _NO_SCORE_WHY = (("no_face", "no face"), ("faces_too_small", "faces too small"))
@@ -43,6 +58,8 @@ NO_FACE_NO_VERDICT = (
     "No face could be examined, so no verdict is given: this model does not judge a voice on its own (its voice"
     " evidence has not been calibrated on labelled synthetic voices)."
 )
+NO_FACE_NO_VOICE = "No face could be examined, so no verdict is given."
+FLOOR_VERDICT = "uncertain"  # the lowest verdict a file with a finding can get
 
 
 @dataclass
@@ -109,6 +126,10 @@ class LearnedHead:
     def zs(self, z: dict[str, float | None], raw: RawEvidence) -> dict[str, float]:
         zl = self.fusion.zs({**raw.cues, **raw.values, **z}, raw.quality)  # z may carry one second's own values
         return {k: 0.0 if v is None else v for k, v in zl.items()}
+
+    def measured(self, z: dict[str, float | None], raw: RawEvidence) -> dict[str, float]:
+        """:meth:`zs` without the evidence this file lacks (scored as 0): the σ of each check the file had."""
+        return {k: v for k, v in self.fusion.zs({**z, **raw.cues}, raw.quality).items() if v is not None}
 
 
 def load_learned(calibration: dict[str, Any]) -> dict[str, LearnedHead]:
@@ -260,23 +281,67 @@ def offset_cues_agree(raw: RawEvidence) -> bool | None:
     return abs(m - v) <= AGREE_FRAMES
 
 
+# -- findings -----------------------------------------------------------------------------------------------------
+
+
+def shift_finding(raw: RawEvidence, z: dict[str, float | None]) -> Finding | None:
+    """A clear lip-speech shift that the alignment model and lip-from-voice each find on their own (with one cue only,
+    or cues that disagree, the shift stays a reason or is not claimed at all)."""
+    off = raw.sync_offset
+    if off is None or abs(off) < CLEAR_OFFSET_FRAMES or offset_cues_agree(raw) is not True:
+        return None
+    return Finding("audio_shift", SHIFT_FINDING.format(shift=shift_words(off, raw.fps)))
+
+
+# What is looked for, in the order the findings are named. Each entry reads the clip's raw evidence and per-clip
+# z-scores and returns a Finding or None; adding one (a voice that changes speaker mid-clip, ...) is one line here.
+FINDINGS: tuple[Callable[[RawEvidence, dict[str, float | None]], Finding | None], ...] = (shift_finding,)
+
+
+def findings_for(raw: RawEvidence, z: dict[str, float | None]) -> list[Finding]:
+    return [f for check in FINDINGS if (f := check(raw, z)) is not None]
+
+
+def floored(verdict: str, findings: list[Finding]) -> str:
+    """A finding keeps the verdict at :data:`FLOOR_VERDICT` or above: a specific problem is worth a closer look even
+    when the score (which ranks files) stays below the line."""
+    return FLOOR_VERDICT if findings and verdict == "real" else verdict
+
+
+# -- reasons ------------------------------------------------------------------------------------------------------
+
+
+class Reasons(NamedTuple):
+    """Sentences behind a verdict: ``moved`` pushed the score the way the verdict went (the finding's sentences come
+    before them in the report); ``weak`` are traces too weak to count, or evidence the verdict does not count."""
+
+    moved: list[str]
+    weak: list[str]
+
+
 # Sentences for an evidence that is the verdict's main driver without being striking on its own (|z| < REASON_Z): the
 # verdict still has to be explained by what moved it, in words that do not overstate a small deviation.
 _DRIVER_SENTENCES = {
-    "face": "The face reconstructs {how} worse than the average real face ({z:+.1f}σ).",
+    "face": "The face reconstructs {how} worse than the average real face ({z}).",
     "latent": "The face lies {how} further from real faces in the model's latent space than the average real face"
-    " ({z:+.1f}σ).",
-    "temporal": "The face changes from frame to frame {how} more than in the average real clip ({z:+.1f}σ).",
-    "blend": "The face shows {how} stronger blending traces than the average real face ({z:+.1f}σ).",
-    "audio": "The voice reconstructs {how} worse than the average real speech ({z:+.1f}σ).",
-    "sync": "Mouth movements match the speech {how} less closely than in the average real clip ({z:+.1f}σ).",
+    " ({z}).",
+    "temporal": "The face changes from frame to frame {how} more than in the average real clip ({z}).",
+    "blend": "The face shows {how} stronger blending traces than the average real face ({z}).",
+    "audio": "The voice reconstructs {how} worse than the average real speech ({z}).",
+    "sync": "Mouth movements match the speech {how} less closely than in the average real clip ({z}).",
 }
+_DRIVER_GENERIC = "{name}: {how} further from real footage than the average real file ({z})."
 WEIGHS_MOST = " This weighs most in the verdict."
 NOT_COUNTED = " Not counted in the verdict: in calibration this evidence did not separate real clips from fakes."
 
 
 def _how(z: float) -> str:
     return "a little" if z < 1.0 else "noticeably"
+
+
+def _driver_sentence(key: str, z: float) -> str:
+    template = _DRIVER_SENTENCES.get(key, _DRIVER_GENERIC)
+    return template.format(how=_how(z), z=sigma(z), name=EVIDENCE_NAMES.get(key, key))
 
 
 def reasons_for(
@@ -286,21 +351,26 @@ def reasons_for(
     fps: float,
     region: str | None,
     head: Head | None = None,
-) -> list[str]:
-    """Plain-language sentences, what moved the verdict first.
+    between: bool | None = None,
+) -> Reasons:
+    """Plain-language sentences under a bundle's equal or pseudo-fake-fitted heads.
 
     With the scoring ``head`` the sentences follow each evidence's share of the fused log-odds, so the reasons
-    explain the verdict actually given: the evidence that pushed a clip towards "manipulated" most is always named
-    (softly worded when it is not striking on its own), a striking evidence the head does not count is labelled as
-    such, and nothing reassuring is said about the evidence that drove a non-real verdict.
+    explain the verdict actually given: for "uncertain" and "fake" what pushed towards "manipulated" (the largest push
+    is always named, softly worded when it is not striking on its own; nothing reassuring is said about it), with
+    striking evidence the head does not count among the weak traces; for "real" what looked like real footage, with
+    the signs that did not reach the line as weak traces. ``between``: the score itself fell between the lines (False
+    when a finding raised the verdict), which the last sentence says. A shift that is a finding is left to it.
     """
+    between = verdict == "uncertain" if between is None else between
     contrib = head.contributions(z) if head is not None else {}  # counted evidence only
     driver = None
     if verdict != "real" and contrib:
         best = max(contrib, key=contrib.__getitem__)
         driver = best if contrib[best] > 0 else None
 
-    # (group, strength, sentence): group 0 = counted or no head given, 1 = shown but not counted, 2 = reassuring.
+    # (group, strength, sentence): group 0 = counted or no head given, 1 = shown but not counted, 2 = reassuring,
+    # 3 = neither (a claim withheld).
     items: list[tuple[int, float, str]] = []
     stated: set[str] = set()  # evidence a sentence already names
 
@@ -315,32 +385,37 @@ def reasons_for(
     if fz is not None:
         if fz >= REASON_Z:
             where = f", most in the {region} region" if region else ""
-            notable("face", fz, f"The face reconstructs {fz:.1f}σ worse than the real faces the model learned{where}.")
+            notable(
+                "face",
+                fz,
+                f"The face reconstructs {sigma(fz, False)} worse than the real faces the model learned{where}.",
+            )
         elif fz <= 1.0 and driver != "face":
-            items.append((2, -fz, f"The face reconstructs like real faces do ({fz:+.1f}σ)."))
+            items.append((2, -fz, f"The face reconstructs like real faces do ({sigma(fz)})."))
     if bz is not None and bz >= REASON_Z:
         notable(
             "blend",
             bz,
-            f"The face shows blending traces (a seam or colour step inside the face), {bz:.1f}σ above real faces.",
+            "The face shows blending traces (a seam or colour step inside the face),"
+            f" {sigma(bz, False)} above real faces.",
         )
     if lz is not None and lz >= REASON_Z:
-        notable("latent", lz, f"The face lies far from real faces in the model's latent space ({lz:.1f}σ).")
+        notable("latent", lz, f"The face lies far from real faces in the model's latent space ({sigma(lz)}).")
     if tz is not None and tz >= REASON_Z:
-        notable("temporal", tz, f"The face changes from frame to frame more than in real footage ({tz:.1f}σ).")
+        notable("temporal", tz, f"The face changes from frame to frame more than in real footage ({sigma(tz)}).")
     if az is not None and az >= REASON_Z:
-        notable("audio", az, f"The voice reconstructs {az:.1f}σ worse than real speech the model learned.")
+        notable("audio", az, f"The voice reconstructs {sigma(az, False)} worse than real speech the model learned.")
     if raw.sync_offset is not None:
         off = raw.sync_offset
         # An offset is only claimed when the alignment model and lip-from-voice each find it on their own (a bundle
         # without lip-from-voice has one cue, which then stands alone).
         m, v = raw.sync_offset_model, raw.lipvoice_offset
         agree = offset_cues_agree(raw) is not False
-        poorly = f"Mouth movements match the speech poorly ({sz or 0:.1f}σ below real clips)."
+        poorly = f"Mouth movements match the speech poorly ({sigma(sz or 0, False)} below real clips)."
         if not agree:  # whatever the fused offset, neither "in step" nor "out of step" is claimed
             items.append(
                 (
-                    0,
+                    3,
                     0.0,
                     f"The two lip-sync cues disagree about the audio offset (alignment model: {(m or 0) / fps:+.2f} s,"
                     f" mouth opening vs voice: {(v or 0) / fps:+.2f} s), so no offset is claimed.",
@@ -348,13 +423,10 @@ def reasons_for(
             )
             if sz is not None and sz >= REASON_Z:
                 notable("sync", sz, poorly)
+        elif shift_finding(raw, z) is not None:
+            stated.add("sync")  # named first, as a finding
         elif abs(off) >= CLEAR_OFFSET_FRAMES or (abs(off) >= 2 and (sz or 0) >= 1.0):
-            lead = "the lips lead the speech" if off > 0 else "the speech leads the lips"
-            notable(
-                "sync",
-                max(sz or 0, 2.0),
-                f"Lip movements and speech are out of step: {lead} by {abs(off) / fps:.2f} s.",
-            )
+            notable("sync", max(sz or 0, 2.0), f"Lip movements and speech are out of step: {shift_words(off, fps)}.")
         elif sz is not None and sz >= REASON_Z:
             notable("sync", sz, poorly)
         elif sz is not None and driver == "sync" and abs(off) <= 1:
@@ -362,40 +434,61 @@ def reasons_for(
                 "sync",
                 sz,
                 f"Lip movements and speech are in step (no audio offset), but they match {_how(sz)} less closely"
-                f" than in the average real clip ({sz:+.1f}σ).",
+                f" than in the average real clip ({sigma(sz)}).",
             )
         elif sz is not None and sz <= 1.0 and abs(off) <= 1:
             items.append((2, -sz, "Lip movements and speech are in step, as in real footage."))
     if driver is not None and driver not in stated and (dz := z.get(driver)) is not None:
-        items.append((0, contrib[driver], _DRIVER_SENTENCES[driver].format(how=_how(dz), z=dz) + WEIGHS_MOST))
+        items.append((0, contrib[driver], _driver_sentence(driver, dz) + WEIGHS_MOST))
     items.sort(key=lambda t: (t[0], -t[1]))
-    out = [s for _, _, s in items]
-    if not out:
-        out = ["No single piece of evidence stands out from real footage."]
-    if verdict == "uncertain":
-        out.append("The combined evidence is between what real clips and manipulated clips usually show.")
-    return out
+    towards = [s for g, _, s in items if g == 0]
+    uncounted = [s for g, _, s in items if g == 1]
+    reassuring = [s for g, _, s in items if g == 2]
+    withheld = [s for g, _, s in items if g == 3]
+    if verdict == "real":
+        return Reasons(reassuring or [NOTHING_FOUND_REASON], towards + uncounted + withheld)
+    moved = towards + ([BETWEEN_REASON] if between else [])
+    return Reasons(moved, uncounted + withheld)
 
 
-def learned_reasons(zh: dict[str, float | None], learned: LearnedHead, raw: RawEvidence, verdict: str) -> list[str]:
-    """Under a learned head: the evidence that pushed the score up most, in words that follow the direction the fusion
-    learned, then a clear audio offset if both lip-sync cues find it."""
+def learned_reasons(
+    zh: dict[str, float | None],
+    learned: LearnedHead,
+    raw: RawEvidence,
+    verdict: str,
+    between: bool | None = None,
+) -> Reasons:
+    """Under a learned head, each sentence in the direction the fusion learned and with the σ it read.
+
+    For "uncertain" and "fake": the evidence that pushed the score up most (the first "weighs most"), then a clear
+    audio offset when it is not already a finding; weak traces are smaller pushes up. For "real": the evidence that
+    pushed the score down most, with every push up as a weak trace. ``between`` as in :func:`reasons_for`.
+    """
+    between = verdict == "uncertain" if between is None else between
     contrib = learned.head.contributions(zh)
-    top = sorted((k for k, v in contrib.items() if v >= LEARNED_REASON_MIN), key=lambda k: -contrib[k])
-    out = []
-    for i, k in enumerate(top[:MAX_LEARNED_REASONS]):
+    up = sorted((k for k, v in contrib.items() if v >= LEARNED_TRACE_MIN), key=lambda k: -contrib[k])
+    down = sorted((k for k, v in contrib.items() if v <= -LEARNED_REASON_MIN), key=lambda k: contrib[k])
+
+    def towards_fakes(k: str) -> str:
         d = 1 if learned.fusion.norms[k].direction > 0 else -1
-        most = WEIGHS_MOST if i == 0 and verdict != "real" else ""
-        out.append(f"{EVIDENCE_SENTENCES[(k, d)]} ({zh[k]:+.1f}σ){most}")
+        sentence = EVIDENCE_SENTENCES.get((k, d)) or f"{EVIDENCE_NAMES.get(k, k)} is unlike real footage."
+        return f"{sentence} ({sigma(zh[k] or 0.0)})"
+
+    def away(k: str) -> str:
+        return AWAY_SENTENCE.format(name=EVIDENCE_NAMES.get(k, k), z=sigma(zh[k] or 0.0))
+
+    strong = [k for k in up if contrib[k] >= LEARNED_REASON_MIN]
+    shift = []
     off = raw.sync_offset
-    if off is not None and abs(off) >= CLEAR_OFFSET_FRAMES and offset_cues_agree(raw) is not False:
-        lead = "the lips lead the speech" if off > 0 else "the speech leads the lips"
-        out.append(f"Lip movements and speech are out of step: {lead} by {abs(off) / raw.fps:.2f} s.")
-    if not out:
-        out = ["Nothing in the face or voice differs much from real footage of similar quality."]
-    if verdict == "uncertain":
-        out.append("The combined evidence is between what real clips and manipulated clips usually show.")
-    return out
+    one_cue = offset_cues_agree(raw) is None
+    if off is not None and abs(off) >= CLEAR_OFFSET_FRAMES and one_cue:  # with both cues agreeing it is a finding
+        shift = [f"Lip movements and speech are out of step: {shift_words(off, raw.fps)}."]
+    if verdict == "real":
+        moved = [away(k) for k in down[:MAX_LEARNED_REASONS]] or [NOTHING_FOUND_REASON]
+        return Reasons(moved, shift + [towards_fakes(k) for k in up[:MAX_LEARNED_REASONS]])
+    moved = [towards_fakes(k) + (WEIGHS_MOST if i == 0 else "") for i, k in enumerate(strong[:MAX_LEARNED_REASONS])]
+    weak = [towards_fakes(k) for k in up if k not in strong][:MAX_LEARNED_REASONS]
+    return Reasons(moved + shift + ([BETWEEN_REASON] if between else []), weak)
 
 
 @dataclass
@@ -409,24 +502,31 @@ class Scores:
     manipulation_score: float  # 0.5 without a head (and then no lines: see ``lines``)
     lines: dict[str, float]  # {"uncertain", "fake"} after widening; empty without a head
     verdict: str
-    reasons: list[str]
+    reasons: list[str]  # the findings' sentences first, then what moved the score the way the verdict went
     contributions: dict[str, float] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+    weak_traces: list[str] = field(default_factory=list)
+    checks: dict[str, float] = field(default_factory=dict)  # each check's z as the verdict read it (the reasons' σ)
+    tier_rates: dict[str, Any] | None = None  # measured verdict shares for this kind of file, if the bundle has them
+    no_verdict: str | None = None  # why no verdict was given ("no_face", "faces_too_small", "nothing_to_score")
 
 
 def score(raw: RawEvidence, calibration: dict[str, Any], warnings: list[ReportWarning]) -> Scores:
     """Raw evidence -> z-scores -> the fitting head's score -> lines (widened by :data:`WIDENING` warnings) -> verdict
-    and the reasons behind it."""
+    (raised to "uncertain" by a finding) and the reasons behind it."""
     z = normalize(raw, calibration)
     codes = [w.code for w in warnings]
     learned = load_learned(calibration)
     lh: LearnedHead | None = None
     kind = "photo" if raw.is_image else "video"
     zh: dict[str, float | None] = z
+    checks = {k: v for k, v in z.items() if v is not None}
     if learned and z.get("face") is None:  # the face is the way in: a voice alone is not judged
         head = None
     elif kind in learned:
         lh = learned[kind]
         head, zh = lh.head, dict(lh.zs(z, raw))
+        checks = lh.measured(z, raw)
     else:  # a bundle without learned heads (or none for this kind of file): the equal/poe heads
         head = select_head(load_heads(calibration), z)
     fuse: Callable[[dict[str, float | None]], float] | None = None
@@ -434,32 +534,37 @@ def score(raw: RawEvidence, calibration: dict[str, Any], warnings: list[ReportWa
         fuse = lambda zs: lh.head.probability(lh.zs(zs, raw))  # noqa: E731
     elif head is not None:
         fuse = head.probability
+    findings = findings_for(raw, z)
+    weak: list[str] = []
+    no_verdict = None
     if head is None:
         # No score and no lines: a 50 % drawn between lines at 0 % and 100 % read as a measurement.
+        no_verdict = next((code for code, _ in _NO_SCORE_WHY if code in codes), "nothing_to_score")
         what = next((why for code, why in _NO_SCORE_WHY if code in codes), "no usable evidence")
-        reasons = (
-            [NO_FACE_NO_VERDICT]
-            if learned
-            else [
+        if learned:
+            moved = [NO_FACE_NO_VERDICT if z.get("audio") is not None else NO_FACE_NO_VOICE]
+        else:
+            moved = [
                 f"There was nothing this model can score ({what}; lip-sync needs a visible face and speech), "
                 "so no verdict is given."
             ]
-        )
         probability, lines, verdict = 0.5, {}, "uncertain"
     else:
         probability = head.probability(zh)
         unc, fake = thresholds_with_warnings(head, codes)
         lines = {"uncertain": round(float(unc), 4), "fake": round(min(fake, 1.0), 4)}
-        verdict = verdict_for(probability, unc, fake)
+        scored = verdict_for(probability, unc, fake)
+        verdict = floored(scored, findings)
+        between = scored == "uncertain"
         if lh is not None:
-            reasons = learned_reasons(zh, lh, raw, verdict)
+            moved, weak = learned_reasons(zh, lh, raw, verdict, between)
         else:
             region = None
             if raw.zmap is not None and len(raw.zmap):
                 region = worst_region(raw.zmap.mean(axis=0), face_region(raw.zmap.shape[-1]))
-            reasons = reasons_for(z, raw, verdict, raw.fps, region, head)
+            moved, weak = reasons_for(z, raw, verdict, raw.fps, region, head, between)
         if any(c in WIDENING for c in codes):
-            reasons.append(WIDENED_REASON)
+            moved.append(WIDENED_REASON)
     return Scores(
         z=z,
         frame_face=frame_face_z(raw, calibration) if raw.frame_idx.size else np.zeros(0),
@@ -468,6 +573,11 @@ def score(raw: RawEvidence, calibration: dict[str, Any], warnings: list[ReportWa
         manipulation_score=float(probability),
         lines=lines,
         verdict=verdict,
-        reasons=reasons,
+        reasons=[f.message for f in findings] + moved,
         contributions=head.contributions(zh) if head is not None else {},
+        findings=findings,
+        weak_traces=weak,
+        checks={k: round(float(v), 3) for k, v in checks.items()},
+        tier_rates=tier_rates(calibration, kind),
+        no_verdict=no_verdict,
     )

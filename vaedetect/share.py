@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 import vaedetect
-from vaedetect import explain
+from vaedetect import explain, figures
 from vaedetect.display import safe_name
 from vaedetect.models.bundle import file_sha256
 from vaedetect.report import Report, png_data_uri
@@ -34,13 +34,14 @@ __all__ = ["CSP", "HOW_TO_READ", "FileFacts", "file_facts", "report_filename", "
 
 HOW_TO_READ = (
     "The manipulation score ranks how much this file's evidence resembles the manipulated files the detector was"
-    " calibrated on; it is read against two lines set on held-out real footage of the same kind (a clip with speech,"
-    " a silent clip or a photo each has its own). It is not the chance that the file is fake, and it is not proof:"
-    " treat a “likely manipulated” verdict as a reason to check the source, and a “likely real” one as the absence of"
-    " the traces this tool looks for. The key frame shows the face as found, the same face redrawn by a model that has"
-    " only seen real faces, and where the redrawing differs most (bright = far worse than for real faces). The"
-    " timeline shows when the clip looks unusual; the lip-sync plot shows whether mouth and voice fit and at which"
-    " audio shift they fit best (real clips fit best near 0 s)."
+    " fitted on; it is read against two lines set on held-out real footage of the same kind (a video and a photo each"
+    " have their own). It is not the chance that the file is fake, and it is not proof: treat “strong signs” or"
+    " “some signs” as a reason to check the source, and “no signs of manipulation found” as the absence of the"
+    " traces this tool looks for, never as proof that the file is real. The key frame shows the face as found, the"
+    " face as a model that learned only real faces redraws it (colours can differ even on real faces), and where the"
+    " redrawing is worse than for real faces (bright = far worse). The timeline shows when the clip looks unusual; the"
+    " lip-sync plot shows whether mouth and voice fit and at which audio shift they fit best (real clips fit best"
+    " near 0 s)."
 )
 # No script, no fetch, no font or frame from anywhere; pictures only inline; the <style> and the gauge's style="".
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
@@ -50,7 +51,9 @@ body { font: 15px/1.5 system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif; 
 h1 { font-size: 1.4rem; margin-bottom: 0.2rem; } h2 { font-size: 1.15rem; margin-top: 1.6rem; }
 .verdict { border-left: 10px solid #6b6b6b; padding: 0.6rem 1rem; background: #f6f6f6; }
 .verdict.real { border-color: #1a7f44; } .verdict.uncertain { border-color: #a86f00; }
-.verdict.fake { border-color: #c0281f; }
+.verdict.fake { border-color: #c0281f; } .verdict.none { border-color: #6b6b6b; }
+.measured { font-style: italic; }
+.about { border: 1px solid #ccc; padding: 0.4rem 1rem; }
 .verdict h2 { margin: 0 0 0.4rem 0; font-size: 1.6rem; }
 table.facts { border-collapse: collapse; } table.facts td, table.facts th { text-align: left; padding: 2px 10px 2px 0;
   vertical-align: top; } td.hash { font-family: ui-monospace, Menlo, Consolas, monospace; word-break: break-all; }
@@ -107,20 +110,16 @@ def report_html(report: Report, facts: FileFacts) -> str:
     """The whole report as one HTML document (UTF-8, no external resources)."""
     e = html.escape
     name = e(safe_name(facts.name))
-    label = explain.TIER_LABELS.get(report.verdict, report.verdict)
-    score = (
-        f"<p><strong>Manipulation score: {explain._fmt_pct(report.manipulation_score)}</strong>: "
-        f"{e(explain.score_position(report) or '')}.</p>"
-        if report.thresholds
-        else f"<p><strong>No manipulation score:</strong> {e(explain.NO_SCORE)}</p>"
-    )
-    reasons = "".join(f"<li>{e(explain.plain_reason(r))}</li>" for r in report.reasons)
+    head, _, rest = explain.score_sentence(report).partition(":")
+    score = f"<p><strong>{e(head)}</strong>:{e(rest)}</p>"
+    moved, weak = explain.why_items(report)
+    reasons = "".join(f"<li>{e(r)}</li>" for r in moved)
+    traces = "".join(f"<li>{e(r)}</li>" for r in weak)
     warnings = "".join(f"<li>⚠ {e(w.message)}</li>" for w in report.warnings)
+    measured = explain.tier_rates_line(report)
     model = e(explain.model_line(report))
-    if report.model.card:
+    if report.model.card:  # a Hub bundle's card is online; a local one is summarised below instead of pointed at
         model += f' — <a href="{e(report.model.card)}">model card</a>'
-    else:
-        model += " — model card: README.md in the model folder"
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -128,11 +127,14 @@ def report_html(report: Report, facts: FileFacts) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>vaedetect report: {name}</title><style>{_CSS}</style></head><body>",
         f"<h1>vaedetect report: {name}</h1>",
-        f'<section class="verdict {e(report.verdict)}"><h2>{e(label)}</h2>',
+        f'<section class="verdict {e(explain.tier_class(report))}"><h2>{e(explain.verdict_label(report))}</h2>',
+        f"<p>{e(explain.verdict_meaning(report))}</p>",
+        f'<p class="measured">{e(measured)}</p>' if measured else "",
         explain.gauge_html(report),
         score,
         f"<h3>Why</h3><ul>{reasons}</ul>" if reasons else "",
-        f"<h3>Limits for this file</h3><ul>{warnings}</ul>" if warnings else "",
+        f"<h3>{e(explain.WEAK_HEADING)}</h3><ul>{traces}</ul>" if traces else "",
+        f"<h3>{e(explain.limits_heading(report))}</h3><ul>{warnings}</ul>" if warnings else "",
         explain.details_html(report).replace("<details ", "<details open "),
         "</section>",
         '<h2>The file</h2><table class="facts">',
@@ -148,9 +150,31 @@ def report_html(report: Report, facts: FileFacts) -> str:
         _plot_section("When does the clip look unusual?", timeline_png(report), explain.timeline_summary(report)),
         _plot_section("Do the lips match the speech?", alignment_png(report), explain.alignment_summary(report)),
         f'<h2>How to read this</h2><div class="howto"><p>{e(HOW_TO_READ)}</p></div>',
+        _about_model(report),
         "</body></html>",
     ]
     return "\n".join(p for p in parts if p)
+
+
+def _about_model(report: Report) -> str:
+    """The model card's summary and this kind of file's measured shares, carried in the file: a reader of a report
+    sent by e-mail cannot open a README on the machine that made it."""
+    e = html.escape
+    parts = ["<h2>About the model</h2>", '<div class="about">']
+    if report.model.summary:
+        parts.append(f"<p>{e(report.model.summary)}</p>")
+    rates = report.tier_rates
+    if rates:
+        heads = "".join(f"<th>{e(explain.TIER_LABELS[c])}</th>" for c in explain.TIER_LABELS)
+        groups = ((f"Real files ({rates['n_real']})", "real_files"), (f"Held-out fakes ({rates['n_fake']})", "fakes"))
+        rows = ""
+        for name, key in groups:
+            cells = "".join(f"<td>{explain._fmt_pct(rates[key][c])}</td>" for c in explain.TIER_LABELS)
+            rows += f"<tr><th>{e(name)}</th>{cells}</tr>"
+        parts.append(f'<table class="facts"><tr><th></th>{heads}</tr>{rows}</table>')
+    if len(parts) == 2:
+        parts.append(f"<p>{e(explain.model_line(report))}: no summary was recorded with this report.</p>")
+    return "".join(parts) + "</div>"
 
 
 def _key_frame(report: Report) -> str:
@@ -207,7 +231,13 @@ def _series(values) -> np.ndarray:
 
 
 def timeline_png(report: Report) -> bytes | None:
-    """Two stacked panels: the combined score against its lines; the face and lip-sync z against 0 (real-like)."""
+    fig = timeline_plot(report)
+    return None if fig is None else _png(fig)
+
+
+def timeline_plot(report: Report):
+    """Two stacked panels over the whole analysed span: the combined score against its lines (0–100 %); the face and
+    lip-sync z against 0 (real-like). None for a photo or without per-second scores."""
     pts = report.timeline
     if report.media.kind == "image" or not pts:
         return None
@@ -217,47 +247,62 @@ def timeline_png(report: Report) -> bytes | None:
     if np.isnan(fused).all() and all(np.isnan(z).all() for z in zs.values()):
         return None
     fig, (top, bottom) = _figure(2, 5.0)
-    top.plot(t, fused, "o-", color="black", label="combined score")
+    top.plot(t, fused, "o-", color="black", label="combined score", clip_on=False)
     th = report.thresholds or {}
-    lines = (("uncertain", "“uncertain” line", "#a86f00"), ("fake", "“likely manipulated”", "#c0281f"))
+    lines = (("uncertain", explain.LINE_NAMES["uncertain"], "#a86f00"), ("fake", explain.LINE_NAMES["fake"], "#c0281f"))
     for key, label, colour in lines:
         if key in th:
             top.axhline(float(th[key]), ls="--", color=colour, lw=1, label=f"{label} ({float(th[key]):.0%})")
-    top.set_ylim(0, 1.02)
+    top.set_ylim(0, 1)
     top.set_ylabel("manipulation score")
     top.yaxis.set_major_formatter(lambda v, _p: f"{v:.0%}")
     top.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     for (name, z), style in zip(zs.items(), ("o:", "s:"), strict=True):
         if not np.isnan(z).all():
-            bottom.plot(t, z, style, label=f"{name} z")
+            bottom.plot(t, z, style, label=f"{name} z", clip_on=False)
     bottom.axhline(0, color="#555", lw=1)
     bottom.set_ylabel("z vs real clips (0 = typical)")
     bottom.set_xlabel("time (s)")
     bottom.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
-    return _png(fig)
+    for ax in (top, bottom):
+        ax.set_xlim(*figures.analysed_span(report))
+    return fig
 
 
 def alignment_png(report: Report) -> bytes | None:
-    """Alignment confidence over time; mismatch by audio shift in seconds with the best shift starred."""
+    fig = alignment_plot(report)
+    return None if fig is None else _png(fig)
+
+
+def alignment_plot(report: Report):
+    """Alignment confidence over the whole analysed span (at least 0, gaps left open); mismatch by audio shift with
+    the best shift starred at the minimum of the curve it comes from, only when a shift is claimed (as
+    :func:`vaedetect.figures.alignment_figure`)."""
     s = report.sync
     if s is None or not s.curve_t:
         return None
     fig, (top, bottom) = _figure(2, 5.0)
-    top.plot(s.curve_t, _series(s.curve_confidence), color="#0072B2")
+    conf_t, conf = figures.confidence_curve(s)
+    top.plot(conf_t, _series(conf), color="#0072B2")
+    top.set_xlim(*figures.analysed_span(report))
+    top.set_ylim(0, max([0.1, *(c for c in conf if c is not None)]) * 1.15)
     top.set_xlabel("time (s)")
-    top.set_ylabel("alignment confidence (0–1)")
+    top.set_ylabel("alignment confidence (0 = none)")
     if s.offsets and s.mean_distance_by_offset:
         fps = explain.sync_fps(s)
         shift = np.array(s.offsets, dtype=float) / fps
         dist = _series(s.mean_distance_by_offset)
-        bottom.plot(shift, dist, "o-", ms=3, color="#555", label="mismatch (alignment model)")
-        best = [d for d, o in zip(dist, s.offsets, strict=False) if o == s.offset_frames and np.isfinite(d)]
-        if best:
-            bottom.plot([s.offset_frames / fps], best, "*", ms=14, color="#D55E00", label="best shift")
+        bottom.plot(shift, dist, "o-", ms=2, lw=1, color="#888", label="mismatch (alignment model)")
+        fit = figures.offset_fit(s)
+        if fit is not None and fit[1] != "mismatch: alignment model" and s.offset_cues_agree is not False:
+            bottom.plot(shift, _series(fit[0]), "-", lw=2.5, color="#111", label="both cues together")
+        if (star := figures.best_shift(s)) is not None:
+            k, y = star
+            bottom.plot([shift[k]], [y], "*", ms=14, color="#D55E00", label="best shift")
         bottom.axvline(0, color="#999", lw=1)
         bottom.set_xlabel("audio shift (s), + = audio later")
         bottom.set_ylabel("mismatch (lower = better fit)")
         bottom.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     else:
         bottom.set_axis_off()
-    return _png(fig)
+    return fig

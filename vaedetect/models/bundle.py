@@ -7,7 +7,8 @@ A bundle is a flat folder of safetensors + JSON + npz only:
     face_vae.safetensors, audio_vae.safetensors, sync.safetensors, blend.safetensors (optional: older bundles lack it)
     stats.safetensors    real-data statistics: mel mean/std, per-pixel error mean/std, latent Gaussian,
                          lip-from-voice regression (optional: older bundles lack it)
-    calibration.json     evidence normalisation, fusion heads, thresholds with their measured FPR, metrics
+    calibration.json     evidence normalisation, fusion heads, thresholds with their measured FPR, metrics, and
+                         ``tier_rates``: how often each verdict went to held-out fakes and real files (optional)
     reference.npz        reference latents (real and pseudo-fake) with their 2-D map coordinates
     README.md            model card (:mod:`vaedetect.model_card`)
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -51,6 +53,13 @@ PICKLE_SUFFIXES = frozenset({".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", 
 _COMPRESSION_SUFFIXES = frozenset({".gz", ".bz2", ".xz", ".zip", ".zst"})
 T = TypeVar("T")
 _PREPROCESSING_KEYS = ("face_crop_px", "mouth_crop_px", "analysis_fps", "sample_rate_hz")
+# calibration["tier_rates"][kind]: how often each verdict code was given to held-out fakes and to real files, the
+# numbers the verdict's words are shown with. ``how`` names the protocol; only protocols the words can describe truly
+# are accepted (the words say "families the model never saw").
+TIER_RATE_KINDS = ("video", "photo")
+TIER_RATE_PROTOCOLS = ("leave-one-family-out",)
+TIER_CODES = ("real", "uncertain", "fake")
+_SHARE_SUM_TOLERANCE = 0.005
 
 
 @dataclass(frozen=True)
@@ -232,6 +241,7 @@ class ModelBundle:
             module.load_state_dict(load_torch(str(folder / cls.WEIGHT_FILES[key])))
         stats = load_numpy(str(folder / "stats.safetensors"))
         calibration = json.loads((folder / "calibration.json").read_text())
+        check_tier_rates(calibration.get("tier_rates"))
         with np.load(folder / "reference.npz", allow_pickle=False) as ref:
             reference = {k: ref[k] for k in ref.files}
         return cls(
@@ -293,12 +303,74 @@ def validate_bundle(path: str | Path) -> BundleConfig:
 
     config = read_config(path)
     for other in sorted(path.glob("*.json")):
-        read_json(other)
+        data = read_json(other)
+        if other.name == "calibration.json" and isinstance(data, dict):
+            check_tier_rates(data.get("tier_rates"))
     for npz in sorted(path.glob("*.npz")):
         _check_npz(npz)
     for weight in weights:
         _check_safetensors(weight)
     return config
+
+
+def check_tier_rates(rates: Any) -> None:
+    """Raise :class:`BundleError` unless ``rates`` (``calibration["tier_rates"]``, or None) has the recorded format.
+
+    The page shows these numbers beside every verdict, so a malformed block must stop the bundle loading rather than
+    print a wrong share. Format, per kind of file ("video", "photo"; either may be missing)::
+
+        {"how": "leave-one-family-out", "n_real": int, "n_fake": int, "n_families": int,
+         "real_files": {"real": float, "uncertain": float, "fake": float}, "fakes": {...the same...},
+         "per_family": {family: {"n_fake": int, "fakes": {...the same...}}}}   # per_family optional
+
+    with each block's shares in 0..1 summing to 1.
+    """
+    if rates is None:
+        return
+
+    def bad(why: str) -> BundleError:
+        return BundleError(f"calibration.json: tier_rates {why}")
+
+    if not isinstance(rates, dict):
+        raise bad("must be an object keyed by kind of file")
+    for kind, block in rates.items():
+        if kind not in TIER_RATE_KINDS:
+            raise bad(f"has an unknown kind {kind!r} (known: {', '.join(TIER_RATE_KINDS)})")
+        if not isinstance(block, dict):
+            raise bad(f"[{kind!r}] must be an object")
+        if block.get("how") not in TIER_RATE_PROTOCOLS:
+            raise bad(f"[{kind!r}].how must be one of {', '.join(TIER_RATE_PROTOCOLS)}, got {block.get('how')!r}")
+        for key in ("n_real", "n_fake", "n_families"):
+            n = block.get(key)
+            if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+                raise bad(f"[{kind!r}].{key} must be a positive integer, got {n!r}")
+        for group in ("real_files", "fakes"):
+            _check_shares(block.get(group), f"[{kind!r}].{group}", bad)
+        per_family = block.get("per_family")  # optional: the same shares for each held-out family's fakes
+        if per_family is not None:
+            if not isinstance(per_family, dict):
+                raise bad(f"[{kind!r}].per_family must be an object keyed by family")
+            for family, fam in per_family.items():
+                n = fam.get("n_fake") if isinstance(fam, dict) else None
+                if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+                    raise bad(f"[{kind!r}].per_family[{family!r}].n_fake must be a positive integer, got {n!r}")
+                _check_shares(fam.get("fakes"), f"[{kind!r}].per_family[{family!r}].fakes", bad)
+
+
+def _check_shares(shares: Any, where: str, bad: Callable[[str], BundleError]) -> None:
+    if not isinstance(shares, dict) or set(shares) != set(TIER_CODES):
+        raise bad(f"{where} must give a share for each of {', '.join(TIER_CODES)}")
+    values = list(shares.values())
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) and 0.0 <= v <= 1.0 for v in values):
+        raise bad(f"{where} shares must be numbers from 0 to 1, got {shares}")
+    if abs(sum(values) - 1.0) > _SHARE_SUM_TOLERANCE:
+        raise bad(f"{where} shares must sum to 1, got {sum(values):.3f}")
+
+
+def tier_rates(calibration: dict[str, Any], kind: str) -> dict[str, Any] | None:
+    """The measured verdict shares for one kind of file ("video" or "photo"), or None when the bundle has none."""
+    block = (calibration.get("tier_rates") or {}).get(kind)
+    return dict(block) if isinstance(block, dict) else None
 
 
 def read_json(path: Path) -> Any:
