@@ -9,7 +9,6 @@ from vaedetect.evidence import RawEvidence, face_region
 from vaedetect.report import EVIDENCE, WIDENING, ReportWarning
 from vaedetect.scoring import (
     DIRECTION,
-    FINDINGS,
     NOT_COUNTED,
     WIDENED_REASON,
     Head,
@@ -355,20 +354,22 @@ def test_a_shift_only_one_cue_sees_is_a_reason_and_raises_nothing() -> None:
     assert any("out of step" in r for r in one_cue.weak_traces)  # listed, as too weak to count
 
 
-def test_a_new_finding_is_one_entry_in_the_registry(monkeypatch) -> None:
-    """How the lead adds "a voice that changes speaker mid-clip": one function in ``FINDINGS``."""
-    from vaedetect import scoring
-    from vaedetect.report import Finding
+def test_a_voice_that_changes_speaker_below_the_bundles_line_is_a_finding_named_first() -> None:
+    from vaedetect.evidence.arrays import SpeakerTrack
 
-    def speaker_change(raw: RawEvidence, z: dict) -> Finding | None:
-        return Finding("speaker_change", "The voice changes speaker mid-clip.")
-
-    monkeypatch.setattr(scoring, "FINDINGS", (*FINDINGS, speaker_change))
-    s = score(_typical_clip(), CALIBRATION, [])
-    assert s.verdict == "uncertain" and s.reasons[0] == "The voice changes speaker mid-clip."
-    assert [f.code for f in s.findings] == ["speaker_change"]
-    fake_head = {**CALIBRATION, "heads": {"photo": Head("p", ("face",), np.ones(1), 5.0, 0.4, 0.8).to_json()}}
     raw = _typical_clip()
+    raw.values["speaker_change"] = 0.55
+    raw.offset_frames = 50  # the analysis started 2 s into the file
+    raw.speaker = SpeakerTrack(np.zeros((4, 2), int), np.eye(4), np.array([100, 150]), np.array([0.8, 0.55]))
+    cal = {**CALIBRATION, "findings": {"speaker_change": {"line": 0.77, "n_real": 62, "how": "test"}}}
+    s = score(raw, cal, [])
+    assert s.verdict == "uncertain" and [f.code for f in s.findings] == ["speaker_change"]
+    assert "0:08" in s.reasons[0] and "different person" in s.reasons[0]  # (150 + 50) / 25 s
+    assert not score(raw, CALIBRATION, []).findings  # a bundle without a line claims nothing
+    raw.values["speaker_change"] = 0.9
+    assert not score(raw, cal, []).findings
+    fake_head = {**cal, "heads": {"photo": Head("p", ("face",), np.ones(1), 5.0, 0.4, 0.8).to_json()}}
+    raw.values["speaker_change"] = 0.55
     raw.sync, raw.sync_offset, raw.latent = None, None, None
     assert score(raw, fake_head, []).verdict == "fake"  # a finding only raises a verdict, never lowers one
 

@@ -202,10 +202,12 @@ def test_the_finding_names_the_time_of_the_change_below_the_bundles_line():
     _, ev = _change(*_clip([_voice(110, 1.0, 0), _voice(220, 1.2, 2)]))
     value = ev.values[speaker.NAME]
     cal = {"findings": {"speaker_change": {"line": value + 0.01, "n_real": 9, "how": "test"}}}
-    assert speaker.line_of(cal) == (value + 0.01, 9) and speaker.line_of({}) == (speaker.DEFAULT_LINE, None)
-    text = speaker.finding(ev, cal, offset_frames=25 * 60)
+    assert speaker.line_of(cal) == (value + 0.01, 9) and speaker.line_of({}) is None
+    ev.offset_frames = 25 * 60  # the analysis started a minute into the file
+    text = speaker.finding(ev, cal)
     t = 60 + ev.speaker.split_frames[ev.speaker.lowest] / FPS
     assert text is not None and f"{int(t // 60)}:{int(t % 60):02d}" in text
     assert "different person" in text and "all 9 real" in text
-    assert speaker.finding(ev, {"findings": {"speaker_change": {"line": value - 0.01}}}) is None
+    assert speaker.finding(ev, {"findings": {"speaker_change": {"line": value - 0.01, "n_real": 9}}}) is None
+    assert speaker.finding(ev, {}) is None  # a bundle without a line claims nothing
     assert speaker.finding(RawEvidence(), cal) is None

@@ -186,6 +186,7 @@ class Detector:
         arr, offset = self._arrays(clip)
         with torch.inference_mode():
             raw = compute_evidence(self.bundle, arr, keep_images=keep_images)
+        raw.offset_frames = offset
         code_length = all_measures or self._reads_code_length
         raw.quality = clip_quality(clip, arr, self.bundle.config.face_vae.image_px if code_length else None)
         return arr, offset, raw

@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from vaedetect.evidence import RawEvidence, face_region
+from vaedetect.evidence import RawEvidence, face_region, speaker
 from vaedetect.explain import (
     AWAY_SENTENCE,
     BETWEEN_REASON,
@@ -293,13 +293,21 @@ def shift_finding(raw: RawEvidence, z: dict[str, float | None]) -> Finding | Non
     return Finding("audio_shift", SHIFT_FINDING.format(shift=shift_words(off, raw.fps)))
 
 
-# What is looked for, in the order the findings are named. Each entry reads the clip's raw evidence and per-clip
-# z-scores and returns a Finding or None; adding one (a voice that changes speaker mid-clip, ...) is one line here.
-FINDINGS: tuple[Callable[[RawEvidence, dict[str, float | None]], Finding | None], ...] = (shift_finding,)
+def speaker_finding(raw: RawEvidence, z: dict[str, float | None], calibration: dict[str, Any]) -> Finding | None:
+    """The voice changes speaker more than in any real clip the bundle's line was set on (:mod:`~vaedetect.evidence
+    .speaker`)."""
+    sentence = speaker.finding(raw, calibration)
+    return None if sentence is None else Finding("speaker_change", sentence)
 
 
-def findings_for(raw: RawEvidence, z: dict[str, float | None]) -> list[Finding]:
-    return [f for check in FINDINGS if (f := check(raw, z)) is not None]
+Check = Callable[[RawEvidence, dict[str, float | None], dict[str, Any]], Finding | None]
+# What is looked for, in the order the findings are named. Each entry reads the clip's raw evidence, per-clip z-scores
+# and the bundle's calibration and returns a Finding or None; adding one is one line here.
+FINDINGS: tuple[Check, ...] = (lambda raw, z, _cal: shift_finding(raw, z), speaker_finding)
+
+
+def findings_for(raw: RawEvidence, z: dict[str, float | None], calibration: dict[str, Any]) -> list[Finding]:
+    return [f for check in FINDINGS if (f := check(raw, z, calibration)) is not None]
 
 
 def floored(verdict: str, findings: list[Finding]) -> str:
@@ -534,7 +542,7 @@ def score(raw: RawEvidence, calibration: dict[str, Any], warnings: list[ReportWa
         fuse = lambda zs: lh.head.probability(lh.zs(zs, raw))  # noqa: E731
     elif head is not None:
         fuse = head.probability
-    findings = findings_for(raw, z)
+    findings = findings_for(raw, z, calibration)
     weak: list[str] = []
     no_verdict = None
     if head is None:
@@ -542,7 +550,7 @@ def score(raw: RawEvidence, calibration: dict[str, Any], warnings: list[ReportWa
         no_verdict = next((code for code, _ in _NO_SCORE_WHY if code in codes), "nothing_to_score")
         what = next((why for code, why in _NO_SCORE_WHY if code in codes), "no usable evidence")
         if learned:
-            moved = [NO_FACE_NO_VERDICT if z.get("audio") is not None else NO_FACE_NO_VOICE]
+            moved = [NO_FACE_NO_VERDICT if raw.has_audio or raw.audio is not None else NO_FACE_NO_VOICE]
         else:
             moved = [
                 f"There was nothing this model can score ({what}; lip-sync needs a visible face and speech), "

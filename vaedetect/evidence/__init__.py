@@ -62,7 +62,7 @@ DEFAULT_EVIDENCE = ("face_vae", "region_cues", "voice_vae", "sync")
 
 def compute_evidence(bundle: ModelBundle, arr: ClipArrays, *, keep_images: bool = True) -> RawEvidence:
     """Every evidence the bundle names, over one clip's arrays."""
-    ev = RawEvidence(n_frames=arr.n_frames, fps=arr.fps, is_image=arr.is_image)
+    ev = RawEvidence(n_frames=arr.n_frames, fps=arr.fps, is_image=arr.is_image, has_audio=arr.mel is not None)
     for name in bundle.config.evidence or DEFAULT_EVIDENCE:
         REGISTRY[name](bundle, arr, ev, keep_images=keep_images)
     return ev

@@ -148,6 +148,8 @@ class RawEvidence:
     audio_centers: np.ndarray | None = None
     cues: dict[str, float] = field(default_factory=dict)  # vaedetect.cues.CUES; NaN where not measurable
     values: dict[str, float] = field(default_factory=dict)  # the pretrained evidence (clip_face, av_fit, ...)
+    has_audio: bool = False  # the clip has a sound track (whichever evidence reads it)
+    offset_frames: int = 0  # where frame 0 of this evidence lies in the file (the skipped leading silence)
     frame_values: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # name -> (frames, values)
     av_curve: np.ndarray | None = None  # speech-to-mouth correlation by audio offset (mesh steps)
     quality: dict[str, float | None] = field(default_factory=dict)  # vaedetect.fusion.QUALITY, see clip_quality

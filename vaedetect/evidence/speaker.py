@@ -29,9 +29,6 @@ NAME = "speaker_change"
 WINDOWS = 8  # partial utterances per clip, embedded in one batch (10 s of speech read with little overlap)
 MIN_SIDE = 2  # windows each side of a cut, so neither side's voice rests on one window
 MIN_SPEECH_S = 3.2  # two whole windows of speech: below that, the two sides of any cut mostly share their audio
-# The line a bundle made before the finding existed falls back on: what speaker_change_line gave on the training
-# cache's real clips (bench/results/2026-12-06-speaker-change.md); a bundle's own calibration block replaces it.
-DEFAULT_LINE = 0.7691
 
 
 def speech_stream(wav: np.ndarray, speech: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarray]:
@@ -84,25 +81,23 @@ def compute(bundle: ModelBundle, arr: ClipArrays, ev: RawEvidence, *, keep_image
 
 
 # -- the finding -------------------------------------------------------------------------------------------------------
-def line_of(calibration: Mapping[str, Any]) -> tuple[float, int | None]:
+def line_of(calibration: Mapping[str, Any]) -> tuple[float, int] | None:
     """The speaker-change line a bundle carries (``calibration["findings"]["speaker_change"]``) and how many real clips
-    set it; :data:`DEFAULT_LINE` (and None) for a bundle without the block."""
-    block = (calibration.get("findings") or {}).get(NAME) or {}
-    return float(block.get("line", DEFAULT_LINE)), block.get("n_real")
+    set it; None for a bundle without one (then nothing is claimed)."""
+    block = (calibration.get("findings") or {}).get(NAME)
+    return None if not block else (float(block["line"]), int(block["n_real"]))
 
 
-def finding(raw: RawEvidence, calibration: Mapping[str, Any], *, offset_frames: int = 0) -> str | None:
-    """The sentence the verdict can name when the voice changes more than in any real clip the line was set on, else
-    None. ``offset_frames``: where the frames of ``raw`` start in the file (the detector's skipped leading silence)."""
-    value, track = raw.values.get(NAME), raw.speaker
-    line, n_real = line_of(calibration)
-    if value is None or track is None or value >= line:
+def finding(raw: RawEvidence, calibration: Mapping[str, Any]) -> str | None:
+    """The sentence the verdict can name when the voice changes more than in any real clip the bundle's line was set
+    on, else None (also for a bundle without a line)."""
+    value, track, line = raw.values.get(NAME), raw.speaker, line_of(calibration)
+    if value is None or track is None or line is None or value >= line[0]:
         return None
-    t = (int(track.split_frames[track.lowest]) + offset_frames) / raw.fps
-    real = f"all {n_real} real clips" if n_real else "the real clips"
+    t = (int(track.split_frames[track.lowest]) + raw.offset_frames) / raw.fps
     return (
         f"The voice seems to change around {int(t // 60)}:{int(t % 60):02d}: the speech after that point sounds like"
-        f" a different person from the speech before it (voice similarity {value:.2f}; {real} the line was set on"
-        f" stay above {line:.2f}). A replaced or spliced voice does this; so can a second person speaking, or two"
-        " recordings of one person joined together."
+        f" a different person from the speech before it (voice similarity {value:.2f}; all {line[1]} real clips the"
+        f" line was set on stay above {line[0]:.2f}). A replaced or spliced voice does this; so can a second person"
+        " speaking, or two recordings of one person joined together."
     )
