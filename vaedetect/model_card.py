@@ -88,6 +88,7 @@ def make_model_card(folder: str | Path, *, repo_id: str | None = None) -> str:
         recipe=_describe_recipe(config.get("training")),
         measured=measured_tables(calibration),
         headers=tier_headers(),
+        held_out=held_out_rows(calibration),
         extra_limits=[str(x) for x in _as_list(config.get("limits"))],
         files=[
             {"name": p.name, "bytes": p.stat().st_size, "sha256": file_sha256(p)}
@@ -164,6 +165,20 @@ def measured_tables(calibration: dict[str, Any]) -> list[dict[str, Any]]:
             rows.append((f"… {family} ({fam['n_fake']})", [_pct(fam["fakes"][c]) for c in TIER_CODES]))
         tables.append({"kind": KIND_WORDS[kind], "rows": rows})
     return tables
+
+
+def held_out_rows(calibration: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """(what was held out, kind of manipulation, fake videos, ROC-AUC against real videos) from
+    ``calibration["held_out"]``: each family, then each whole group, scored by fits that never saw it."""
+    held = calibration.get("held_out") or {}
+    rows = []
+    for unit, u in sorted((held.get("units") or {}).items(), key=lambda kv: (kv[1].get("group", ""), kv[0])):
+        if u.get("auc") is not None:
+            rows.append((unit, str(u.get("group", "")), str(u["n_fake_videos"]), f"{u['auc']:.2f}"))
+    for group, g in (held.get("groups") or {}).items():
+        if g.get("auc") is not None:
+            rows.append((f"all {group} families at once", group, str(g["n_fake_videos"]), f"{g['auc']:.2f}"))
+    return rows
 
 
 def tier_headers() -> list[str]:

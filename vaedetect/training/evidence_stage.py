@@ -92,7 +92,7 @@ def held_out_tables(records: list[dict[str, Any]], config: EvidenceConfig) -> di
     fams: dict[str, set[str]] = {}
     for f, u in units.items():
         fams.setdefault(u, set()).add(f)
-    per_unit, pooled = {}, {"video": [], "photo": []}
+    per_unit, pooled = {}, {"video": {}, "photo": {}}
     for unit, fs in sorted(fams.items()):
         fvf, rv, fp, rp, ff, rf = held_out_scores(records, config, fs, fs)
         fv = [x for _, x in fvf]
@@ -100,9 +100,9 @@ def held_out_tables(records: list[dict[str, Any]], config: EvidenceConfig) -> di
         per_unit[unit] = {"group": group, "n_fake_videos": len(fv), "auc": auc(fv, rv), "n_fake_photos": len(fp),
                           "photo_auc": auc(fp, rp)}  # fmt: skip
         if fv:
-            pooled["video"].append(tiers(fv, rv))
+            pooled["video"][unit] = tiers(fv, rv)
         if fp or ff:
-            pooled["photo"].append(tiers(fp + ff, rp + rf))
+            pooled["photo"][unit] = tiers(fp + ff, rp + rf)
         log.info("held out %s: AUC %s", unit, per_unit[unit]["auc"])
     per_group = {}
     for g in GROUPS:
@@ -113,9 +113,10 @@ def held_out_tables(records: list[dict[str, Any]], config: EvidenceConfig) -> di
     return {"units": per_unit, "groups": per_group, "tier_rates": rates}
 
 
-def _pool(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Held-out fakes of every unit against that unit's lines, pooled; real files: the mean share over units."""
+def _pool(by_unit: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Held-out fakes of every unit against that unit's lines, pooled and per unit; real files: the mean share."""
     tiers_ = ("real", "uncertain", "fake")
+    rows = list(by_unit.values())
     nf = sum(r["n_fake"] for r in rows)
     return {
         "how": "leave-one-family-out",
@@ -124,6 +125,7 @@ def _pool(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "n_families": len(rows),
         "real_files": {t: float(np.mean([r["real_files"][t] for r in rows])) for t in tiers_},
         "fakes": {t: float(sum(r["fakes"][t] * r["n_fake"] for r in rows) / nf) for t in tiers_},
+        "per_family": {u: {"n_fake": int(r["n_fake"]), "fakes": r["fakes"]} for u, r in by_unit.items() if r["n_fake"]},
     }
 
 
