@@ -4,20 +4,20 @@ fit records, and no verdict from a voice alone."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import vaedetect
-from vaedetect.cues import CUES, FRAME_CUES
 from vaedetect.detector import Detector
-from vaedetect.fusion import CUE_COMPLEXITY, FACE_COMPLEXITY, QUALITY
-from vaedetect.scoring import NO_FACE_NO_VERDICT, NO_FACE_NO_VOICE, load_learned
-from vaedetect.training.learned import build_records, fit_learned, record_of, tied_families
+from vaedetect.models.bundle import check_tier_rates
+from vaedetect.scoring import NO_FACE_NO_VERDICT, load_learned
+from vaedetect.training import evidence_stage, records
+from vaedetect.training.learned import record_of, tied_families
 from vaedetect.training.reshare import KINDS, SUFFIX, copy_video, draw
-
-MEASURES = {*QUALITY, FACE_COMPLEXITY, CUE_COMPLEXITY}  # what a record's quality holds (rule 22 adds code lengths)
+from vaedetect.training.stacking import CONFIGS
 
 SHIPPED = Path(__file__).resolve().parents[1] / "assets" / "checkpoints" / "default"
 
@@ -33,7 +33,22 @@ def test_the_shipped_bundle_has_a_video_and_a_photo_head_whose_lines_are_ordered
     for lh in learned.values():
         assert 0 < lh.head.uncertain < lh.head.fake <= 1
         assert (lh.fusion.weights >= 0).all() and lh.fusion.weights.sum() > 0
-        assert lh.fusion.correction is not None  # evidence is read against real footage of the same quality
+
+
+def test_the_shipped_bundle_runs_the_pretrained_evidence_its_heads_read_and_says_how_it_was_measured(
+    shipped: Detector,
+) -> None:
+    bundle = shipped.bundle
+    read = {f for lh in load_learned(bundle.calibration).values() for f in lh.fusion.features}
+    produced = {evidence_stage.PRODUCED_BY.get(f, "region_cues") for f in read}
+    assert produced <= set(bundle.config.evidence) and {"speaker", "face_vae"} <= set(bundle.config.evidence)
+    assert "clip_face" in bundle.probes and bundle.speech_mouth is not None
+    check_tier_rates(bundle.calibration["tier_rates"])
+    assert bundle.calibration["tier_rates"]["video"]["how"] == "leave-one-family-out"
+    held = bundle.calibration["held_out"]
+    assert set(held["groups"]) == {"lip-sync", "talking-head", "face-swap", "reenactment"}
+    line = bundle.calibration["findings"]["speaker_change"]
+    assert 0 < line["line"] < 1 and line["n_real"] > 10
 
 
 def test_a_talking_clip_is_scored_by_the_learned_video_head(shipped: Detector, talking_clip: Path) -> None:
@@ -49,107 +64,94 @@ def test_a_talking_clip_is_scored_by_the_learned_video_head(shipped: Detector, t
 
 def test_a_faceless_clip_with_sound_gets_no_verdict_from_the_voice_alone(shipped: Detector, no_face_clip: Path) -> None:
     r = shipped.analyze(no_face_clip)
-    assert r.verdict == "uncertain" and r.thresholds == {} and r.no_verdict == "no_face"
-    # Why a voice alone is not judged, only when there is a voice to speak of (the clip's tone may not be speech).
-    assert r.reasons == [NO_FACE_NO_VERDICT if r.scores["audio"] is not None else NO_FACE_NO_VOICE]
+    assert r.verdict == "uncertain" and r.thresholds == {}
+    assert NO_FACE_NO_VERDICT in r.reasons
 
 
-def test_a_record_holds_the_cues_and_quality_a_fit_reads(shipped: Detector, talking_clip: Path, tmp_path: Path) -> None:
-    rec = shipped.record(talking_clip)
-    assert set(rec) == {"values", "quality", "is_image", "frames"} and rec["is_image"] is False
-    # a few of its frames as a photo would be read, for the photo head's lines (rule 9)
-    assert 1 <= len(rec["frames"]) <= 3
-    for f in rec["frames"]:
-        assert "face" in f["values"] and set(FRAME_CUES) & set(f["values"]) and set(f["quality"]) == MEASURES
-    assert {"face", "latent"} <= set(rec["values"]) and set(CUES) & set(rec["values"])
-    assert set(rec["quality"]) == MEASURES
-    assert all(np.isfinite(v) for v in rec["values"].values())
-
-
-def test_analysis_skips_the_code_lengths_no_head_of_the_bundle_reads(shipped: Detector, talking_clip: Path) -> None:
-    from vaedetect.ingest import ingest
-
-    clip = ingest(talking_clip, shipped.limits, shipped.face_config, pool=shipped.faces)
-    assert set(shipped.measure(clip, keep_images=False)[2].quality) == set(QUALITY)  # the shipped heads read these
-    assert set(shipped.measure(clip, keep_images=False, all_measures=True)[2].quality) == MEASURES
-
-
-class _StubDetector:
-    """Measures nothing: records values from the file name, so the stage's bookkeeping is tested without models."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def record(self, path: Path) -> dict:
-        self.calls += 1
-        fake = "fake" in path.name
-        rng = np.random.default_rng(abs(hash(path.name)) % 2**32)
-        face = float(rng.normal(2.5 if fake else 0.0))
-        q = {"face_px": 100.0, "sharpness": 60.0, "bits_per_pixel": 0.1}
-        return {"values": {"face": face, "seam": float(rng.normal())}, "quality": q, "is_image": False}
-
-
-def test_the_fusion_stage_measures_each_file_once_and_writes_learned_heads(tmp_path: Path) -> None:
+def test_a_measured_file_keeps_what_the_fits_read_and_a_reshared_copy_keeps_its_originals_identity(
+    shipped: Detector, talking_clip: Path, tmp_path: Path
+) -> None:
     data = tmp_path / "data"
     data.mkdir()
-    rows = [("real", "real", f"real{i}.mp4", f"p{i}", "x+repo") for i in range(40)]
-    rows += [("fake", "fam-a" if i % 2 else "fam-b", f"fake{i}.mp4", f"f{i}", "y+repo") for i in range(20)]
-    with (data / "manifest.csv").open("w") as fh:
-        fh.write("path,split,label,kind,source_repo,identity\n")
-        fh.writelines(f"{p},fakes,{label},{kind},{repo},{ident}\n" for label, kind, p, ident, repo in rows)
-    cache = tmp_path / "records.jsonl"
-    stub = _StubDetector()
-    recs = build_records(stub, data, cache)
-    assert len(recs) == 60 and stub.calls == 60
-    again = _StubDetector()
-    assert len(build_records(again, data, cache)) == 60 and again.calls == 0  # resumed from the cache
-    bundle = tmp_path / "bundle"
-    bundle.mkdir()
-    (bundle / "calibration.json").write_text(json.dumps({"evidence": {}, "heads": {}}))
-    fit_learned(bundle, recs)
-    cal = json.loads((bundle / "calibration.json").read_text())
-    # no real photo to set a photo head's lines on: photos keep the equal fusion
-    assert set(cal["learned"]) == {"video"} and cal["heads"] == {}
+    (data / "talk.mp4").write_bytes(talking_clip.read_bytes())
+    row = {"path": "talk.mp4", "split": "train", "label": "real", "kind": "real", "group": "real",
+           "source_repo": "x+repo", "identity": "p0"}  # fmt: skip
+    for reshared in (False, True):
+        out = tmp_path / f"{reshared}.npz"
+        records.measure_file(shipped, row, data, out, reshared=reshared)
+        with np.load(out, allow_pickle=False) as d:
+            rec = records.record_from_cache(d, out.stem)
+            mouth = records.mouth_clip(d, rec, tmp_path / "speech")
+        face = np.asarray(rec["embeddings"]["clip_face"])
+        assert face.shape == (512,) and np.linalg.norm(face) == pytest.approx(1.0, abs=1e-5)
+        assert rec["frames"] and all("clip_face" in f["embeddings"] for f in rec["frames"])
+        assert mouth is not None and mouth.use.any() and mouth.speech.shape[1] == 96
+        assert rec["group"] == "p0" and rec["label"] == 0
+    assert rec["copy_of"] == "talk.mp4" and rec["path"] == "talk.mp4" + SUFFIX and rec["transform"] == draw("talk.mp4")
+
+
+def _synthetic_records(n_real: int = 60, n_per_family: int = 8) -> list[dict]:
+    """Records as the cache gives them: real files around the origin of a 16-d embedding, four fake families off it,
+    speech-to-mouth values and a speaker change already measured; a few photos and re-shared copies."""
+    rng = np.random.default_rng(0)
+    recs = []
+
+    def rec(label: int, family: str, group: str, shift: np.ndarray, kind_group: str, is_image: bool = False) -> dict:
+        e = rng.standard_normal(16) * 0.5 + shift
+        values = {} if is_image else {"av_fit": float(rng.normal(0.4 - label * 0.2, 0.1)), "av_peak": 0.2,
+                                       "speaker_change": float(rng.uniform(0.8, 0.9))}  # fmt: skip
+        frame = {"values": {}, "quality": {}, "embeddings": {"clip_face": e.tolist()}}
+        return {"path": f"{group}.mp4", "label": label, "family": family, "group": group, "is_image": is_image,
+                "tied": [], "kind_group": kind_group, "values": values, "quality": {},
+                "embeddings": {"clip_face": e.tolist()}, "frames": [] if is_image else [frame]}  # fmt: skip
+
+    for i in range(n_real):
+        recs.append(rec(0, "", f"person{i}", np.zeros(16), "real", is_image=i % 5 == 0))
+    for f, g in enumerate(("lip-sync", "talking-head", "face-swap", "reenactment")):
+        shift = np.zeros(16)
+        shift[f], shift[15] = 2.0, 1.0
+        recs += [rec(1, f"fam{f}", f"fake{f}-{j}", shift, g) for j in range(n_per_family)]
+    copies = [{**r, "copy_of": r["path"], "path": r["path"] + SUFFIX} for r in recs[:10] if not r["label"]]
+    return recs + copies
+
+
+def test_the_evidence_stage_writes_heads_lines_held_out_rates_and_the_speaker_line_into_the_bundle(
+    tiny_bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vaedetect.models import ModelBundle
+    from vaedetect.models.speech_mouth import SpeechToMouth
+
+    bundle_dir = tmp_path / "bundle"
+    shutil.copytree(tiny_bundle, bundle_dir)
+    head = SpeechToMouth(np.eye(1, 2), np.zeros(480), np.ones(480), np.zeros((480, 1)))
+    monkeypatch.setattr(evidence_stage, "measure_all", lambda *a, **k: {})
+    monkeypatch.setattr(evidence_stage, "load_records", lambda cache: (_synthetic_records(), [], {"components": 1,
+                        "ridge": 1.0, "held_out_real_correlation": {}}))  # fmt: skip
+    monkeypatch.setattr(evidence_stage.speech_mouth, "fit_real", lambda *a: head)
+    learned = evidence_stage.fit_stage(bundle_dir, tmp_path, tmp_path / "cache", CONFIGS["C"])
+    bundle = ModelBundle.load(bundle_dir)
+    assert set(learned) == {"video", "photo"}
+    lines = bundle.calibration["learned"]["video"]["thresholds"]
+    assert lines["n_real_copies_scored_out_of_fold"] == 8 and 0 < lines["uncertain"] < lines["fake"] <= 1
+    check_tier_rates(bundle.calibration["tier_rates"])
+    rates = bundle.calibration["tier_rates"]["video"]
+    assert rates["n_families"] == 4 and set(rates["per_family"]) == {"fam0", "fam1", "fam2", "fam3"}
+    assert rates["fakes"]["real"] < 0.5  # the shared direction carries to held-out families
+    assert set(bundle.calibration["held_out"]["groups"]) == {"lip-sync", "talking-head", "face-swap", "reenactment"}
+    assert bundle.calibration["findings"]["speaker_change"]["n_real"] == 48  # real videos, copies left out
+    assert bundle.config.evidence == ["face_vae", "sync", "clip_face", "speech_mouth", "speaker"]
+    assert "clip_face" in bundle.probes and bundle.speech_mouth is not None
 
 
 def test_real_files_from_a_familys_own_pipeline_are_tied_to_it() -> None:
     assert tied_families({"label": "real", "source_repo": "iperov+DeepFaceLive"}) == ("faceswap-deepfacelive",)
     assert tied_families({"label": "real", "source_repo": "wujinzhong+Wav2Lip_TensorRT"}) == ("lipsync-wav2lip",)
+    assert tied_families({"label": "real", "source_repo": "StelaBou+hyperreenact.github.io"}) == (
+        "reenactment-hyperreenact",
+    )
     assert tied_families({"label": "fake", "source_repo": "iperov+DeepFaceLive"}) == ()
     rec = record_of({"path": "a.mp4", "label": "fake", "kind": "fam", "identity": ""}, {"values": {}})
     assert rec["family"] == "fam" and rec["group"] == "a.mp4" and rec["label"] == 1
-
-
-def test_each_labelled_file_gets_one_reshared_copy_with_its_originals_label_and_identity(tmp_path: Path) -> None:
-    try:
-        from media_factory import moving_pattern_frames, tone, write_video
-    except ImportError:  # pragma: no cover - run from the repository root
-        from tests.media_factory import moving_pattern_frames, tone, write_video
-    import cv2
-
-    data = tmp_path / "data"
-    data.mkdir()
-    for name in ("real0.mp4", "real1.mp4", "fake0.mp4"):
-        write_video(data / name, moving_pattern_frames(20, 120, 160), audio=tone(0.8))
-    cv2.imwrite(str(data / "real2.png"), moving_pattern_frames(1, 120, 160)[0])
-    rows = [("real0.mp4", "train", "real", "real", "p0"), ("real1.mp4", "train", "real", "real", "p1"),
-            ("fake0.mp4", "fakes", "fake", "fam-a", "f0"), ("real2.png", "stills", "real", "real", "p2")]  # fmt: skip
-    with (data / "manifest.csv").open("w") as fh:
-        fh.write("path,split,label,kind,source_repo,identity\n")
-        fh.writelines(f"{p},{split},{label},{kind},x+repo,{ident}\n" for p, split, label, kind, ident in rows)
-    cache = tmp_path / "records.jsonl"
-    stub = _StubDetector()
-    recs = build_records(stub, data, cache, reshare=True)
-    assert len(recs) == 8 and stub.calls == 8
-    by_path = {r["path"]: r for r in recs}
-    for copy in (r for r in recs if r.get("copy_of")):
-        original = by_path[copy["copy_of"]]
-        assert copy["path"] == original["path"] + SUFFIX and copy["transform"] == draw(original["path"])
-        for key in ("label", "family", "group", "tied"):
-            assert copy[key] == original[key]
-    again = _StubDetector()
-    assert len(build_records(again, data, cache, reshare=True)) == 8 and again.calls == 0  # resumed
-    assert [r["path"] for r in build_records(again, data, cache)] == [p for p, *_ in rows]  # copies only when asked
 
 
 def test_a_reshared_copy_is_the_drawn_transform_of_its_original(tmp_path: Path) -> None:

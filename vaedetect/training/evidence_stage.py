@@ -153,11 +153,12 @@ def fit_stage(
         bundle.stats.update(head.to_stats())
     families = sorted({r["family"] for r in records if r["label"]})
     learned = {}
+    fitted_on = {"video": [r for r in records if not r["is_image"]], "photo": photo_records(records)}
     for kind, head in fitted.heads.items():
         head.meta = {
             "config": config.name,
-            "n_real": sum(1 for r in records if not r["label"] and (r["is_image"] == (kind == "photo"))),
-            "n_fake": sum(1 for r in records if r["label"] and (r["is_image"] == (kind == "photo"))),
+            "n_real": sum(1 for r in fitted_on[kind] if not r["label"]),
+            "n_fake": sum(1 for r in fitted_on[kind] if r["label"]),
             "families": families,
             "speech_to_mouth": size,
         }

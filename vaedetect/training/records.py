@@ -11,7 +11,6 @@ both read it, so the benchmark judges exactly what ships.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import logging
@@ -29,7 +28,7 @@ from vaedetect.evidence.clip_probe import face_inputs, mean_embedding
 from vaedetect.faces import N_LANDMARKS
 from vaedetect.models import speech_mouth as sm
 from vaedetect.training import speech_mouth
-from vaedetect.training.learned import record_of, tied_families
+from vaedetect.training.learned import labelled_rows, record_of, tied_families
 from vaedetect.training.reshare import SUFFIX
 from vaedetect.training.speaker import cached_speaker_change
 from vaedetect.training.stacking import PROBED
@@ -41,11 +40,6 @@ _detector: Any = None
 
 def key_of(rel: str) -> str:
     return hashlib.sha1(rel.encode()).hexdigest()[:16]
-
-
-def labelled_rows(data_dir: Path) -> list[dict[str, str]]:
-    with (data_dir / "manifest.csv").open(newline="") as fh:
-        return [r for r in csv.DictReader(fh) if r.get("label") in ("real", "fake")]
 
 
 def measure_file(detector: Any, row: dict[str, str], data_dir: Path, out: Path, *, reshared: bool = False) -> None:
