@@ -225,3 +225,11 @@ def test_a_one_second_black_silent_clip_gets_no_face_no_verdict(tmp_path: Path) 
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["no_verdict"] == "no_face" and report["thresholds"] == {}
     assert report["verdict_words"]["label"] == "No face found — no verdict"
+
+
+@pytest.mark.parametrize("name", ["real-grid-speaker-1.mp4", "real-grid-speaker-2.mp4"])
+def test_the_shipped_real_examples_get_the_lowest_tiers_words(shipped: Detector, name: str) -> None:
+    from vaedetect import explain
+
+    report = shipped.analyze(REPO / "assets" / "examples" / name)
+    assert report.verdict == "real" and explain.verdict_label(report) == "No signs of manipulation found"
