@@ -10,7 +10,8 @@ those lines mean on generators the bundle never saw.
    "likely manipulated" just above the highest of them and of one re-shared copy of each (a real file called
    manipulated is the costliest error, and real footage arrives re-encoded, shrunk or softened).
 5. The speaker-change finding's line, from real clips only (:mod:`vaedetect.training.speaker`).
-6. Held out: every family (and every group) scored by fits that never saw it (:mod:`vaedetect.training.held_out`):
+6. Held out: every family (and every group) scored by fits that never saw it (:func:`~vaedetect.training.held_out
+   .evaluate`):
    the share of held-out fakes and of real files at each tier, which the page shows beside each verdict, and the
    per-family table of the model card.
 """
@@ -27,8 +28,7 @@ import numpy as np
 from vaedetect.evidence import speaker
 from vaedetect.fusion import N_FOLDS, UNCERTAIN_FPR, identity_fold
 from vaedetect.models import ModelBundle
-from vaedetect.training import speech_mouth
-from vaedetect.training.held_out import GROUPS, auc, held_out_scores, tiers, unit_of
+from vaedetect.training import held_out, speech_mouth
 from vaedetect.training.records import load_records, measure_all
 from vaedetect.training.speaker import speaker_change_line
 from vaedetect.training.stacking import EvidenceConfig, fit_config, photo_records, score
@@ -85,50 +85,6 @@ def out_of_fold_lines(
     return lines
 
 
-def held_out_tables(records: list[dict[str, Any]], config: EvidenceConfig) -> dict[str, Any]:
-    """Leave-one-family-out and leave-one-group-out with ``config``: per unit and group the AUC against real files,
-    and the tier shares (``tier_rates`` in the bundle) of held-out fakes and real files, videos and photos apart."""
-    units = unit_of(records)
-    fams: dict[str, set[str]] = {}
-    for f, u in units.items():
-        fams.setdefault(u, set()).add(f)
-    per_unit, pooled = {}, {"video": {}, "photo": {}}
-    for unit, fs in sorted(fams.items()):
-        fvf, rv, fp, rp, ff, rf = held_out_scores(records, config, fs, fs)
-        fv = [x for _, x in fvf]
-        group = next(r["kind_group"] for r in records if r["label"] and r["family"] in fs)
-        per_unit[unit] = {"group": group, "n_fake_videos": len(fv), "auc": auc(fv, rv), "n_fake_photos": len(fp),
-                          "photo_auc": auc(fp, rp)}  # fmt: skip
-        if fv:
-            pooled["video"][unit] = tiers(fv, rv)
-        if fp or ff:
-            pooled["photo"][unit] = tiers(fp + ff, rp + rf)
-        log.info("held out %s: AUC %s", unit, per_unit[unit]["auc"])
-    per_group = {}
-    for g in GROUPS:
-        fs = {f for f, u in units.items() if per_unit[u]["group"] == g}
-        fvf, rv, *_ = held_out_scores(records, config, fs, fs)
-        per_group[g] = {"n_fake_videos": len(fvf), "auc": auc([x for _, x in fvf], rv)}
-    rates = {kind: _pool(rows) for kind, rows in pooled.items() if rows}
-    return {"units": per_unit, "groups": per_group, "tier_rates": rates}
-
-
-def _pool(by_unit: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Held-out fakes of every unit against that unit's lines, pooled and per unit; real files: the mean share."""
-    tiers_ = ("real", "uncertain", "fake")
-    rows = list(by_unit.values())
-    nf = sum(r["n_fake"] for r in rows)
-    return {
-        "how": "leave-one-family-out",
-        "n_real": int(rows[0]["n_real"]),
-        "n_fake": int(nf),
-        "n_families": len(rows),
-        "real_files": {t: float(np.mean([r["real_files"][t] for r in rows])) for t in tiers_},
-        "fakes": {t: float(sum(r["fakes"][t] * r["n_fake"] for r in rows) / nf) for t in tiers_},
-        "per_family": {u: {"n_fake": int(r["n_fake"]), "fakes": r["fakes"]} for u, r in by_unit.items() if r["n_fake"]},
-    }
-
-
 def fit_stage(
     bundle_dir: Path, data_dir: Path, cache: Path, config: EvidenceConfig, *, workers: int = 2
 ) -> dict[str, Any]:
@@ -144,7 +100,7 @@ def fit_stage(
         raise ValueError(f"no labelled fakes in {data_dir}: the learned heads need some")
     fitted = fit_config(records, config)
     lines = out_of_fold_lines(records, config, copies)
-    tables = held_out_tables(records, config)
+    tables = held_out.evaluate(records, config, log=log.info)
     bundle = ModelBundle.load(bundle_dir)
     for name, probe in fitted.probes.items():
         bundle.stats.update(probe.to_stats(name))
@@ -165,7 +121,10 @@ def fit_stage(
         learned[kind] = {"fusion": head.to_json(), "thresholds": lines[kind]}
     bundle.calibration["learned"] = learned
     bundle.calibration["tier_rates"] = tables["tier_rates"]
-    bundle.calibration["held_out"] = {"units": tables["units"], "groups": tables["groups"]}
+    bundle.calibration["held_out"] = {
+        "units": {u: {k: v for k, v in row.items() if k != "tiers"} for u, row in tables["units"].items()},
+        "groups": {g: {k: row[k] for k in ("n_fake_videos", "auc")} for g, row in tables["groups"].items()},
+    }
     bundle.calibration["findings"] = {speaker.NAME: speaker_change_line(records)}
     bundle.config.evidence = [*evidence_modules(config), "speaker"]
     bundle.config.training = {**bundle.config.training, "evidence_config": config.__dict__}
