@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from vaedetect import figures, hub, media
+from vaedetect import figures, hub, media, workers
 from vaedetect.audio import leading_silence_frames
 from vaedetect.caveats import clip_warnings, unavailable
 from vaedetect.evidence import (
@@ -62,9 +62,11 @@ Progress = Callable[[float, str], None]
 
 
 def load_detector(name_or_path: str | Path | None = None, *, threads: int | None = None) -> Detector:
-    """Resolve a bundle (registry name, folder, ``org/repo[@rev]``; default: the bundled one) and load it once."""
-    if threads:
-        torch.set_num_threads(threads)
+    """Resolve a bundle (registry name, folder, ``org/repo[@rev]``; default: the bundled one) and load it once.
+
+    ``threads``: the cores an analysis may use (default: all this process may use); see :mod:`vaedetect.workers`,
+    which sets the whole process's torch, OpenCV and ONNX Runtime thread counts from it."""
+    workers.configure(threads)
     resolved = hub.resolve_bundle(name_or_path)
     bundle = ModelBundle.load(resolved.path, resolved.config)
     return Detector(

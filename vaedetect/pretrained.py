@@ -103,7 +103,7 @@ def _sha256(path: Path) -> str:
 
 _lock = threading.Lock()
 _sessions: dict[str, Any] = {}
-THREADS = 2  # intra-op threads of each session: the machines this serves have two cores (set before first use)
+THREADS = 1  # intra-op threads of each session, set before first use (vaedetect.workers.configure sets it)
 
 
 def session(name: str) -> Any:
@@ -116,6 +116,8 @@ def session(name: str) -> Any:
             opts = ort.SessionOptions()
             opts.intra_op_num_threads = THREADS
             opts.inter_op_num_threads = 1
+            # Threads that spin between operations burn the core another analysis needs (vaedetect.workers).
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
             opts.log_severity_level = 3  # the carriers' graphs warn about initializers at every load
             _sessions[name] = ort.InferenceSession(str(model_path(name)), opts, providers=["CPUExecutionProvider"])
         return _sessions[name]

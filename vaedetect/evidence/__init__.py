@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import torch
+
+from vaedetect import workers
 from vaedetect.audio import lip_loudness_corr
 from vaedetect.evidence import clip_probe, face_vae, region_cues, speaker, speech_mouth, sync, voice_vae
 from vaedetect.evidence.arrays import ClipArrays, RawEvidence
@@ -60,9 +63,31 @@ REGISTRY: dict[str, Compute] = {
 DEFAULT_EVIDENCE = ("face_vae", "region_cues", "voice_vae", "sync")
 
 
+# The longest evidence starts first, so the others fill the second lane meanwhile (bench/results/2026-12-06-speed.json).
+FIRST = ("clip_face", "clip_frame")
+
+
 def compute_evidence(bundle: ModelBundle, arr: ClipArrays, *, keep_images: bool = True) -> RawEvidence:
-    """Every evidence the bundle names, over one clip's arrays."""
+    """Every evidence the bundle names, over one clip's arrays: side by side (:func:`vaedetect.workers.run_all`),
+    each into a RawEvidence of its own, then gathered in the bundle's order, so the result is the one a run in
+    that order gives."""
+    names = list(bundle.config.evidence or DEFAULT_EVIDENCE)
+    parts = {n: RawEvidence(n_frames=arr.n_frames, fps=arr.fps, is_image=arr.is_image) for n in names}
+    fresh = {n: dict(vars(ev)) for n, ev in parts.items()}
+
+    def task(name: str) -> Callable[[], None]:
+        def run() -> None:
+            with torch.inference_mode():
+                REGISTRY[name](bundle, arr, parts[name], keep_images=keep_images)
+
+        return run
+
+    workers.run_all([task(n) for n in sorted(names, key=lambda n: n not in FIRST)])
     ev = RawEvidence(n_frames=arr.n_frames, fps=arr.fps, is_image=arr.is_image)
-    for name in bundle.config.evidence or DEFAULT_EVIDENCE:
-        REGISTRY[name](bundle, arr, ev, keep_images=keep_images)
+    for name in names:
+        for key, value in vars(parts[name]).items():
+            if isinstance(value, dict):
+                getattr(ev, key).update(value)
+            elif value is not fresh[name][key]:
+                setattr(ev, key, value)
     return ev
