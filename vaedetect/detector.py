@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from vaedetect import figures, hub, media, workers
+from vaedetect import hub, media, workers
 from vaedetect.audio import leading_silence_frames
 from vaedetect.caveats import clip_warnings, unavailable
 from vaedetect.evidence import (
@@ -221,6 +221,8 @@ class Detector:
         """Every sampled face: its time, z-score and map position; evenly spread ones also carry their pictures."""
         if raw.frame_idx.size == 0:
             return []
+        from vaedetect import figures  # plotly with it: a detector's load need not pay for drawing pages
+
         xy = self.reference.place(raw.latents)
         pick = np.unique(np.round(np.linspace(0, len(raw.frame_idx) - 1, MAX_REPORT_FRAMES)).astype(int))
         out = []
