@@ -409,17 +409,16 @@ class FaceAnalyzer:
         return np.array([(x0 + p.x * cw / scale, y0 + p.y * ch / scale) for p in lm], dtype=np.float32)
 
     # -- clip pass ---------------------------------------------------------------------------------------------
-    def track(self, frames: Iterable[TrackItem]) -> FaceTrack:
+    def track(self, frames: Iterable[TrackItem], n_frames: int | None = None) -> FaceTrack:
         """Run over ``(time_s, rgb)`` frames once (streaming) and return the main speaker's track. An item may carry
         the frame's :func:`landmark_input` third (``(time_s, rgb, small)``), made ahead for the frames FaceMesh reads
-        (:meth:`FaceConfig.meshes`)."""
+        (:meth:`FaceConfig.meshes`). ``n_frames``: how many frames to expect, if known (sizes the crop arrays)."""
         cfg = self.config
         fps_guess = 25.0
         detect_every = max(1, round(cfg.detect_every_s * fps_guess))
         times: list[float] = []
         per_frame: list[list[tuple[int, np.ndarray, np.ndarray | None]]] = []  # (track id, box, landmarks)
-        crops: dict[int, dict[int, tuple[np.ndarray, np.ndarray]]] = {}  # track -> frame -> (face, mouth)
-        cue_crops: dict[int, dict[int, np.ndarray]] = {}  # track -> mesh frame -> cue crop
+        crops: dict[int, _TrackCrops] = {}
         area: dict[int, float] = {}
         last_box: dict[int, tuple[int, np.ndarray]] = {}  # track -> (frame idx, box)
         smoothed: dict[int, np.ndarray] = {}
@@ -436,13 +435,12 @@ class FaceAnalyzer:
 
         def add_crop(i: int, tid: int, frame: np.ndarray, kp: np.ndarray, box: np.ndarray, lm) -> None:
             area[tid] = area.get(tid, 0.0) + float((box[2] - box[0]) * (box[3] - box[1]))
-            face = aligned_face_crop(frame, kp, cfg.face_crop_px)
-            mouth = mouth_crop(frame, kp, cfg.mouth_crop_px)
-            crops.setdefault(tid, {})[i] = (face, mouth)
+            if tid not in crops:
+                crops[tid] = _TrackCrops(cfg, n_frames or 256)
+            crops[tid].put(i, aligned_face_crop(frame, kp, cfg.face_crop_px), mouth_crop(frame, kp, cfg.mouth_crop_px))
             per_frame[i].append((tid, box, lm))
-            kept = cue_crops.setdefault(tid, {})
-            if lm is not None and len(kept) < cfg.max_cue_crops:
-                kept[i] = aligned_face_crop(frame, keypoints_of(lm), cfg.cue_crop_px)
+            if lm is not None and len(crops[tid].cue_idx) < cfg.max_cue_crops:
+                crops[tid].put_cue(i, aligned_face_crop(frame, keypoints_of(lm), cfg.cue_crop_px))
 
         def fill_pending(cur_i: int, cur: dict[int, tuple[np.ndarray, np.ndarray]]) -> None:
             """Crops for skipped frames, with keypoints interpolated between the landmark frames around them."""
@@ -511,8 +509,10 @@ class FaceAnalyzer:
         n = len(times)
         main = max(area, key=area.get) if area else None
         present = np.zeros(n, dtype=bool)
-        face_crops = np.zeros((n, cfg.face_crop_px, cfg.face_crop_px, 3), dtype=np.uint8)
-        mouth_crops = np.zeros((n, cfg.mouth_crop_px, cfg.mouth_crop_px), dtype=np.uint8)
+        # The main track's crops are already in frame order, zero where it is absent (other tracks' are dropped).
+        main_crops = crops[main] if main is not None else _TrackCrops(cfg, n)
+        face_crops, mouth_crops = main_crops.frames(n)
+        crops.clear()
         lip = np.full(n, np.nan, dtype=np.float32)
         lms = np.full((n, N_LANDMARKS, 2), np.nan, dtype=np.float32)
         boxes = np.full((n, 4), np.nan, dtype=np.float32)
@@ -522,7 +522,6 @@ class FaceAnalyzer:
                 if tid != main:
                     continue
                 present[i] = True
-                face_crops[i], mouth_crops[i] = crops[tid][i]
                 boxes[i] = box
                 size[i] = max(box[2] - box[0], box[3] - box[1])
                 if lm is not None:
@@ -534,13 +533,8 @@ class FaceAnalyzer:
         if gaps.any() and known.sum() >= 2:
             lip[gaps] = np.interp(np.flatnonzero(gaps), np.flatnonzero(known), lip[known])
         faces_per_frame = np.array([len(a) for a in per_frame], dtype=np.int16)
-        main_cues = cue_crops.get(main, {}) if main is not None else {}
-        cue_idx = np.array(sorted(main_cues), dtype=int)
-        cue_stack = (
-            np.stack([main_cues[i] for i in cue_idx])
-            if len(cue_idx)
-            else np.zeros((0, cfg.cue_crop_px, cfg.cue_crop_px, 3), np.uint8)
-        )
+        cue_idx = np.array(main_crops.cue_idx, dtype=int)
+        cue_stack = main_crops.cue[: len(cue_idx)]
         max_mesh = int(faces_per_frame.max()) if n else 0
         max_det = max(det_counts) if det_counts else 0
         return FaceTrack(
@@ -562,6 +556,39 @@ class FaceAnalyzer:
             small_faces=max(small_counts, default=0),
             small_face_px=float(np.median(small_sizes)) if small_sizes else float("nan"),
         )
+
+
+class _TrackCrops:
+    """One track's crops, written into arrays for the whole clip as they are cut (zeros where the track is absent).
+
+    Arrays, not one small array per frame: a minute of small crops scattered over the heap stays resident after they
+    are freed (~100 MB), and gathering them into the clip's arrays at the end needed their memory twice. Zeroed pages
+    never written cost no memory, so a track seen in a few frames costs only those.
+    """
+
+    def __init__(self, cfg: FaceConfig, n_frames: int) -> None:
+        self.face = np.zeros((max(n_frames, 1), cfg.face_crop_px, cfg.face_crop_px, 3), np.uint8)
+        self.mouth = np.zeros((max(n_frames, 1), cfg.mouth_crop_px, cfg.mouth_crop_px), np.uint8)
+        self.cue = np.zeros((cfg.max_cue_crops, cfg.cue_crop_px, cfg.cue_crop_px, 3), np.uint8)
+        self.cue_idx: list[int] = []  # mesh frames of ``cue``, in the order cut (ascending)
+
+    def put(self, i: int, face: np.ndarray, mouth: np.ndarray) -> None:
+        if i >= len(self.face):
+            self.frames(max(2 * len(self.face), i + 1))
+        self.face[i], self.mouth[i] = face, mouth
+
+    def put_cue(self, i: int, crop: np.ndarray) -> None:
+        self.cue[len(self.cue_idx)] = crop
+        self.cue_idx.append(i)
+
+    def frames(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Face and mouth crops of frames ``0..n-1`` (the arrays grow, zero-filled, when ``n`` exceeds them)."""
+        if n > len(self.face):
+            face = np.zeros((n, *self.face.shape[1:]), np.uint8)
+            mouth = np.zeros((n, *self.mouth.shape[1:]), np.uint8)
+            face[: len(self.face)], mouth[: len(self.mouth)] = self.face, self.mouth
+            self.face, self.mouth = face, mouth
+        return self.face[:n], self.mouth[:n]
 
 
 def _continuing(
@@ -639,10 +666,12 @@ class FacePool:
         for fa in analyzers:
             fa.close()
 
-    def track(self, frames: Iterable[TrackItem], *, static_images: bool = False) -> FaceTrack:
+    def track(
+        self, frames: Iterable[TrackItem], *, static_images: bool = False, n_frames: int | None = None
+    ) -> FaceTrack:
         """:func:`track_faces` on pooled graphs."""
         with self.analyzer(static_images=static_images) as fa:
-            return fa.track(frames)
+            return fa.track(frames, n_frames)
 
 
 def track_faces(

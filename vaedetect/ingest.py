@@ -132,7 +132,7 @@ def ingest(
         frames = workers.prefetch(frames_of(media.iter_frames(path, info, limits)))
         if progress:
             frames = tqdm(frames, total=info.n_frames, desc="faces", unit="frame", leave=False)
-        faces = pool.track(frames) if pool else track_faces(frames, face_config)
+        faces = pool.track(frames, n_frames=info.n_frames) if pool else track_faces(frames, face_config)
     timings["decode_faces"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()

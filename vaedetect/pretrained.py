@@ -118,6 +118,9 @@ def session(name: str) -> Any:
             opts.inter_op_num_threads = 1
             # Threads that spin between operations burn the core another analysis needs (vaedetect.workers).
             opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            # No arena: it keeps each session's largest activations (CLIP's ~100 MB, speech_embedding's) resident
+            # between analyses; without it they are freed after every run (the same numbers).
+            opts.enable_cpu_mem_arena = False
             opts.log_severity_level = 3  # the carriers' graphs warn about initializers at every load
             _sessions[name] = ort.InferenceSession(str(model_path(name)), opts, providers=["CPUExecutionProvider"])
         return _sessions[name]
@@ -177,6 +180,7 @@ def clip_embed(images: np.ndarray) -> np.ndarray:
 SPEECH_RATE_HZ = 16000
 _MEL_HOP = 160  # the mel front end's hop (10 ms)
 _EMB_WINDOW = 76  # mel frames one embedding reads (0.76 s)
+_EMB_BATCH = 32  # windows per run: each window is embedded alone, so the batch sets only the memory (~60 MB at 32)
 
 
 def speech_embeddings(wav: np.ndarray | None, centres_s: np.ndarray) -> np.ndarray:
@@ -193,6 +197,8 @@ def speech_embeddings(wav: np.ndarray | None, centres_s: np.ndarray) -> np.ndarr
         return out
     win = np.stack([mel[s : s + _EMB_WINDOW] for s in start[ok]])[..., None].astype(np.float32)
     sess = session("speech_embedding")
-    emb = [sess.run(None, {"input_1": win[s : s + 256]})[0].reshape(-1, 96) for s in range(0, len(win), 256)]
+    emb = [
+        sess.run(None, {"input_1": win[s : s + _EMB_BATCH]})[0].reshape(-1, 96) for s in range(0, len(win), _EMB_BATCH)
+    ]
     out[ok] = np.concatenate(emb)
     return out

@@ -12,8 +12,10 @@ networks run side by side (:func:`run_all`). The tasks of every analysis in a pr
 
 from __future__ import annotations
 
+import ctypes
 import os
 import queue
+import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -46,12 +48,37 @@ def configure(threads: int | None = None) -> tuple[int, int]:
     torch.set_num_threads(per_op)
     cv2.setNumThreads(per_op)
     pretrained.THREADS = per_op
+    _map_large_buffers()
     with _lock:
         if lanes != _lanes and _pool is not None:
             _pool.shutdown(wait=False)
             _pool = None
         _lanes = lanes
     return lanes, per_op
+
+
+MAP_ABOVE_BYTES = 4 << 20  # buffers at least this large are mapped on their own and unmapped when freed
+
+
+def _map_large_buffers() -> None:
+    """Give large freed buffers back to the system (glibc only; elsewhere nothing changes).
+
+    glibc serves buffers up to its mapping threshold from its heap, and raises the threshold to the largest buffer
+    freed so far (up to 32 MB): after one long clip, every later activation tensor, decoded minute and crop array of
+    a few MB comes from the heap and stays resident when freed, so resident memory only grows with each stage of each
+    analysis. A fixed threshold keeps them mapped and returns them when freed (bench/results/2026-12-06-speed.json:
+    peak RSS over a 60 s clip).
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(_M_MMAP_THRESHOLD, MAP_ABOVE_BYTES)
+    except (OSError, AttributeError):  # not glibc (musl has no mallopt of this kind)
+        pass
+
+
+_M_MMAP_THRESHOLD = -3
 
 
 def lanes() -> int:
