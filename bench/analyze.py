@@ -27,6 +27,7 @@ beside it, <= 0.2x real time; load <= 2 s; app up <= 5 s; peak RSS <= 1.2 GB ove
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing as mp
 import os
@@ -86,10 +87,8 @@ def _peak_rss_mb() -> float:
 
 def _machine() -> dict[str, Any]:
     cpu = platform.processor()
-    try:
-        cpu = next(ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    with contextlib.suppress(OSError, StopIteration), open("/proc/cpuinfo") as fh:
+        cpu = next(ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name"))
     return {"cpu": cpu, "cores": len(os.sched_getaffinity(0)), "loadavg": os.getloadavg()}
 
 
@@ -110,7 +109,8 @@ class Beside:
             ctx = mp.get_context("spawn")
             self._stop = ctx.Event()
             self._ready = ctx.Event()
-            self._proc = ctx.Process(target=_beside_process, args=(self.checkpoint, str(self.clip), self._stop, self._ready))
+            args = (self.checkpoint, str(self.clip), self._stop, self._ready)
+            self._proc = ctx.Process(target=_beside_process, args=args)
             self._proc.start()
             self._ready.wait(300)  # loaded and one analysis done: from here on it is busy analysing
         time.sleep(0.5)
@@ -139,7 +139,7 @@ def _beside_process(checkpoint: str | None, clip: str, stop: Any, ready: Any) ->
         det.analyze(clip)
 
 
-# -- load and app start -------------------------------------------------------------------------------------------------
+# -- load and app start ------------------------------------------------------------------------------------------------
 _LOAD = """
 import sys, time
 t = time.perf_counter()

@@ -7,7 +7,7 @@ family, identity and ties (``training.learned.record_of``), so leave-one-family-
 with its original; ``copy_of`` and ``transform`` say what it is. Nothing is shipped; the copies live in a temporary
 folder only while they are measured.
 
-    python bench/reshare_records.py [--out .cache/records-reshared.jsonl] [--workers 2]
+    python bench/experiments/reshare_records.py [--out .cache/records-reshared.jsonl] [--workers 2]
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 _detector = None
