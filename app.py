@@ -28,6 +28,7 @@ import hashlib
 import json
 import logging
 import os
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -752,6 +753,25 @@ def load_detector() -> Detector:
     return vaedetect.load_detector(settings.checkpoint())
 
 
+def _warm_up(detector: Detector) -> None:
+    """Once the page is served, build what the first analysis would otherwise wait for (face graphs, pretrained
+    networks; ~1-2 s on two cores), in a thread of its own: the first visitor's click then pays only the analysis."""
+    warm = getattr(detector, "warm_up", None)
+    if warm is None:
+        return
+
+    def run() -> None:
+        t0 = time.perf_counter()
+        try:
+            warm()
+        except Exception:  # the first analysis then builds them, and reports any real problem itself
+            log.exception("warm-up failed")
+            return
+        log.info("models warmed up in %.1f s", time.perf_counter() - t0)
+
+    threading.Thread(target=run, name="vaedetect-warm-up", daemon=True).start()
+
+
 def main(argv: list[str] | None = None, detector_factory: Callable[[], Detector] = load_detector) -> None:
     """Serve until Ctrl-C or SIGTERM; either way, and on a normal exit, the app's run folder is deleted."""
     parser = argparse.ArgumentParser(description="vaedetect web app")
@@ -770,6 +790,7 @@ def main(argv: list[str] | None = None, detector_factory: Callable[[], Detector]
             files.start_janitor(DELETE_CACHE_S, keep=demo.vaedetect_handlers.keeps)  # type: ignore[attr-defined]
             try:
                 demo.launch(server_name=args.host, server_port=args.port, prevent_thread_lock=True, **launch_kwargs())
+                _warm_up(detector)
                 while demo.is_running:
                     time.sleep(0.2)
             finally:

@@ -221,14 +221,14 @@ def measure_clip(det: Any, clip: Path, runs: int) -> dict[str, Any]:
         "decode_s": round(dec, 3),
         "ratio_to_decode": round(med / dec, 2),
         "rtf": round(med / dur, 3),
-        "stages_s": {k: round(statistics.median(v), 3) for k, v in stages.items() if not k.startswith("ingest_")},
+        "stages_s": {k: round(statistics.median(v), 3) for k, v in stages.items()},
         "runs_s": [round(w, 3) for w in walls],
         "decode_runs_s": [round(d, 3) for d in decodes],
     }
 
 
 def _print_row(name: str, r: dict[str, Any]) -> None:
-    split = " ".join(f"{k}={v:.2f}" for k, v in r["stages_s"].items())
+    split = " ".join(f"{k}={v:.2f}" for k, v in r["stages_s"].items() if "_" not in k)
     print(
         f"{name[:34]:<34} {r['duration_s']:>6.1f} {r['analysis_s']:>8.2f} {r['decode_s']:>8.2f} "
         f"{r['ratio_to_decode']:>6.2f}x {r['rtf']:>6.3f}  {split}",

@@ -21,10 +21,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from vaedetect import hub, media, workers
+from vaedetect import hub, media, pretrained, workers
 from vaedetect.audio import leading_silence_frames
 from vaedetect.caveats import clip_warnings, unavailable
 from vaedetect.evidence import (
+    DEFAULT_EVIDENCE,
+    PRETRAINED_OF,
     ClipArrays,
     RawEvidence,
     ReferenceMap,
@@ -118,6 +120,17 @@ class Detector:
         corrections = [h.fusion.correction for h in load_learned(bundle.calibration).values()]
         self._reads_code_length = any(c is not None and c.measures & CODE_LENGTHS for c in corrections)
 
+    def warm_up(self) -> None:
+        """Build now what the first analysis would otherwise build (MediaPipe's video graphs and the pretrained
+        networks this bundle's evidence reads), e.g. in a thread once the app serves its page. Loading the detector
+        does not: it stays fast, and a process that never analyses never pays for them."""
+        with self.faces.analyzer() as fa:
+            blank = np.zeros((64, 64, 3), np.uint8)
+            fa.mesh(blank)
+            fa.detect(blank)
+        names = self.bundle.config.evidence or DEFAULT_EVIDENCE
+        pretrained.warm(sorted({p for n in names for p in PRETRAINED_OF.get(n, ())}))
+
     def close(self) -> None:
         """Release the kept MediaPipe graphs (a later analysis builds new ones)."""
         self.faces.close()
@@ -140,6 +153,7 @@ class Detector:
         t0 = time.perf_counter()
         arr, offset, raw = self.measure(clip)
         timings["models"] = time.perf_counter() - t0
+        timings.update({f"models_{k}": v for k, v in raw.timings.items()})
 
         report_progress(0.9, "scoring")
         t0 = time.perf_counter()

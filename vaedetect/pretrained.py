@@ -35,6 +35,7 @@ __all__ = [
     "model_path",
     "speaker_encoder",
     "speech_embeddings",
+    "warm",
 ]
 
 
@@ -143,6 +144,12 @@ def speaker_encoder() -> SpeakerEncoder:
             checkpoint = torch.load(path, map_location="cpu", weights_only=True)
             _sessions["speaker_ge2e"] = SpeakerEncoder.from_state(checkpoint["model_state"])
         return _sessions["speaker_ge2e"]
+
+
+def warm(names: tuple[str, ...] | list[str]) -> None:
+    """Build the networks ``names`` (keys of :data:`PRETRAINED`) now rather than on first use."""
+    for name in names:
+        speaker_encoder() if name == "speaker_ge2e" else session(name)
 
 
 # -- CLIP ViT-B/16 ----------------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ below it: evidence reads ``ingest``'s clip and the models, never the other way r
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import torch
@@ -28,6 +29,7 @@ __all__ = [
     "CUE_FRAMES",
     "DEFAULT_EVIDENCE",
     "FRAMES_AS_PHOTOS",
+    "PRETRAINED_OF",
     "REGISTRY",
     "ClipArrays",
     "RawEvidence",
@@ -59,6 +61,13 @@ REGISTRY: dict[str, Compute] = {
     "speech_mouth": speech_mouth.compute,
     "speaker": speaker.compute,
 }
+# The pretrained networks (vaedetect.pretrained.PRETRAINED) each evidence reads: built on first use, or by a warm-up.
+PRETRAINED_OF = {
+    "clip_face": ("clip_vit_b16",),
+    "clip_frame": ("clip_vit_b16",),
+    "speech_mouth": ("speech_mel", "speech_embedding"),
+    "speaker": ("speaker_ge2e",),
+}
 # What a bundle whose config names no evidence runs (every bundle made before the registry).
 DEFAULT_EVIDENCE = ("face_vae", "region_cues", "voice_vae", "sync")
 
@@ -77,8 +86,10 @@ def compute_evidence(bundle: ModelBundle, arr: ClipArrays, *, keep_images: bool 
 
     def task(name: str) -> Callable[[], None]:
         def run() -> None:
+            t0 = time.perf_counter()
             with torch.inference_mode():
                 REGISTRY[name](bundle, arr, parts[name], keep_images=keep_images)
+            parts[name].timings[name] = time.perf_counter() - t0
 
         return run
 
