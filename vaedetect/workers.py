@@ -58,6 +58,7 @@ def configure(threads: int | None = None) -> tuple[int, int]:
 
 
 MAP_ABOVE_BYTES = 4 << 20  # buffers at least this large are mapped on their own and unmapped when freed
+KEEP_FREE_BYTES = 32 << 20  # free memory at the top of the heap kept for the next buffers rather than returned
 
 
 def _map_large_buffers() -> None:
@@ -67,18 +68,21 @@ def _map_large_buffers() -> None:
     freed so far (up to 32 MB): after one long clip, every later activation tensor, decoded minute and crop array of
     a few MB comes from the heap and stays resident when freed, so resident memory only grows with each stage of each
     analysis. A fixed threshold keeps them mapped and returns them when freed (bench/results/2026-12-06-speed.json:
-    peak RSS over a 60 s clip).
+    peak RSS over a 60 s clip). Fixing it also fixes the heap's trim threshold at 128 kB, which hands every freed
+    decoded frame back to the system and faults it in again for the next one (a plain decode ran 50% slower), so that
+    threshold is raised too.
     """
     if not sys.platform.startswith("linux"):
         return
     try:
         libc = ctypes.CDLL("libc.so.6")
         libc.mallopt(_M_MMAP_THRESHOLD, MAP_ABOVE_BYTES)
+        libc.mallopt(_M_TRIM_THRESHOLD, KEEP_FREE_BYTES)
     except (OSError, AttributeError):  # not glibc (musl has no mallopt of this kind)
         pass
 
 
-_M_MMAP_THRESHOLD = -3
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 
 
 def lanes() -> int:
