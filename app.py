@@ -39,7 +39,7 @@ from typing import Any, Protocol
 import gradio as gr
 
 # Importing media also lets PIL read HEIC uploads in the photo widget.
-from vaedetect import explain, figures, media, settings, share, webfiles, webguard
+from vaedetect import explain, media, settings, share, webfiles, webguard
 from vaedetect.display import safe_name
 from vaedetect.errors import InputError
 from vaedetect.report import Report
@@ -312,6 +312,8 @@ class Handlers:
 
     def render(self, report: Report) -> dict[str, Any]:
         """Everything the page shows for one report (no Gradio types, so it can be timed and tested alone)."""
+        from vaedetect import figures  # plotly comes with it: loaded by the warm-up or the first report, not at start
+
         frames = []
         for i, fr in enumerate(report.frames):
             pair = figures.side_by_side(fr)
@@ -763,6 +765,8 @@ def _warm_up(detector: Detector) -> None:
     def run() -> None:
         t0 = time.perf_counter()
         try:
+            import vaedetect.figures  # noqa: F401  (plotly, for the first report's figures)
+
             warm()
         except Exception:  # the first analysis then builds them, and reports any real problem itself
             log.exception("warm-up failed")
