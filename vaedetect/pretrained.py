@@ -105,6 +105,9 @@ def _sha256(path: Path) -> str:
 _lock = threading.Lock()
 _sessions: dict[str, Any] = {}
 THREADS = 1  # intra-op threads of each session, set before first use (vaedetect.workers.configure sets it)
+# Networks an analysis runs alone, after everything else (vaedetect.evidence.LAST), with every core it may use.
+ALONE = frozenset({"clip_vit_b16"})
+ALONE_THREADS = 1
 
 
 def session(name: str) -> Any:
@@ -115,7 +118,7 @@ def session(name: str) -> Any:
             import onnxruntime as ort
 
             opts = ort.SessionOptions()
-            opts.intra_op_num_threads = THREADS
+            opts.intra_op_num_threads = ALONE_THREADS if name in ALONE else THREADS
             opts.inter_op_num_threads = 1
             # Threads that spin between operations burn the core another analysis needs (vaedetect.workers).
             opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
