@@ -32,4 +32,4 @@ lint: $(STAMP)
 	$(PY) -m ruff check . && $(PY) -m ruff format --check .
 
 bench: $(STAMP)
-	$(PY) bench/ingest.py
+	$(PY) bench/analyze.py

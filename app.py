@@ -28,6 +28,7 @@ import hashlib
 import json
 import logging
 import os
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -38,7 +39,7 @@ from typing import Any, Protocol
 import gradio as gr
 
 # Importing media also lets PIL read HEIC uploads in the photo widget.
-from vaedetect import explain, figures, media, settings, share, webfiles, webguard
+from vaedetect import explain, media, settings, share, webfiles, webguard
 from vaedetect.display import safe_name
 from vaedetect.errors import InputError
 from vaedetect.report import Report
@@ -311,6 +312,8 @@ class Handlers:
 
     def render(self, report: Report) -> dict[str, Any]:
         """Everything the page shows for one report (no Gradio types, so it can be timed and tested alone)."""
+        from vaedetect import figures  # plotly comes with it: loaded by the warm-up or the first report, not at start
+
         frames = []
         for i, fr in enumerate(report.frames):
             pair = figures.side_by_side(fr)
@@ -772,6 +775,27 @@ def load_detector() -> Detector:
     return vaedetect.load_detector(settings.checkpoint())
 
 
+def _warm_up(detector: Detector) -> None:
+    """Once the page is served, build what the first analysis would otherwise wait for (face graphs, pretrained
+    networks; ~1-2 s on two cores), in a thread of its own: the first visitor's click then pays only the analysis."""
+    warm = getattr(detector, "warm_up", None)
+    if warm is None:
+        return
+
+    def run() -> None:
+        t0 = time.perf_counter()
+        try:
+            import vaedetect.figures  # noqa: F401  (plotly, for the first report's figures)
+
+            warm()
+        except Exception:  # the first analysis then builds them, and reports any real problem itself
+            log.exception("warm-up failed")
+            return
+        log.info("models warmed up in %.1f s", time.perf_counter() - t0)
+
+    threading.Thread(target=run, name="vaedetect-warm-up", daemon=True).start()
+
+
 def main(argv: list[str] | None = None, detector_factory: Callable[[], Detector] = load_detector) -> None:
     """Serve until Ctrl-C or SIGTERM; either way, and on a normal exit, the app's run folder is deleted."""
     parser = argparse.ArgumentParser(description="vaedetect web app")
@@ -790,6 +814,7 @@ def main(argv: list[str] | None = None, detector_factory: Callable[[], Detector]
             files.start_janitor(DELETE_CACHE_S, keep=demo.vaedetect_handlers.keeps)  # type: ignore[attr-defined]
             try:
                 demo.launch(server_name=args.host, server_port=args.port, prevent_thread_lock=True, **launch_kwargs())
+                _warm_up(detector)
                 while demo.is_running:
                     time.sleep(0.2)
             finally:

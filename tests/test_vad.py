@@ -1,5 +1,6 @@
 """The neural speech detector (silero-vad): weights from its pinned wheel, loaded offline; sounds that are not speech
-are not speech to it; VAEDETECT_VAD selects it. The comparison with the energy detector is bench/vad.py's table."""
+are not speech to it; VAEDETECT_VAD selects it. The comparison with the energy detector is
+bench/experiments/vad.py's table."""
 
 from __future__ import annotations
 

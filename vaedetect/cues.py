@@ -181,7 +181,7 @@ def code_length(crops: np.ndarray, px: int | None = None) -> float | None:
 def head_speed(landmarks: np.ndarray) -> float | None:
     """How fast the head moves: the median landmark displacement per frame between consecutive FaceMesh frames (NaN
     rows where FaceMesh did not run; a gap of more than 2 frames is not one step), in inter-ocular distances. Content,
-    not manipulation, yet some evidence follows it (bench/motion_confound.py); None under 5 steps."""
+    not manipulation, yet some evidence follows it (bench/experiments/motion_confound.py); None under 5 steps."""
     valid = np.flatnonzero(~np.isnan(landmarks).any(axis=(1, 2)))
     steps = []
     for i, j in pairwise(valid):

@@ -21,10 +21,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from vaedetect import figures, hub, media, model_card
+from vaedetect import hub, media, model_card, pretrained, workers
 from vaedetect.audio import leading_silence_frames
 from vaedetect.caveats import clip_warnings, unavailable
 from vaedetect.evidence import (
+    DEFAULT_EVIDENCE,
+    PRETRAINED_OF,
     ClipArrays,
     RawEvidence,
     ReferenceMap,
@@ -62,9 +64,11 @@ Progress = Callable[[float, str], None]
 
 
 def load_detector(name_or_path: str | Path | None = None, *, threads: int | None = None) -> Detector:
-    """Resolve a bundle (registry name, folder, ``org/repo[@rev]``; default: the bundled one) and load it once."""
-    if threads:
-        torch.set_num_threads(threads)
+    """Resolve a bundle (registry name, folder, ``org/repo[@rev]``; default: the bundled one) and load it once.
+
+    ``threads``: the cores an analysis may use (default: all this process may use); see :mod:`vaedetect.workers`,
+    which sets the whole process's torch, OpenCV and ONNX Runtime thread counts from it."""
+    workers.configure(threads)
     resolved = hub.resolve_bundle(name_or_path)
     bundle = ModelBundle.load(resolved.path, resolved.config)
     return Detector(
@@ -117,6 +121,17 @@ class Detector:
         corrections = [h.fusion.correction for h in load_learned(bundle.calibration).values()]
         self._reads_code_length = any(c is not None and c.measures & CODE_LENGTHS for c in corrections)
 
+    def warm_up(self) -> None:
+        """Build now what the first analysis would otherwise build (MediaPipe's video graphs and the pretrained
+        networks this bundle's evidence reads), e.g. in a thread once the app serves its page. Loading the detector
+        does not: it stays fast, and a process that never analyses never pays for them."""
+        with self.faces.analyzer() as fa:
+            blank = np.zeros((64, 64, 3), np.uint8)
+            fa.mesh(blank)
+            fa.detect(blank)
+        names = self.bundle.config.evidence or DEFAULT_EVIDENCE
+        pretrained.warm(sorted({p for n in names for p in PRETRAINED_OF.get(n, ())}))
+
     def close(self) -> None:
         """Release the kept MediaPipe graphs (a later analysis builds new ones)."""
         self.faces.close()
@@ -139,6 +154,7 @@ class Detector:
         t0 = time.perf_counter()
         arr, offset, raw = self.measure(clip)
         timings["models"] = time.perf_counter() - t0
+        timings.update({f"models_{k}": v for k, v in raw.timings.items()})
 
         report_progress(0.9, "scoring")
         t0 = time.perf_counter()
@@ -227,6 +243,8 @@ class Detector:
         """Every sampled face: its time, z-score and map position; evenly spread ones also carry their pictures."""
         if raw.frame_idx.size == 0:
             return []
+        from vaedetect import figures  # plotly with it: a detector's load need not pay for drawing pages
+
         xy = self.reference.place(raw.latents)
         pick = np.unique(np.round(np.linspace(0, len(raw.frame_idx) - 1, MAX_REPORT_FRAMES)).astype(int))
         out = []

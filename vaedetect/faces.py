@@ -98,6 +98,10 @@ class FaceConfig:
     cue_crop_px: int = 256
     max_cue_crops: int = 150
 
+    def meshes(self, i: int) -> bool:
+        """Whether a video's face pass runs FaceMesh on its frame ``i`` (the others get interpolated keypoints)."""
+        return i % max(1, self.landmark_every) == 0
+
 
 @dataclass
 class FaceTrack:
@@ -268,6 +272,23 @@ def _one_box_per_face(found: list[tuple[np.ndarray, np.ndarray]]) -> list[tuple[
     return kept
 
 
+# A frame for the face pass: (time_s, rgb), or (time_s, rgb, its landmark_input made ahead, or None).
+TrackItem = tuple[float, np.ndarray] | tuple[float, np.ndarray, np.ndarray | None]
+
+
+def landmark_input(frame: np.ndarray, max_side_px: int) -> np.ndarray:
+    """The copy of a frame the landmark and detection models read: no larger than ``max_side_px`` (area
+    resampling) and, for dark footage, brightened."""
+    h, w = frame.shape[:2]
+    side = max(h, w)
+    if side > max_side_px:
+        s = max_side_px / side
+        frame = cv2.resize(frame, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+    if float(frame[::8, ::8].mean()) < _DARK_MEAN:
+        frame = _BRIGHTEN_LUT[frame]
+    return frame
+
+
 class FaceAnalyzer:
     """Stateful per-clip face pass. Create one per clip (MediaPipe graphs keep tracking state)."""
 
@@ -309,21 +330,13 @@ class FaceAnalyzer:
         self.close()
 
     # -- single-frame primitives -------------------------------------------------------------------------------
-    def _small(self, frame: np.ndarray) -> tuple[np.ndarray, float]:
-        """Downscaled (and, for dark footage, brightened) copy for the landmark and detection models."""
-        h, w = frame.shape[:2]
-        side = max(h, w)
-        s = 1.0
-        if side > self.config.landmark_max_side_px:
-            s = self.config.landmark_max_side_px / side
-            frame = cv2.resize(frame, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
-        if float(frame[::8, ::8].mean()) < _DARK_MEAN:
-            frame = _BRIGHTEN_LUT[frame]
-        return frame, s
+    def _small(self, frame: np.ndarray) -> np.ndarray:
+        return landmark_input(frame, self.config.landmark_max_side_px)
 
-    def mesh(self, frame: np.ndarray) -> list[np.ndarray]:
-        """All faces FaceMesh sees in a frame, as (468, 2) pixel landmarks in full-frame coordinates."""
-        small, _ = self._small(frame)
+    def mesh(self, frame: np.ndarray, small: np.ndarray | None = None) -> list[np.ndarray]:
+        """All faces FaceMesh sees in a frame, as (468, 2) pixel landmarks in full-frame coordinates (``small``: the
+        frame's :func:`landmark_input`, if already made)."""
+        small = self._small(frame) if small is None else small
         h, w = frame.shape[:2]
         res = self._mesh.process(np.ascontiguousarray(small))
         out = []
@@ -332,10 +345,10 @@ class FaceAnalyzer:
             out.append(pts)
         return out
 
-    def detect(self, frame: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    def detect(self, frame: np.ndarray, small: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
         """Full-range detector faces as (box x0,y0,x1,y1, five alignment keypoints), in pixels; when the whole frame
         gives none or only small ones, overlapping tiles are searched too (see ``FaceConfig.tile_grids``)."""
-        found = self._detect_whole(frame)
+        found = self._detect_whole(frame, small=small)
         if not found or max(_side(b) for b, _ in found) < self.config.tile_below * max(frame.shape[:2]):
             # every grid: a face one grid cuts in half is whole on the other
             found += [d for n in self.config.tile_grids for d in self._detect_tiles(frame, n)]
@@ -357,8 +370,10 @@ class FaceAnalyzer:
                     found.append((box + np.tile(shift, 2), kp + shift))
         return found
 
-    def _detect_whole(self, frame: np.ndarray, min_confidence: float = 0.0) -> list[tuple[np.ndarray, np.ndarray]]:
-        small, _ = self._small(frame)
+    def _detect_whole(
+        self, frame: np.ndarray, min_confidence: float = 0.0, *, small: np.ndarray | None = None
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        small = self._small(frame) if small is None else small
         h, w = frame.shape[:2]
         res = self._detector.process(np.ascontiguousarray(small))
         out = []
@@ -394,15 +409,16 @@ class FaceAnalyzer:
         return np.array([(x0 + p.x * cw / scale, y0 + p.y * ch / scale) for p in lm], dtype=np.float32)
 
     # -- clip pass ---------------------------------------------------------------------------------------------
-    def track(self, frames: Iterable[tuple[float, np.ndarray]], n_frames_hint: int = 0) -> FaceTrack:
-        """Run over ``(time_s, rgb)`` frames once (streaming) and return the main speaker's track."""
+    def track(self, frames: Iterable[TrackItem], n_frames: int | None = None) -> FaceTrack:
+        """Run over ``(time_s, rgb)`` frames once (streaming) and return the main speaker's track. An item may carry
+        the frame's :func:`landmark_input` third (``(time_s, rgb, small)``), made ahead for the frames FaceMesh reads
+        (:meth:`FaceConfig.meshes`). ``n_frames``: how many frames to expect, if known (sizes the crop arrays)."""
         cfg = self.config
         fps_guess = 25.0
         detect_every = max(1, round(cfg.detect_every_s * fps_guess))
         times: list[float] = []
         per_frame: list[list[tuple[int, np.ndarray, np.ndarray | None]]] = []  # (track id, box, landmarks)
-        crops: dict[int, dict[int, tuple[np.ndarray, np.ndarray]]] = {}  # track -> frame -> (face, mouth)
-        cue_crops: dict[int, dict[int, np.ndarray]] = {}  # track -> mesh frame -> cue crop
+        crops: dict[int, _TrackCrops] = {}
         area: dict[int, float] = {}
         last_box: dict[int, tuple[int, np.ndarray]] = {}  # track -> (frame idx, box)
         smoothed: dict[int, np.ndarray] = {}
@@ -412,7 +428,6 @@ class FaceAnalyzer:
         last_det: list[tuple[np.ndarray, np.ndarray]] = []
         next_id = 0
         frame_size = (0, 0)
-        stride = 1 if self._static else max(1, cfg.landmark_every)
         pending: list[tuple[int, np.ndarray]] = []  # frames waiting for the next landmark frame
         prev_mesh: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # track -> (keypoints, box) at the last mesh frame
         prev_mesh_i = -1
@@ -420,13 +435,12 @@ class FaceAnalyzer:
 
         def add_crop(i: int, tid: int, frame: np.ndarray, kp: np.ndarray, box: np.ndarray, lm) -> None:
             area[tid] = area.get(tid, 0.0) + float((box[2] - box[0]) * (box[3] - box[1]))
-            face = aligned_face_crop(frame, kp, cfg.face_crop_px)
-            mouth = mouth_crop(frame, kp, cfg.mouth_crop_px)
-            crops.setdefault(tid, {})[i] = (face, mouth)
+            if tid not in crops:
+                crops[tid] = _TrackCrops(cfg, n_frames or 256)
+            crops[tid].put(i, aligned_face_crop(frame, kp, cfg.face_crop_px), mouth_crop(frame, kp, cfg.mouth_crop_px))
             per_frame[i].append((tid, box, lm))
-            kept = cue_crops.setdefault(tid, {})
-            if lm is not None and len(kept) < cfg.max_cue_crops:
-                kept[i] = aligned_face_crop(frame, keypoints_of(lm), cfg.cue_crop_px)
+            if lm is not None and len(crops[tid].cue_idx) < cfg.max_cue_crops:
+                crops[tid].put_cue(i, aligned_face_crop(frame, keypoints_of(lm), cfg.cue_crop_px))
 
         def fill_pending(cur_i: int, cur: dict[int, tuple[np.ndarray, np.ndarray]]) -> None:
             """Crops for skipped frames, with keypoints interpolated between the landmark frames around them."""
@@ -439,20 +453,23 @@ class FaceAnalyzer:
                     add_crop(j, tid, fr, kp.astype(np.float32), box.astype(np.float32), None)
             pending.clear()
 
-        for i, (t, frame) in enumerate(frames):
+        for i, (t, frame, *ahead) in enumerate(frames):
+            small = ahead[0] if ahead and ahead[0] is not None else None
             frame_size = (frame.shape[1], frame.shape[0])
             times.append(float(t))
             per_frame.append([])
-            if i % stride:
+            if not self._static and not cfg.meshes(i):
                 pending.append((i, frame))
                 continue
+            if small is None:
+                small = self._small(frame)
             faces: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] = [
-                (_box(lm), keypoints_of(lm), lm) for lm in self.mesh(frame)
+                (_box(lm), keypoints_of(lm), lm) for lm in self.mesh(frame, small)
             ]
             faces = [f for f in faces if _side(f[0]) >= cfg.min_face_px]
             if self._static or i // detect_every != last_det_period:
                 last_det_period = i // detect_every
-                found = self.detect(frame)
+                found = self.detect(frame, small)
                 det_counts.append(len(found))
                 small = [_side(b) for b, _ in found if _side(b) < cfg.min_face_px]
                 small_counts.append(len(small))
@@ -492,8 +509,10 @@ class FaceAnalyzer:
         n = len(times)
         main = max(area, key=area.get) if area else None
         present = np.zeros(n, dtype=bool)
-        face_crops = np.zeros((n, cfg.face_crop_px, cfg.face_crop_px, 3), dtype=np.uint8)
-        mouth_crops = np.zeros((n, cfg.mouth_crop_px, cfg.mouth_crop_px), dtype=np.uint8)
+        # The main track's crops are already in frame order, zero where it is absent (other tracks' are dropped).
+        main_crops = crops[main] if main is not None else _TrackCrops(cfg, n)
+        face_crops, mouth_crops = main_crops.frames(n)
+        crops.clear()
         lip = np.full(n, np.nan, dtype=np.float32)
         lms = np.full((n, N_LANDMARKS, 2), np.nan, dtype=np.float32)
         boxes = np.full((n, 4), np.nan, dtype=np.float32)
@@ -503,7 +522,6 @@ class FaceAnalyzer:
                 if tid != main:
                     continue
                 present[i] = True
-                face_crops[i], mouth_crops[i] = crops[tid][i]
                 boxes[i] = box
                 size[i] = max(box[2] - box[0], box[3] - box[1])
                 if lm is not None:
@@ -515,13 +533,8 @@ class FaceAnalyzer:
         if gaps.any() and known.sum() >= 2:
             lip[gaps] = np.interp(np.flatnonzero(gaps), np.flatnonzero(known), lip[known])
         faces_per_frame = np.array([len(a) for a in per_frame], dtype=np.int16)
-        main_cues = cue_crops.get(main, {}) if main is not None else {}
-        cue_idx = np.array(sorted(main_cues), dtype=int)
-        cue_stack = (
-            np.stack([main_cues[i] for i in cue_idx])
-            if len(cue_idx)
-            else np.zeros((0, cfg.cue_crop_px, cfg.cue_crop_px, 3), np.uint8)
-        )
+        cue_idx = np.array(main_crops.cue_idx, dtype=int)
+        cue_stack = main_crops.cue[: len(cue_idx)]
         max_mesh = int(faces_per_frame.max()) if n else 0
         max_det = max(det_counts) if det_counts else 0
         return FaceTrack(
@@ -543,6 +556,39 @@ class FaceAnalyzer:
             small_faces=max(small_counts, default=0),
             small_face_px=float(np.median(small_sizes)) if small_sizes else float("nan"),
         )
+
+
+class _TrackCrops:
+    """One track's crops, written into arrays for the whole clip as they are cut (zeros where the track is absent).
+
+    Arrays, not one small array per frame: a minute of small crops scattered over the heap stays resident after they
+    are freed (~100 MB), and gathering them into the clip's arrays at the end needed their memory twice. Zeroed pages
+    never written cost no memory, so a track seen in a few frames costs only those.
+    """
+
+    def __init__(self, cfg: FaceConfig, n_frames: int) -> None:
+        self.face = np.zeros((max(n_frames, 1), cfg.face_crop_px, cfg.face_crop_px, 3), np.uint8)
+        self.mouth = np.zeros((max(n_frames, 1), cfg.mouth_crop_px, cfg.mouth_crop_px), np.uint8)
+        self.cue = np.zeros((cfg.max_cue_crops, cfg.cue_crop_px, cfg.cue_crop_px, 3), np.uint8)
+        self.cue_idx: list[int] = []  # mesh frames of ``cue``, in the order cut (ascending)
+
+    def put(self, i: int, face: np.ndarray, mouth: np.ndarray) -> None:
+        if i >= len(self.face):
+            self.frames(max(2 * len(self.face), i + 1))
+        self.face[i], self.mouth[i] = face, mouth
+
+    def put_cue(self, i: int, crop: np.ndarray) -> None:
+        self.cue[len(self.cue_idx)] = crop
+        self.cue_idx.append(i)
+
+    def frames(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Face and mouth crops of frames ``0..n-1`` (the arrays grow, zero-filled, when ``n`` exceeds them)."""
+        if n > len(self.face):
+            face = np.zeros((n, *self.face.shape[1:]), np.uint8)
+            mouth = np.zeros((n, *self.mouth.shape[1:]), np.uint8)
+            face[: len(self.face)], mouth[: len(self.mouth)] = self.face, self.mouth
+            self.face, self.mouth = face, mouth
+        return self.face[:n], self.mouth[:n]
 
 
 def _continuing(
@@ -620,14 +666,16 @@ class FacePool:
         for fa in analyzers:
             fa.close()
 
-    def track(self, frames: Iterable[tuple[float, np.ndarray]], *, static_images: bool = False) -> FaceTrack:
+    def track(
+        self, frames: Iterable[TrackItem], *, static_images: bool = False, n_frames: int | None = None
+    ) -> FaceTrack:
         """:func:`track_faces` on pooled graphs."""
         with self.analyzer(static_images=static_images) as fa:
-            return fa.track(frames)
+            return fa.track(frames, n_frames)
 
 
 def track_faces(
-    frames: Iterable[tuple[float, np.ndarray]], config: FaceConfig | None = None, *, static_images: bool = False
+    frames: Iterable[TrackItem], config: FaceConfig | None = None, *, static_images: bool = False
 ) -> FaceTrack:
     """One-call face pass over ``(time_s, rgb)`` frames; see :class:`FaceAnalyzer`."""
     with FaceAnalyzer(config, static_images=static_images) as fa:

@@ -16,9 +16,9 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from vaedetect import audio as audio_mod
-from vaedetect import media
+from vaedetect import media, workers
 from vaedetect.audio import lip_loudness_corr
-from vaedetect.faces import FaceConfig, FacePool, FaceTrack, track_faces
+from vaedetect.faces import FaceConfig, FacePool, FaceTrack, landmark_input, track_faces
 from vaedetect.pretrained import CLIP_PX, clip_input
 
 STILLS = 4  # whole frames kept per clip for the evidence that reads the scene, not only the face
@@ -117,18 +117,22 @@ def ingest(
     else:
         keep = set(np.round(np.linspace(0, max(info.n_frames - 1, 0), STILLS)).astype(int).tolist())
 
-        def frames_of(decoded: Iterator[media.Frame]) -> Iterator[tuple[float, np.ndarray]]:
+        cfg = pool.config if pool else (face_config or FaceConfig())
+
+        def frames_of(decoded: Iterator[media.Frame]) -> Iterator[tuple[float, np.ndarray, np.ndarray | None]]:
             for i, fr in enumerate(decoded):
                 if fr.qp is not None:
                     qps.append(fr.qp)
                 if i in keep:
                     stills.append(clip_input(fr.rgb))
-                yield fr.time_s, fr.rgb
+                small = landmark_input(fr.rgb, cfg.landmark_max_side_px) if cfg.meshes(i) else None
+                yield fr.time_s, fr.rgb, small
 
-        frames = frames_of(media.iter_frames(path, info, limits))
+        # Decoding (and the copies FaceMesh reads) runs a few frames ahead of the face pass, in a thread of its own.
+        frames = workers.prefetch(frames_of(media.iter_frames(path, info, limits)))
         if progress:
             frames = tqdm(frames, total=info.n_frames, desc="faces", unit="frame", leave=False)
-        faces = pool.track(frames) if pool else track_faces(frames, face_config)
+        faces = pool.track(frames, n_frames=info.n_frames) if pool else track_faces(frames, face_config)
     timings["decode_faces"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()

@@ -35,6 +35,7 @@ __all__ = [
     "model_path",
     "speaker_encoder",
     "speech_embeddings",
+    "warm",
 ]
 
 
@@ -103,7 +104,10 @@ def _sha256(path: Path) -> str:
 
 _lock = threading.Lock()
 _sessions: dict[str, Any] = {}
-THREADS = 2  # intra-op threads of each session: the machines this serves have two cores (set before first use)
+THREADS = 1  # intra-op threads of each session, set before first use (vaedetect.workers.configure sets it)
+# Networks an analysis runs alone, after everything else (vaedetect.evidence.LAST), with every core it may use.
+ALONE = frozenset({"clip_vit_b16"})
+ALONE_THREADS = 1
 
 
 def session(name: str) -> Any:
@@ -114,8 +118,13 @@ def session(name: str) -> Any:
             import onnxruntime as ort
 
             opts = ort.SessionOptions()
-            opts.intra_op_num_threads = THREADS
+            opts.intra_op_num_threads = ALONE_THREADS if name in ALONE else THREADS
             opts.inter_op_num_threads = 1
+            # Threads that spin between operations burn the core another analysis needs (vaedetect.workers).
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            # No arena: it keeps each session's largest activations (CLIP's ~100 MB, speech_embedding's) resident
+            # between analyses; without it they are freed after every run (the same numbers).
+            opts.enable_cpu_mem_arena = False
             opts.log_severity_level = 3  # the carriers' graphs warn about initializers at every load
             _sessions[name] = ort.InferenceSession(str(model_path(name)), opts, providers=["CPUExecutionProvider"])
         return _sessions[name]
@@ -138,6 +147,12 @@ def speaker_encoder() -> SpeakerEncoder:
             checkpoint = torch.load(path, map_location="cpu", weights_only=True)
             _sessions["speaker_ge2e"] = SpeakerEncoder.from_state(checkpoint["model_state"])
         return _sessions["speaker_ge2e"]
+
+
+def warm(names: tuple[str, ...] | list[str]) -> None:
+    """Build the networks ``names`` (keys of :data:`PRETRAINED`) now rather than on first use."""
+    for name in names:
+        speaker_encoder() if name == "speaker_ge2e" else session(name)
 
 
 # -- CLIP ViT-B/16 ----------------------------------------------------------------------------------------------------
@@ -175,6 +190,7 @@ def clip_embed(images: np.ndarray) -> np.ndarray:
 SPEECH_RATE_HZ = 16000
 _MEL_HOP = 160  # the mel front end's hop (10 ms)
 _EMB_WINDOW = 76  # mel frames one embedding reads (0.76 s)
+_EMB_BATCH = 32  # windows per run: each window is embedded alone, so the batch sets only the memory (~60 MB at 32)
 
 
 def speech_embeddings(wav: np.ndarray | None, centres_s: np.ndarray) -> np.ndarray:
@@ -191,6 +207,8 @@ def speech_embeddings(wav: np.ndarray | None, centres_s: np.ndarray) -> np.ndarr
         return out
     win = np.stack([mel[s : s + _EMB_WINDOW] for s in start[ok]])[..., None].astype(np.float32)
     sess = session("speech_embedding")
-    emb = [sess.run(None, {"input_1": win[s : s + 256]})[0].reshape(-1, 96) for s in range(0, len(win), 256)]
+    emb = [
+        sess.run(None, {"input_1": win[s : s + _EMB_BATCH]})[0].reshape(-1, 96) for s in range(0, len(win), _EMB_BATCH)
+    ]
     out[ok] = np.concatenate(emb)
     return out

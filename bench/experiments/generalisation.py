@@ -161,7 +161,7 @@ def load(cache: Path, with_frames: bool = False) -> list[Item]:
 
 
 def load_copies(path: Path) -> list[Item]:
-    """Re-shared copies measured by ``bench/reshare_records.py``, as items tied to their originals."""
+    """Re-shared copies measured by ``bench/experiments/reshare_records.py``, as items tied to their originals."""
     out = []
     for line in path.read_text().splitlines():
         r = json.loads(line)
@@ -437,7 +437,9 @@ def main() -> None:
     ap.add_argument("--frames", action="store_true", help="also score frames of every video as photos")
     ap.add_argument("--nested", action="store_true", help="choose the configuration without the held-out family")
     ap.add_argument("--json")
-    ap.add_argument("--augment", help="re-shared copies' records (bench/reshare_records.py): trained on, scored apart")
+    ap.add_argument(
+        "--augment", help="re-shared copies' records (bench/experiments/reshare_records.py): trained on, scored apart"
+    )
     ap.add_argument("--score-copies-only", action="store_true", help="with --augment: score the copies, train on none")
     ap.add_argument("--dump-records", help="write the records train's fusion stage reads (JSON lines) and stop")
     ap.add_argument("--floor", type=float, default=FLOOR, help="lowest oriented z a learned head takes (rule 12)")

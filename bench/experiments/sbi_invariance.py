@@ -23,7 +23,7 @@ from safetensors.torch import load_file
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # its sibling experiments
 
 from invariance import TRANSFORMS, pick, reshare_photo, reshare_video  # noqa: E402
 from sbi_folds import mean_logit  # noqa: E402

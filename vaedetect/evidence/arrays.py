@@ -154,3 +154,4 @@ class RawEvidence:
     av_curve: np.ndarray | None = None  # speech-to-mouth correlation by audio offset (mesh steps)
     quality: dict[str, float | None] = field(default_factory=dict)  # vaedetect.fusion.QUALITY, see clip_quality
     speaker: SpeakerTrack | None = None  # the speaker-change finding's windows and similarities
+    timings: dict[str, float] = field(default_factory=dict)  # seconds each evidence took (they run side by side)

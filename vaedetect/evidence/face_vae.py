@@ -17,7 +17,7 @@ FACE_SAMPLES_PER_S = 2.0
 MIN_FACE_SAMPLES = 8
 MAX_FACE_SAMPLES = 48
 TOP_FRACTION = 0.1  # frame face score: mean of the worst 10% of face pixels (blend seams are local)
-BATCH = 64
+BATCH = 32  # crops per forward pass: results do not depend on it (one thread), peak memory does
 
 
 @torch.no_grad()

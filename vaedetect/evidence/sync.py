@@ -14,9 +14,9 @@ from vaedetect.models.sync import distance_matrix
 SYNC_STRIDE = 2
 MIN_SYNC_WINDOWS = 8
 # Weight of the lip-from-voice curve against the alignment model's when estimating the offset (both z-scored over
-# offsets). Chosen on the bundle's identity-held-out validation clips, never on dev (bench/offsets.py): shifted whole
-# clips found within one frame 0.66 / 0.91 / 0.91 of the time with the model alone / this weight / lip-from-voice
-# alone; 3-second pieces 0.41 / 0.71 / 0.68.
+# offsets). Chosen on the bundle's identity-held-out validation clips, never on dev (bench/experiments/offsets.py):
+# shifted whole clips found within one frame 0.66 / 0.91 / 0.91 of the time with the model alone / this weight /
+# lip-from-voice alone; 3-second pieces 0.41 / 0.71 / 0.68.
 LIPVOICE_WEIGHT = 2.0
 
 

@@ -4,8 +4,8 @@ Why it exists next to the contrastive alignment model: that model has millions o
 so on an unseen speaker its distance-vs-offset curve can be flat or wrong. Louder, more open vowels come with a more
 open mouth for every speaker; a ridge regression with one weight per mel band captures that coupling and cannot
 memorise anyone. Correlating predicted and observed mouth opening at each audio shift gives a second offset curve that
-generalises (numbers in ``bench/offsets.py``) and is easy to explain. It only sharpens the *offset* estimate; the
-sync evidence that enters the verdict is still the alignment model's.
+generalises (numbers in ``bench/experiments/offsets.py``) and is easy to explain. It only sharpens the *offset*
+estimate; the sync evidence that enters the verdict is still the alignment model's.
 """
 
 from __future__ import annotations

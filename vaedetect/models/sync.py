@@ -89,7 +89,7 @@ class SyncNet(nn.Module):
 
 @torch.no_grad()
 def distance_matrix(
-    model: SyncNet, mouths: np.ndarray, mel_windows_fn, centers: np.ndarray, max_offset: int, batch: int = 256
+    model: SyncNet, mouths: np.ndarray, mel_windows_fn, centers: np.ndarray, max_offset: int, batch: int = 64
 ) -> np.ndarray:
     """Distances (len(centers), 2 * max_offset + 1) between the video window at each centre and audio at centre+o.
 

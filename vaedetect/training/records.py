@@ -97,14 +97,11 @@ def measure_file(detector: Any, row: dict[str, str], data_dir: Path, out: Path, 
 
 
 def _init(bundle: str | None) -> None:
-    import torch
 
     from vaedetect.detector import load_detector
 
-    torch.set_num_threads(1)
-    pretrained.THREADS = 1
     global _detector
-    _detector = load_detector(bundle)
+    _detector = load_detector(bundle, threads=1)  # one core per worker process
 
 
 def _measure(job: tuple[dict[str, str], str, str, bool]) -> tuple[str, str | None, float]:

@@ -9,7 +9,7 @@ Two tables, both per 25 fps video frame (the unit the pipeline uses):
   where the truth is the frames both detectors call speech on the clean recording (neither detector is the reference
   alone; frames they disagree on there are left out) plus the padding as no speech.
 
-    nice -n 10 python bench/vad.py --out bench/results/2026-12-01-vad.json
+    nice -n 10 python bench/experiments/vad.py --out bench/results/2026-12-01-vad.json
 """
 
 from __future__ import annotations
@@ -27,11 +27,11 @@ import numpy as np
 import torch
 from sklearn.metrics import cohen_kappa_score
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from vaedetect import media
 from vaedetect.audio import ANALYSIS_FPS, SAMPLE_RATE_HZ, detect_speech, frame_loudness_db, silero_speech
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 SPF = SAMPLE_RATE_HZ // ANALYSIS_FPS
 
 
@@ -235,7 +235,7 @@ def main() -> None:
 
     result = {
         "what": "energy speech detector (vaedetect.audio.detect_speech) vs silero-vad, per 25 fps frame",
-        "command": "nice -n 10 python bench/vad.py " + " ".join(sys.argv[1:]),
+        "command": "nice -n 10 python bench/experiments/vad.py " + " ".join(sys.argv[1:]),
         "silero_weights": silero_weights(),
         "subsample": f"{agreement['clips']} shared clips with audio, every k-th of manifest.csv's .mp4 rows with audio "
         f"(--clips {args.clips}); synthetic speech from {args.grid} GRID recordings",

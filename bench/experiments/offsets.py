@@ -1,6 +1,7 @@
 """Audio-offset accuracy on real clips with a known artificial shift, decoded end to end (not from the training cache).
 
-    .venv/bin/python bench/offsets.py [--checkpoint X] [--landmark-every 1 2] [--max-clips 30] [--cv] [--window-s 3]
+    .venv/bin/python bench/experiments/offsets.py [--checkpoint X] [--landmark-every 1 2] [--max-clips 30] [--cv]
+        [--window-s 3]
 
 Takes the validation clips the bundle records (identity-disjoint from training) that have speech, shifts their audio
 by -10, -5, +5 and +10 frames, and reports how often the estimated offset is within one frame of the shift:
@@ -28,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 DATA = REPO.parent / "shared" / "data"
 SHIFTS = (-10, -5, 5, 10)

@@ -1,7 +1,7 @@
 """App benchmark: cold start to first served page, and per-clip analysis vs rendering latency. Numbers, not pass/fail.
 
-    python bench/app.py                      # clips from ../shared/data/dev if present, else a synthetic clip
-    python bench/app.py a.mp4 b.jpg --fake   # given files, with the test FakeDetector (UI cost only)
+    python bench/experiments/app.py                     # clips from ../shared/data/dev if present, else a synthetic one
+    python bench/experiments/app.py a.mp4 b.jpg --fake  # given files, with the test FakeDetector (UI cost only)
 
 "analysis" is ``detector.analyze`` (the library); "render" is the figures, markdown and report files the handler
 builds (``Handlers.render`` + ``write_reports``: the JSON with inline pictures and the HTML report); "encode" is what
@@ -23,7 +23,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DEV_DIR = ROOT.parent / "shared" / "data" / "dev"
 MEDIA_SUFFIXES = {".mp4", ".webm", ".mov", ".mkv", ".avi", ".jpg", ".jpeg", ".png"}
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]

@@ -6,7 +6,7 @@ each (``Detector.measure``) as it is and with the audio delayed (ffmpeg ``-itsof
 counts where the rule would fire: offsets agree (``scoring.offset_cues_agree``) and the fused offset is at least
 ``OFFSET_FLOOR_FRAMES`` from zero. Copies live in a temporary folder.
 
-    python bench/offset_rule.py [--n 40] [--json bench/results/2026-12-01-offset-rule.json]
+    python bench/experiments/offset_rule.py [--n 40] [--json bench/results/2026-12-01-offset-rule.json]
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import imageio_ffmpeg
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 import vaedetect  # noqa: E402

@@ -1,7 +1,7 @@
 """What compression does to the evidence: held-out real clips re-encoded at rising x264 CRF, held-out real photos
 re-saved at falling JPEG quality, each analysed end to end. Numbers, not pass/fail.
 
-    .venv/bin/python bench/compression.py [--checkpoint X] [--clips 6] [--photos 8]
+    .venv/bin/python bench/experiments/compression.py [--checkpoint X] [--clips 6] [--photos 8]
 
 Takes the first ``--clips`` videos and ``--photos`` stills of the bundle's recorded validation split (people it was
 not trained on), re-encodes them in a temporary folder (deleted afterwards) with the ffmpeg that imageio-ffmpeg ships
@@ -18,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 DATA = REPO.parent / "shared" / "data"
 CRFS = (28, 33, 38, 43)

@@ -1,10 +1,11 @@
 """Rule 10 of ``bench/results/2026-12-01-rules.md``: are re-shared copies of real videos over the video head's
 "likely manipulated" line, and what does raising it above them cost?
 
-Real copies (``bench/reshare_records.py``) are scored by the video head fitted on originals without their identity
-fold; fake videos and fake copies by the head fitted on every original (in-sample: the point is the line's cost).
+Real copies (``bench/experiments/reshare_records.py``) are scored by the video head fitted on originals without their
+identity fold; fake videos and fake copies by the head fitted on every original (in-sample: the point is the line's
+cost).
 
-    python bench/copy_lines.py .cache/records-frames.jsonl .cache/records-reshared.jsonl [--json OUT]
+    python bench/experiments/copy_lines.py .cache/records-frames.jsonl .cache/records-reshared.jsonl [--json OUT]
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from vaedetect.fusion import fit_heads, fit_records, head_features, out_of_fold, probability  # noqa: E402

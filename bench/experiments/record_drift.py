@@ -2,7 +2,7 @@
 file's files with ``Detector.record`` and compares: per-evidence change, the shipped heads' score change, and any real
 file now over its "likely manipulated" line. Run after any change to ingest, faces or evidence.
 
-    python bench/record_drift.py .cache/records-frames.jsonl [--n 30] [--json OUT]
+    python bench/experiments/record_drift.py .cache/records-frames.jsonl [--n 30] [--json OUT]
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 import vaedetect  # noqa: E402

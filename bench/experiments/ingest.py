@@ -1,6 +1,6 @@
 """Ingest benchmark: wall time of ``inspect`` per clip divided by clip duration (real-time factor), and peak RSS.
 
-    .venv/bin/python bench/ingest.py [CLIPS...]      # default: every clip in ../shared/data/real
+    .venv/bin/python bench/experiments/ingest.py [CLIPS...]      # default: every clip in ../shared/data/real
 
 Each clip runs in a fresh subprocess so peak RSS (ru_maxrss of the child) is per clip. Numbers, not pass/fail.
 Targets on a 2-core CPU: 10 s 720p clip <= 0.15x real time; peak RSS <= 800 MB for a 60 s clip.
@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DATA = REPO.parent / "shared" / "data" / "real"
 CHILD = (
     "import json,resource,sys,time;from vaedetect.ingest import ingest;t=time.perf_counter();"

@@ -19,8 +19,8 @@ these. What is not attacked: the region cues (256 px crops cut separately), the 
 attacker here edits crops, not the video file; an attack on the file would also have to survive re-encoding and
 alignment, so these numbers are a lower bound on what it costs an informed attacker.
 
-    nice -n 10 python bench/robustness_attack.py [--n 6] [--eps 1 2 4 8] [--detected uncertain] [--checkpoint DIR]
-        --json OUT
+    nice -n 10 python bench/experiments/robustness_attack.py [--n 6] [--eps 1 2 4 8] [--detected uncertain]
+        [--checkpoint DIR] --json OUT
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 import robustness as rb  # noqa: E402
@@ -200,7 +200,7 @@ def main() -> None:
             print(json.dumps(entry), f"{time.time() - t0:.0f}s", flush=True)
     table = tabulate(results, args.eps)
     out = {
-        "command": "nice -n 10 python bench/robustness_attack.py " + " ".join(sys.argv[1:]),
+        "command": "nice -n 10 python bench/experiments/robustness_attack.py " + " ".join(sys.argv[1:]),
         "bundle": rb.calibration_id(det),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "minutes": round((time.time() - t0) / 60, 1),
