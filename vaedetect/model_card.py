@@ -212,6 +212,8 @@ def _pct(share: float) -> str:
 
 def _held_out_results(held: dict[str, Any]) -> list[EvalResult]:
     """The held-out ROC-AUCs as Hub eval results: the mean over held-out families, then each whole group."""
+    from huggingface_hub import EvalResult
+
     units = [u["auc"] for u in (held.get("units") or {}).values() if u.get("auc") is not None]
     blocks = {"held-out families (mean)": sum(units) / len(units)} if units else {}
     blocks |= {f"held-out {g}": v["auc"] for g, v in (held.get("groups") or {}).items() if v.get("auc") is not None}

@@ -7,8 +7,8 @@ core to someone else (bench/results/2026-12-06-speed.json: face VAE 0.55 s with 
 busy machine). So every operation runs on one thread (:func:`configure`), and an analysis gets its parallelism from
 tasks that do not wait for each other: decoding runs ahead of the face pass (:func:`prefetch`), and the evidence
 networks run side by side (:func:`run_all`), CLIP last and alone on every core (its threads block rather than spin
-while they wait, so sharing a core slows it no more than one thread would be). The tasks of every analysis in a process share one pool of
-:func:`lanes` threads, so two visitors at once still keep at most that many busy.
+while they wait, so sharing a core slows it no more than one thread would be). The tasks of every analysis in a
+process share one pool of :func:`lanes` threads, so two visitors at once still keep at most that many busy.
 """
 
 from __future__ import annotations
