@@ -19,8 +19,9 @@ LOW_RES_FACE_PX = 80
 SHORT_CLIP_S = 2.0
 PARTIAL_FACE_COVERAGE = 0.5  # a face in fewer of the analysed frames than this is "partly visible"
 # Heavy compression, read from the H.264 quantiser when the decoder reports it. Re-encoding held-out real clips at
-# rising CRF (bench/compression.py, numbers in bench/results): the face score *fell* (smoother faces redraw more
-# easily: compression hides traces) and the lip-sync score drifted towards "out of step" from about this quantiser.
+# rising CRF (bench/experiments/compression.py, numbers in bench/results): the face score *fell* (smoother faces
+# redraw more easily: compression hides traces) and the lip-sync score drifted towards "out of step" from about this
+# quantiser.
 HEAVY_COMPRESSION_QP = 35.0
 # JPEG photos by the quality they were saved at: re-saving held-out real photos, the face score stayed put down to
 # moderate qualities and rose (blocking) only at very low ones; this line sits between.
