@@ -421,3 +421,22 @@ def test_tier_rates_travel_from_the_calibration_by_kind_of_file() -> None:
     photo.is_image, photo.sync, photo.sync_offset = True, None, None
     assert score(photo, cal, []).tier_rates is None  # no photo block: no invented numbers
     assert score(_clip_evidence(), CALIBRATION, []).tier_rates is None
+
+
+def test_a_learned_check_read_from_the_raw_evidence_values_has_its_sigma_in_checks() -> None:
+    """The shipped heads read evidence the modules write into ``raw.values`` (clip_face, av_fit): their σ belongs in
+    ``checks`` as much as the face's does (checks once came out empty for every file of the default bundle)."""
+    from vaedetect.fusion import fit_fusion
+
+    rng = np.random.default_rng(1)
+    real = [{"clip_face": rng.normal()} for _ in range(160)]
+    fake = [{"clip_face": rng.normal(2.0)} for _ in range(60)]
+    fusion = fit_fusion(real, fake, ("clip_face",))
+    cal = {
+        "evidence": {"face": {"mean": 0.0, "std": 1.0}},
+        "learned": {"video": {"fusion": fusion.to_json(), "thresholds": {"uncertain": 0.6, "fake": 0.9}}},
+    }
+    raw = RawEvidence(face=0.3, n_frames=100, fps=25.0)  # a face was found (the way in), its VAE unread by the head
+    raw.values = {"clip_face": 2.5}
+    s = score(raw, cal, [])
+    assert set(s.checks) == {"clip_face"} and s.checks["clip_face"] > 0

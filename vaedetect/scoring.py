@@ -123,13 +123,16 @@ class LearnedHead:
     fusion: LearnedFusion
     head: Head
 
+    def _zs(self, z: dict[str, float | None], raw: RawEvidence) -> dict[str, float | None]:
+        # The inputs the fusion reads: the cues, the raw evidence values, then z (which may carry one second's own).
+        return self.fusion.zs({**raw.cues, **raw.values, **z}, raw.quality)
+
     def zs(self, z: dict[str, float | None], raw: RawEvidence) -> dict[str, float]:
-        zl = self.fusion.zs({**raw.cues, **raw.values, **z}, raw.quality)  # z may carry one second's own values
-        return {k: 0.0 if v is None else v for k, v in zl.items()}
+        return {k: 0.0 if v is None else v for k, v in self._zs(z, raw).items()}
 
     def measured(self, z: dict[str, float | None], raw: RawEvidence) -> dict[str, float]:
         """:meth:`zs` without the evidence this file lacks (scored as 0): the σ of each check the file had."""
-        return {k: v for k, v in self.fusion.zs({**z, **raw.cues}, raw.quality).items() if v is not None}
+        return {k: v for k, v in self._zs(z, raw).items() if v is not None}
 
 
 def load_learned(calibration: dict[str, Any]) -> dict[str, LearnedHead]:
