@@ -632,3 +632,15 @@ def test_fresh_stages_start_from_new_weights_while_the_others_keep_the_bundles(
     assert json.loads((fresh / "config.json").read_text())["training"]["fresh"] is True
     with pytest.raises(ValueError, match="fresh"):
         train(synthetic_data_dir, tmp_path / "x", cfg=cfg, fresh=True)
+
+
+def test_an_evidence_refit_refuses_to_write_over_the_bundle_it_starts_from(tmp_path: Path) -> None:
+    from vaedetect.training.pipeline import _evidence_only
+    from vaedetect.training.recipes import TrainConfig
+
+    init = tmp_path / "bundle"
+    init.mkdir()
+    (init / "config.json").write_text("{}")
+    with pytest.raises(ValueError, match="overwrite the --init bundle"):
+        _evidence_only(init, tmp_path / "data", tmp_path, TrainConfig(), None, 1)
+    assert (init / "config.json").exists()

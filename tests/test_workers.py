@@ -121,3 +121,32 @@ def _same(a: object, b: object, what: str) -> None:
         assert a == b, what
     else:
         np.testing.assert_allclose(np.asarray(a, float), np.asarray(b, float), rtol=1e-5, atol=1e-6, err_msg=what)
+
+
+def test_a_container_cpu_quota_caps_the_cores_an_analysis_uses(tmp_path) -> None:
+    """A Space or `docker --cpus 2` on a large host: the affinity lists every host core, the quota allows two."""
+    cpu_max = tmp_path / "cpu.max"
+    cpu_max.write_text("200000 100000\n")
+    assert workers._quota_cores(cpu_max) == 2
+    cpu_max.write_text("150000 100000\n")
+    assert workers._quota_cores(cpu_max) == 2  # one and a half cores' time: two threads can use it
+    cpu_max.write_text("max 100000\n")
+    assert workers._quota_cores(cpu_max) is None
+    assert workers._quota_cores(tmp_path / "absent") is None
+
+
+def test_a_face_pass_that_fails_stops_the_decode_thread_before_the_error_is_handled(
+    two_lanes: None, talking_clip: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the error (and its traceback, which holds the frame iterator) is still alive, no decode thread is."""
+    import vaedetect.ingest as ingest_mod
+
+    def failing(frames, config=None):
+        next(iter(frames))
+        raise RuntimeError("face pass failed")
+
+    monkeypatch.setattr(ingest_mod, "track_faces", failing)
+    with pytest.raises(RuntimeError) as caught:
+        ingest(talking_clip)
+    assert caught.value is not None
+    assert not [t for t in threading.enumerate() if t.name == "vaedetect-decode"]

@@ -6,6 +6,7 @@ only the small aligned crops are kept.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -129,10 +130,10 @@ def ingest(
                 yield fr.time_s, fr.rgb, small
 
         # Decoding (and the copies FaceMesh reads) runs a few frames ahead of the face pass, in a thread of its own.
-        frames = workers.prefetch(frames_of(media.iter_frames(path, info, limits)))
-        if progress:
-            frames = tqdm(frames, total=info.n_frames, desc="faces", unit="frame", leave=False)
-        faces = pool.track(frames, n_frames=info.n_frames) if pool else track_faces(frames, face_config)
+        # Closed here, not when garbage-collected: a face pass that fails must stop the decode thread and its file.
+        with contextlib.closing(workers.prefetch(frames_of(media.iter_frames(path, info, limits)))) as ahead:
+            frames = tqdm(ahead, total=info.n_frames, desc="faces", unit="frame", leave=False) if progress else ahead
+            faces = pool.track(frames, n_frames=info.n_frames) if pool else track_faces(frames, face_config)
     timings["decode_faces"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()

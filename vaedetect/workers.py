@@ -14,12 +14,14 @@ process share one pool of :func:`lanes` threads, so two visitors at once still k
 from __future__ import annotations
 
 import ctypes
+import math
 import os
 import queue
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -93,10 +95,22 @@ def lanes() -> int:
 
 
 def _cores() -> int:
+    """The cores this process may use: its CPU affinity, capped by a cgroup v2 CPU quota (a container started with
+    ``--cpus 2`` on a 32-core host sees every core in its affinity but gets two cores' time)."""
     try:
-        return len(os.sched_getaffinity(0))
+        n = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
-        return os.cpu_count() or 1
+        n = os.cpu_count() or 1
+    return max(1, min(n, _quota_cores(Path("/sys/fs/cgroup/cpu.max")) or n))
+
+
+def _quota_cores(cpu_max: Path) -> int | None:
+    """Cores' worth of CPU time a cgroup v2 ``cpu.max`` ("QUOTA PERIOD", or "max PERIOD") allows; None without one."""
+    try:
+        quota, period = cpu_max.read_text().split()[:2]
+        return None if quota == "max" else max(1, math.ceil(int(quota) / int(period)))
+    except (OSError, ValueError):
+        return None
 
 
 def _executor() -> ThreadPoolExecutor:

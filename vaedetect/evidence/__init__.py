@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import torch
 
-from vaedetect import workers
+from vaedetect import pretrained, workers
 from vaedetect.audio import lip_loudness_corr
 from vaedetect.evidence import clip_probe, face_vae, region_cues, speaker, speech_mouth, sync, voice_vae
 from vaedetect.evidence.arrays import ClipArrays, RawEvidence
@@ -75,7 +75,7 @@ DEFAULT_EVIDENCE = ("face_vae", "region_cues", "voice_vae", "sync")
 # CLIP runs last, alone, on every core (its session's threads wait for each other without spinning): the rest, on one
 # thread each, side by side before it. On a quiet machine a short clip's evidence then takes 0.76 s instead of 1.02 s
 # (CLIP on one thread in one lane while the other lane idles); under load it is no slower (docs/experiments.md).
-LAST = ("clip_face", "clip_frame")
+LAST = tuple(name for name, nets in PRETRAINED_OF.items() if pretrained.ALONE.intersection(nets))
 
 
 def compute_evidence(bundle: ModelBundle, arr: ClipArrays, *, keep_images: bool = True) -> RawEvidence:

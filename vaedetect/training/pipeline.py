@@ -164,6 +164,8 @@ def _evidence_only(
 ) -> Path:
     """``only=("evidence",)``: the bundle's seeds as they are (weights, calibration, split), a new evidence stage."""
     bundle_dir = out_dir / "bundle"
+    if Path(init).resolve() == bundle_dir.resolve():
+        raise ValueError(f"--out {out_dir} would overwrite the --init bundle it starts from: choose another --out")
     if bundle_dir.exists():
         shutil.rmtree(bundle_dir)
     shutil.copytree(init, bundle_dir, ignore=shutil.ignore_patterns(".*"))
@@ -206,13 +208,16 @@ def recalibrate(
     crops made the way the detector now makes them. Uses the file lists the bundle records as its split, so what the
     weights were trained on stays out of calibration; a validation file whose person is in the training list is left
     out too (older bundles were split per kind of material and could have one). Writes ``out_dir/bundle``, without
-    the learned fusion a bundle may have had: its inputs are the z-scores this recalibration changes, so run
-    ``fit-fusion`` on the result (``train`` does it as its last stage).
+    the learned fusion a bundle may have had: its inputs are the z-scores this recalibration changes, so run the
+    evidence stage on the result (``train --init BUNDLE --only evidence``; a full ``train`` does it as its last stage).
     """
     out_dir, data_dir = Path(out_dir), Path(data_dir)
     bundle = ModelBundle.load(bundle_dir)
     if "learned" in bundle.calibration:
-        log.warning("the learned fusion is not carried over: run `python -m vaedetect fit-fusion` on the new bundle")
+        log.warning(
+            "the learned fusion is not carried over: run `python -m vaedetect train --init BUNDLE --only evidence`"
+            " on the new bundle"
+        )
     recorded = bundle.config.data.get("split", {})
     fusion = fusion or bundle.calibration.get("fusion", "poe")
     cfg = replace(TrainConfig(), seed=recorded.get("seed", 0) if seed is None else seed, fusion=fusion)
