@@ -168,8 +168,6 @@ def load_all(
             log.warning("skipped %s of the main cache: %s", npz.name, e)
             continue
         (main_copies if rec.get("copy_of") else originals).append(rec)
-        if m is not None:
-            m.trains = not rec.get("copy_of")
         clips.append((rec, m))
     by_path = {r["path"]: r for r in originals}
     copies: dict[tuple[str, str], dict[str, Any]] = {}

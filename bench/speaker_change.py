@@ -56,7 +56,7 @@ def load(cache: Path) -> list[dict[str, Any]]:
 
 def value(wav: np.ndarray, speech: np.ndarray) -> float | None:
     track = speaker.speaker_track(wav, speech, FPS)
-    return None if track is None else float(track.split_similarity.min())
+    return None if track is None else track.change
 
 
 def splice(a: dict[str, Any], b: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:

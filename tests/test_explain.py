@@ -27,7 +27,7 @@ def test_verdict_markdown_mentions_tier_probability_reasons_warnings_and_model()
     md = explain.verdict_markdown(report)
     assert "**Manipulation score 42 %**" in md and "chance of manipulation" not in md
     th = report.thresholds
-    assert explain.SCORE_LINES.format(unc=explain._fmt_pct(th["uncertain"]), fake=explain._fmt_pct(th["fake"])) in md
+    assert explain.SCORE_LINES.format(unc=explain.fmt_pct(th["uncertain"]), fake=explain.fmt_pct(th["fake"])) in md
     assert "not the chance that this file is fake" in md
     assert explain.SCORE_WIDENED not in md  # no warning moved the lines
     report.warnings.append(ReportWarning("heavy_compression", "The video is heavily compressed."))

@@ -273,9 +273,9 @@ def tier_rates_line(report: Report) -> str | None:
     where = TIER_RATES_WHERE[rates["how"]].format(n=n, ies="y" if n == 1 else "ies")
     return TIER_RATES_LINE.format(
         where=where,
-        fakes=_fmt_pct(rates["fakes"][report.verdict]),
+        fakes=fmt_pct(rates["fakes"][report.verdict]),
         n_fake=rates["n_fake"],
-        real=_fmt_pct(rates["real_files"][report.verdict]),
+        real=fmt_pct(rates["real_files"][report.verdict]),
         n_real=rates["n_real"],
     )
 
@@ -285,7 +285,7 @@ def verdict_words(report: Report) -> dict[str, str | None]:
     return {"label": verdict_label(report), "meaning": verdict_meaning(report), "measured": tier_rates_line(report)}
 
 
-def _fmt_pct(p: float) -> str:
+def fmt_pct(p: float) -> str:
     pct = 100.0 * float(p)
     if 0 < pct < 1:
         return "<1 %"
@@ -314,8 +314,8 @@ def score_position(report: Report) -> str | None:
     if "uncertain" not in th or "fake" not in th:
         return None
     s, unc, fake = float(report.manipulation_score), float(th["uncertain"]), float(th["fake"])
-    unc_line = f"the {LINE_NAMES['uncertain']} line ({_fmt_pct(unc)})"
-    fake_line = f"the {LINE_NAMES['fake']} line ({_fmt_pct(fake)})"
+    unc_line = f"the {LINE_NAMES['uncertain']} line ({fmt_pct(unc)})"
+    fake_line = f"the {LINE_NAMES['fake']} line ({fmt_pct(fake)})"
     band = max(fake - unc, 1e-6)
     if s < unc:
         return f"{_how_far(unc - s, band)}below {unc_line}"
@@ -343,15 +343,15 @@ def gauge_html(report: Report) -> str:
     th = report.thresholds
     unc, fake = (min(max(float(th[k]), 0.0), 1.0) for k in ("uncertain", "fake"))
     s = min(max(float(report.manipulation_score), 0.0), 1.0)
-    label = f"Manipulation score {_fmt_pct(s)}: {where}."
+    label = f"Manipulation score {fmt_pct(s)}: {where}."
     zones = (("real", 0.0, unc), ("uncertain", unc, fake), ("fake", fake, 1.0))
     bands = "".join(
         f'<span class="gauge-zone gauge-{name}" style="width:{100 * (hi - lo):.1f}%"></span>' for name, lo, hi in zones
     )
     legend = (
-        f'<span><i class="gauge-swatch gauge-real"></i>no signs found: below {_fmt_pct(unc)}</span>'
+        f'<span><i class="gauge-swatch gauge-real"></i>no signs found: below {fmt_pct(unc)}</span>'
         f'<span><i class="gauge-swatch gauge-uncertain"></i>look closer</span>'
-        f'<span><i class="gauge-swatch gauge-fake"></i>strong signs: from {_fmt_pct(fake)}</span>'
+        f'<span><i class="gauge-swatch gauge-fake"></i>strong signs: from {fmt_pct(fake)}</span>'
     )
     return (
         f'<div class="gauge"><span class="sr-only gauge-label">{label}</span>'
@@ -379,7 +379,7 @@ def details_html(report: Report) -> str:
     items, parts = [], []
     if "uncertain" in th and "fake" in th:
         widened = SCORE_WIDENED if report.lines_widened() else ""
-        items.append(SCORE_LINES.format(unc=_fmt_pct(th["uncertain"]), fake=_fmt_pct(th["fake"])) + widened)
+        items.append(SCORE_LINES.format(unc=fmt_pct(th["uncertain"]), fake=fmt_pct(th["fake"])) + widened)
         items.append(SCORE_MEANING)
         parts.append(DETAILS_PARTS["lines"])
     if pushes := report.pushes():
@@ -429,7 +429,7 @@ def score_sentence(report: Report) -> str:
     verdict above where the score alone sits; the no-score sentence without lines."""
     if not report.thresholds:
         return f"No manipulation score: {NO_SCORE}"
-    text = f"Manipulation score {_fmt_pct(report.manipulation_score)}"
+    text = f"Manipulation score {fmt_pct(report.manipulation_score)}"
     if where := score_position(report):
         text += f": {where}"
     text += "."
@@ -586,11 +586,11 @@ def timeline_summary(report: Report) -> str:
         return f"{_count(with_evidence, 'second')} with face or lip-sync evidence but no combined score."
 
     t_max, s_max = max(fused, key=lambda ts: ts[1])
-    text = f"{_count(len(fused), 'second')} scored; the highest combined score is {_fmt_pct(s_max)} at {t_max:.0f} s"
+    text = f"{_count(len(fused), 'second')} scored; the highest combined score is {fmt_pct(s_max)} at {t_max:.0f} s"
     fake = (report.thresholds or {}).get("fake")
     if fake is not None:
         above = sum(1 for _, s in fused if s >= fake)
-        text += f"; {above} of {len(fused)} reach the {LINE_NAMES['fake']} line ({_fmt_pct(fake)})"
+        text += f"; {above} of {len(fused)} reach the {LINE_NAMES['fake']} line ({fmt_pct(fake)})"
     return text + "."
 
 

@@ -13,7 +13,7 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vaedetect.explain import EVIDENCE_NAMES, TIER_LABELS
+from vaedetect.explain import EVIDENCE_NAMES, TIER_LABELS, fmt_pct
 from vaedetect.models.bundle import TIER_CODES, TIER_RATE_KINDS, file_sha256, is_allowed, read_json
 from vaedetect.pretrained import PRETRAINED
 
@@ -171,14 +171,14 @@ def measured_tables(calibration: dict[str, Any]) -> list[dict[str, Any]]:
         if not isinstance(block, dict):
             continue
         rows = [
-            (f"Real files ({block['n_real']})", [_pct(block["real_files"][c]) for c in TIER_CODES]),
+            (f"Real files ({block['n_real']})", [fmt_pct(block["real_files"][c]) for c in TIER_CODES]),
             (
                 f"Fakes from {_families(block['n_families'])} it never saw ({block['n_fake']})",
-                [_pct(block["fakes"][c]) for c in TIER_CODES],
+                [fmt_pct(block["fakes"][c]) for c in TIER_CODES],
             ),
         ]
         for family, fam in sorted((block.get("per_family") or {}).items()):
-            rows.append((f"… {family} ({fam['n_fake']})", [_pct(fam["fakes"][c]) for c in TIER_CODES]))
+            rows.append((f"… {family} ({fam['n_fake']})", [fmt_pct(fam["fakes"][c]) for c in TIER_CODES]))
         tables.append({"kind": KIND_WORDS[kind], "rows": rows})
     return tables
 
@@ -203,11 +203,6 @@ def tier_headers() -> list[str]:
 
 def _families(n: int) -> str:
     return f"{n} family" if int(n) == 1 else f"{n} families"
-
-
-def _pct(share: float) -> str:
-    pct = 100.0 * float(share)
-    return "<1 %" if 0 < pct < 1 else f"{pct:.0f} %"
 
 
 def _held_out_results(held: dict[str, Any]) -> list[EvalResult]:

@@ -169,7 +169,7 @@ def _about_model(report: Report) -> str:
         groups = ((f"Real files ({rates['n_real']})", "real_files"), (f"Held-out fakes ({rates['n_fake']})", "fakes"))
         rows = ""
         for name, key in groups:
-            cells = "".join(f"<td>{explain._fmt_pct(rates[key][c])}</td>" for c in explain.TIER_LABELS)
+            cells = "".join(f"<td>{explain.fmt_pct(rates[key][c])}</td>" for c in explain.TIER_LABELS)
             rows += f"<tr><th>{e(name)}</th>{cells}</tr>"
         parts.append(f'<table class="facts"><tr><th></th>{heads}</tr>{rows}</table>')
     if len(parts) == 2:

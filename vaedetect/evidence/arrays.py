@@ -111,6 +111,11 @@ class SpeakerTrack:
         """Index of the cut across which the voice changes most."""
         return int(np.argmin(self.split_similarity))
 
+    @property
+    def change(self) -> float:
+        """The ``speaker_change`` evidence: how alike the voice sounds across the cut where it changes most."""
+        return float(self.split_similarity.min())
+
 
 @dataclass
 class RawEvidence:

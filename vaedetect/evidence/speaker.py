@@ -76,7 +76,7 @@ def compute(bundle: ModelBundle, arr: ClipArrays, ev: RawEvidence, *, keep_image
     track = speaker_track(arr.wav, arr.speech, arr.fps)
     if track is None:
         return
-    ev.values[NAME] = float(track.split_similarity.min())
+    ev.values[NAME] = track.change
     ev.speaker = track
 
 

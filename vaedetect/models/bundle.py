@@ -43,6 +43,7 @@ from vaedetect.models.probe import LinearProbe, probes_from_stats
 from vaedetect.models.speech_mouth import SpeechToMouth
 from vaedetect.models.sync import SyncConfig, SyncNet
 from vaedetect.models.vae import AudioVAE, AudioVAEConfig, FaceVAE, FaceVAEConfig
+from vaedetect.report import VERDICTS
 
 BUNDLE_VERSION = 1  # the config.json "bundle_version" this code writes, and the highest it reads
 ALLOWED_PATTERNS = ["*.json", "*.safetensors", "*.npz", "README.md"]
@@ -58,7 +59,7 @@ _PREPROCESSING_KEYS = ("face_crop_px", "mouth_crop_px", "analysis_fps", "sample_
 # are accepted (the words say "families the model never saw").
 TIER_RATE_KINDS = ("video", "photo")
 TIER_RATE_PROTOCOLS = ("leave-one-family-out",)
-TIER_CODES = ("real", "uncertain", "fake")
+TIER_CODES = VERDICTS  # the tiers a tier_rates block gives shares for: the Report's verdict codes
 _SHARE_SUM_TOLERANCE = 0.005
 
 

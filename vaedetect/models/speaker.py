@@ -16,7 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
-SAMPLE_RATE_HZ = 16_000
+from vaedetect.audio import SAMPLE_RATE_HZ  # GE2E was trained at 16 kHz, the rate every clip's speech is decoded at
+
 N_FFT = 400  # 25 ms window (librosa's win_length defaults to n_fft)
 HOP = 160  # 10 ms
 N_MELS = 40

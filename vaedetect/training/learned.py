@@ -4,11 +4,8 @@ a family (see :mod:`vaedetect.training.evidence_stage` for the stage that fits o
 from __future__ import annotations
 
 import csv
-import logging
 from pathlib import Path
 from typing import Any
-
-log = logging.getLogger("vaedetect.train")
 
 # Real files that come from a family's own pipeline (its inputs, the real half of its demos) belong with that family:
 # a leave-one-family-out run holds them out together, so a model never sees the scene it is scored on.

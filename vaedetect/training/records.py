@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from vaedetect import pretrained
+from vaedetect.audio import ANALYSIS_FPS
 from vaedetect.evidence import speaker
 from vaedetect.evidence.clip_probe import face_inputs, mean_embedding
 from vaedetect.faces import N_LANDMARKS
@@ -187,9 +188,10 @@ def mouth_clip(d: Any, rec: dict[str, Any], memo: Path) -> speech_mouth.MouthCli
     if path.exists():
         speech = np.load(path, allow_pickle=False)
     else:
-        speech = pretrained.speech_embeddings(d["audio"].astype(np.float32) / 32767, grid / 25.0)
+        speech = pretrained.speech_embeddings(d["audio"].astype(np.float32) / 32767, grid / ANALYSIS_FPS)
         np.save(path, speech)
-    return speech_mouth.MouthClip(speech, shape, use, rec["group"], rec["label"])
+    # A re-shared copy is scored, never fitted on.
+    return speech_mouth.MouthClip(speech, shape, use, rec["group"], rec["label"], trains=not rec.get("copy_of"))
 
 
 def load_records(cache: Path) -> tuple[list[dict[str, Any]], list[speech_mouth.MouthClip], dict[str, Any]]:
@@ -203,8 +205,6 @@ def load_records(cache: Path) -> tuple[list[dict[str, Any]], list[speech_mouth.M
         records.append(rec)
     have = [i for i, m in enumerate(mouths) if m is not None]
     clips = [mouths[i] for i in have]
-    for i, c in zip(have, clips, strict=True):  # a re-shared copy is scored, never fitted on
-        c.trains = not records[i].get("copy_of")
     k, ridge, table = speech_mouth.choose_size(clips)
     for i, v in zip(have, speech_mouth.cross_fitted(clips, k, ridge), strict=True):
         records[i]["values"].update({name: x for name, x in v.items() if x is not None})

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from vaedetect.audio import ANALYSIS_FPS
 from vaedetect.evidence import speaker
 
 MARGIN = 0.03  # below the lowest real value (the rule, fixed before any value was seen)
@@ -34,8 +35,8 @@ def speaker_change_line(records: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     return {"line": round(min(real) - MARGIN, 4), "n_real": len(real), "how": HOW}
 
 
-def cached_speaker_change(d: Mapping[str, np.ndarray], fps: float = 25.0) -> float | None:
+def cached_speaker_change(d: Mapping[str, np.ndarray], fps: float = ANALYSIS_FPS) -> float | None:
     """``speaker_change`` of one training-cache entry (its int16 ``audio`` and per-frame ``speech``), as the detector
     computes it on the same clip; None without enough speech."""
     track = speaker.speaker_track(d["audio"].astype(np.float32) / 32767, d["speech"], fps)
-    return None if track is None else float(track.split_similarity.min())
+    return None if track is None else track.change
