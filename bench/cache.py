@@ -2,6 +2,7 @@
 ignored folder that ``bench/generalisation.py`` and ``train`` read.
 
     python bench/cache.py [--data ../shared/data] [--out .cache/evidence] [--workers 2] [--bundle NAME|DIR] [--reshared]
+    python bench/cache.py --reembed    # only embed the stored CLIP inputs again (after a change to how CLIP embeds)
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from vaedetect.training.records import measure_all  # noqa: E402
+from vaedetect.training.records import measure_all, reembed_all  # noqa: E402
 
 
 def main() -> None:
@@ -25,9 +26,14 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--bundle", help="the bundle whose seeds' evidence is recorded (default: the bundled one)")
     ap.add_argument("--reshared", action="store_true", help="also one re-shared copy of every real file (for lines)")
+    ap.add_argument("--reembed", action="store_true", help="embed the cached faces and stills again, nothing else")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     t0 = time.time()
+    if args.reembed:
+        failed = reembed_all(Path(args.out), workers=args.workers)
+        print(f"re-embedded in {time.time() - t0:.0f} s, {len(failed)} errors")
+        return
     errors = measure_all(
         Path(args.data), Path(args.out), bundle=args.bundle, workers=args.workers, reshared=args.reshared
     )

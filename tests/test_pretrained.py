@@ -42,6 +42,17 @@ def test_clip_embeddings_are_unit_vectors_that_tell_pictures_apart_and_repeat_ex
     assert float(e[0] @ e[1]) < 0.95
 
 
+def test_a_pictures_clip_embedding_does_not_depend_on_the_pictures_embedded_with_it():
+    """The int8 tower quantises a whole input tensor with one scale: a face embedded among others must still come out
+    as it does alone (as a visitor's photo is embedded)."""
+    rng = np.random.default_rng(1)
+    face = rng.integers(90, 160, (224, 224, 3), dtype=np.uint8)  # low contrast
+    loud = rng.integers(0, 255, (3, 224, 224, 3), dtype=np.uint8)  # wide-range company
+    alone = pretrained.clip_embed(face[None])[0]
+    among = pretrained.clip_embed(np.concatenate([loud[:2], face[None], loud[2:]]))[2]
+    np.testing.assert_allclose(among, alone, atol=1e-6)
+
+
 def test_clip_input_keeps_the_centre_at_224_px_whatever_the_shape():
     wide = np.zeros((100, 400, 3), np.uint8)
     wide[:, 175:225] = 255  # a white stripe in the middle

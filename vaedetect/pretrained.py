@@ -159,7 +159,6 @@ def warm(names: tuple[str, ...] | list[str]) -> None:
 CLIP_PX = 224
 _CLIP_MEAN = np.array([0.48145466, 0.4578275, 0.40821073], np.float32)
 _CLIP_STD = np.array([0.26862954, 0.26130258, 0.27577711], np.float32)
-CLIP_BATCH = 16
 
 
 def clip_input(rgb: np.ndarray) -> np.ndarray:
@@ -174,13 +173,19 @@ def clip_input(rgb: np.ndarray) -> np.ndarray:
 
 
 def clip_embed(images: np.ndarray) -> np.ndarray:
-    """L2-normalised CLIP image embeddings (N, 512) of (N, 224, 224, 3) uint8 images (see :func:`clip_input`)."""
+    """L2-normalised CLIP image embeddings (N, 512) of (N, 224, 224, 3) uint8 images (see :func:`clip_input`).
+
+    One image per run: the int8 tower quantises its activations with one scale for the whole input tensor, so in a
+    batch each image's embedding would depend on the others (a face's probe logit moved by 0.6 in the median,
+    bench/results/2026-12-06-evidence-rules.md, addendum 2), and a photo, embedded alone, would not be read the way
+    the frames it was measured against were. Batching bought no speed on the CPU.
+    """
     if not len(images):
         return np.zeros((0, 512), np.float32)
     sess = session("clip_vit_b16")
     out = []
-    for s in range(0, len(images), CLIP_BATCH):
-        x = (images[s : s + CLIP_BATCH].astype(np.float32) / 255.0 - _CLIP_MEAN) / _CLIP_STD
+    for img in images:
+        x = (img[None].astype(np.float32) / 255.0 - _CLIP_MEAN) / _CLIP_STD
         out.append(sess.run(["image_embeds"], {"pixel_values": x.transpose(0, 3, 1, 2)})[0])
     e = np.concatenate(out).astype(np.float32)
     return e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-8)

@@ -15,6 +15,7 @@ import hashlib
 import json
 import logging
 import multiprocessing as mp
+import os
 import time
 import traceback
 from pathlib import Path
@@ -138,6 +139,37 @@ def measure_all(
             if n % 50 == 0:
                 log.info("measured %d/%d files in %.0f s (last %.1f s)", n, len(jobs), time.time() - t0, dt)
     (cache / "errors.json").write_text(json.dumps(errors, indent=1))
+    return errors
+
+
+def _reembed(path: str) -> str | None:
+    """Embed one cache entry's stored CLIP inputs again with today's :func:`pretrained.clip_embed`, in place."""
+    try:
+        with np.load(path, allow_pickle=False) as d:
+            arrays = {k: d[k] for k in d.files}
+        arrays["face_clip"] = pretrained.clip_embed(arrays["faces"])
+        arrays["frame_clip"] = pretrained.clip_embed(arrays["stills"])
+        tmp = Path(path).with_suffix(".tmp.npz")
+        np.savez_compressed(tmp, **arrays)
+        os.replace(tmp, path)
+        return None
+    except Exception as e:  # record and go on, as measure_all does
+        return f"{path}: {type(e).__name__}: {e}"
+
+
+def reembed_all(cache: Path, *, workers: int = 2) -> list[str]:
+    """Re-embed every cached file's faces and stills (the cache keeps them as CLIP reads them), so a change to how
+    CLIP embeds needs no new decode of the data. Returns the errors."""
+    paths = sorted(str(p) for p in cache.glob("*.npz"))
+    errors = []
+    t0 = time.time()
+    with mp.get_context("spawn").Pool(workers) as pool:
+        for n, err in enumerate(pool.imap_unordered(_reembed, paths, chunksize=8), 1):
+            if err:
+                errors.append(err)
+                log.warning("could not re-embed %s", err)
+            if n % 200 == 0:
+                log.info("re-embedded %d/%d files in %.0f s", n, len(paths), time.time() - t0)
     return errors
 
 
