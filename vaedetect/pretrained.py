@@ -13,13 +13,14 @@ import hashlib
 import importlib.metadata
 import threading
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 
+from vaedetect import workers
 from vaedetect.errors import MissingPretrained
 
 if TYPE_CHECKING:
@@ -105,9 +106,8 @@ def _sha256(path: Path) -> str:
 _lock = threading.Lock()
 _sessions: dict[str, Any] = {}
 THREADS = 1  # intra-op threads of each session, set before first use (vaedetect.workers.configure sets it)
-# Networks an analysis runs alone, after everything else (vaedetect.evidence.LAST), with every core it may use.
+# Networks an analysis runs after everything else (vaedetect.evidence.LAST), their images spread over every lane.
 ALONE = frozenset({"clip_vit_b16"})
-ALONE_THREADS = 1
 
 
 def session(name: str) -> Any:
@@ -118,7 +118,7 @@ def session(name: str) -> Any:
             import onnxruntime as ort
 
             opts = ort.SessionOptions()
-            opts.intra_op_num_threads = ALONE_THREADS if name in ALONE else THREADS
+            opts.intra_op_num_threads = THREADS
             opts.inter_op_num_threads = 1
             # Threads that spin between operations burn the core another analysis needs (vaedetect.workers).
             opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
@@ -183,11 +183,13 @@ def clip_embed(images: np.ndarray) -> np.ndarray:
     if not len(images):
         return np.zeros((0, 512), np.float32)
     sess = session("clip_vit_b16")
-    out = []
-    for img in images:
+
+    def one(img: np.ndarray) -> np.ndarray:
         x = (img[None].astype(np.float32) / 255.0 - _CLIP_MEAN) / _CLIP_STD
-        out.append(sess.run(["image_embeds"], {"pixel_values": x.transpose(0, 3, 1, 2)})[0])
-    e = np.concatenate(out).astype(np.float32)
+        return sess.run(["image_embeds"], {"pixel_values": x.transpose(0, 3, 1, 2)})[0]
+
+    # Single images also spread over the lanes (one thread each), which uses two cores better than one run on two.
+    e = np.concatenate(workers.run_all([partial(one, img) for img in images])).astype(np.float32)
     return e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-8)
 
 

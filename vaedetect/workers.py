@@ -6,9 +6,8 @@ pool whose threads wait for each other at every operation slows down several-fol
 core to someone else (bench/results/2026-12-06-speed.json: face VAE 0.55 s with one thread, 1.6 s with two, on a
 busy machine). So every operation runs on one thread (:func:`configure`), and an analysis gets its parallelism from
 tasks that do not wait for each other: decoding runs ahead of the face pass (:func:`prefetch`), and the evidence
-networks run side by side (:func:`run_all`), CLIP last and alone on every core (its threads block rather than spin
-while they wait, so sharing a core slows it no more than one thread would be). The tasks of every analysis in a
-process share one pool of :func:`lanes` threads, so two visitors at once still keep at most that many busy.
+networks run side by side (:func:`run_all`), then CLIP, its images spread over the lanes. The tasks of every analysis
+in a process share one pool of :func:`lanes` threads, so two visitors at once still keep at most that many busy.
 """
 
 from __future__ import annotations
@@ -36,10 +35,9 @@ _in_pool = threading.local()
 
 def configure(threads: int | None = None) -> tuple[int, int]:
     """Use ``threads`` cores (default: all this process may use): :data:`MAX_LANES` tasks at once at most, each
-    operation with the cores left per task (one on a two-core machine), except the network an analysis runs alone
-    at its end (CLIP, :data:`vaedetect.pretrained.ALONE`), which gets them all. Sets torch's, OpenCV's and ONNX
-    Runtime's thread counts for the whole process (ONNX Runtime's for sessions not yet built). Returns (lanes,
-    threads per operation)."""
+    operation with the cores left per task (one on a two-core machine). Sets torch's, OpenCV's and ONNX Runtime's
+    thread counts for the whole process (ONNX Runtime's for sessions not yet built). Returns (lanes, threads per
+    operation)."""
     global _lanes, _pool
     cores = max(1, threads or _cores())
     lanes = min(MAX_LANES, cores)
@@ -52,7 +50,6 @@ def configure(threads: int | None = None) -> tuple[int, int]:
     torch.set_num_threads(per_op)
     cv2.setNumThreads(per_op)
     pretrained.THREADS = per_op
-    pretrained.ALONE_THREADS = cores
     _map_large_buffers()
     with _lock:
         if lanes != _lanes and _pool is not None:

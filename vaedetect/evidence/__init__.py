@@ -72,9 +72,8 @@ PRETRAINED_OF = {
 DEFAULT_EVIDENCE = ("face_vae", "region_cues", "voice_vae", "sync")
 
 
-# CLIP runs last, alone, on every core (its session's threads wait for each other without spinning): the rest, on one
-# thread each, side by side before it. On a quiet machine a short clip's evidence then takes 0.76 s instead of 1.02 s
-# (CLIP on one thread in one lane while the other lane idles); under load it is no slower (docs/experiments.md).
+# CLIP runs last, its images spread over every lane (one image per run, one thread each); the rest, on one thread each,
+# side by side before it. Splitting CLIP's work, not its operations, keeps both cores busy (docs/experiments.md).
 LAST = tuple(name for name, nets in PRETRAINED_OF.items() if pretrained.ALONE.intersection(nets))
 
 
