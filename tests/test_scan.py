@@ -13,6 +13,7 @@ from conftest import write_talking_clip
 from PIL import Image
 from socket_guard import guard_sockets
 
+from vaedetect import explain
 from vaedetect import scan as scan_mod
 from vaedetect.__main__ import main
 from vaedetect.errors import InputError
@@ -68,6 +69,18 @@ def test_every_file_gets_a_line_and_a_bad_file_is_an_error_line_not_a_crash(refe
     assert all(line["error"] is None and line["verdict"] in ("real", "uncertain", "fake") for line in good)
     assert {line["media"] for line in good} == {"video", "image"}
     assert all(0.0 <= line["score"] <= 1.0 and line["seconds"] > 0 for line in good)
+
+
+def test_a_scan_line_words_its_verdict_as_the_files_json_report_does(reference: dict[str, dict]) -> None:
+    """One key, one shape for tools that read both: ``verdict_words`` is the report's {label, meaning, measured}."""
+    for f, line in reference.items():
+        if line["error"]:
+            assert line["verdict_words"] is None
+            continue
+        words = line["verdict_words"]
+        assert set(words) == {"label", "meaning", "measured"}
+        labels = {explain.TIER_LABELS[line["verdict"]], *explain.NO_VERDICT_LABELS.values()}
+        assert words["label"] in labels and words["meaning"], f
 
 
 def test_a_killed_scan_resumes_without_rescoring_finished_files(

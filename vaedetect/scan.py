@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from vaedetect.errors import InputError
-from vaedetect.explain import verdict_label
+from vaedetect.explain import verdict_words
 from vaedetect.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from vaedetect.models.bundle import file_sha256
 from vaedetect.report import Report
@@ -99,7 +99,7 @@ def score_file(analyze: Callable[[str], Any], path: str | Path) -> dict[str, Any
         line.update(
             verdict=report.verdict,
             no_verdict=getattr(report, "no_verdict", None),  # evaluate's stand-ins for a Report carry less
-            verdict_words=verdict_label(report) if isinstance(report, Report) else None,
+            verdict_words=verdict_words(report) if isinstance(report, Report) else None,  # as in its report
             score=float(report.manipulation_score),
             media=report.media.kind,
             scores={k: _finite_or_none(v) for k, v in report.scores.items()},
