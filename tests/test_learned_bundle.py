@@ -115,9 +115,8 @@ def _synthetic_records(n_real: int = 60, n_per_family: int = 8) -> list[dict]:
     return recs + copies
 
 
-def test_the_evidence_stage_writes_heads_lines_held_out_rates_and_the_speaker_line_into_the_bundle(
-    tiny_bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _fit_stage_on(records: list[dict], tiny_bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The evidence stage on ready-made records (no cache, no decoding); its learned heads and the written bundle."""
     from vaedetect.models import ModelBundle
     from vaedetect.models.speech_mouth import SpeechToMouth
 
@@ -125,11 +124,17 @@ def test_the_evidence_stage_writes_heads_lines_held_out_rates_and_the_speaker_li
     shutil.copytree(tiny_bundle, bundle_dir)
     head = SpeechToMouth(np.eye(1, 2), np.zeros(480), np.ones(480), np.zeros((480, 1)))
     monkeypatch.setattr(evidence_stage, "measure_all", lambda *a, **k: {})
-    monkeypatch.setattr(evidence_stage, "load_records", lambda cache: (_synthetic_records(), [], {"components": 1,
+    monkeypatch.setattr(evidence_stage, "load_records", lambda cache: (records, [], {"components": 1,
                         "ridge": 1.0, "held_out_real_correlation": {}}))  # fmt: skip
     monkeypatch.setattr(evidence_stage.speech_mouth, "fit_real", lambda *a: head)
     learned = evidence_stage.fit_stage(bundle_dir, tmp_path, tmp_path / "cache", CONFIGS["C"])
-    bundle = ModelBundle.load(bundle_dir)
+    return learned, ModelBundle.load(bundle_dir)
+
+
+def test_the_evidence_stage_writes_heads_lines_held_out_rates_and_the_speaker_line_into_the_bundle(
+    tiny_bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    learned, bundle = _fit_stage_on(_synthetic_records(), tiny_bundle, tmp_path, monkeypatch)
     assert set(learned) == {"video", "photo"}
     lines = bundle.calibration["learned"]["video"]["thresholds"]
     assert lines["n_real_copies_scored_out_of_fold"] == 8 and 0 < lines["uncertain"] < lines["fake"] <= 1
@@ -141,6 +146,17 @@ def test_the_evidence_stage_writes_heads_lines_held_out_rates_and_the_speaker_li
     assert bundle.calibration["findings"]["speaker_change"]["n_real"] == 48  # real videos, copies left out
     assert bundle.config.evidence == ["face_vae", "sync", "clip_face", "speech_mouth", "speaker"]
     assert "clip_face" in bundle.probes and bundle.speech_mouth is not None
+
+
+def test_data_without_real_speech_gives_a_bundle_without_the_speaker_finding_not_a_failed_training(
+    tiny_bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    records = _synthetic_records()
+    for r in records:
+        r["values"].pop("speaker_change", None)
+    _, bundle = _fit_stage_on(records, tiny_bundle, tmp_path, monkeypatch)
+    assert bundle.calibration["findings"] == {} and "speaker" not in bundle.config.evidence
+    assert bundle.config.evidence == ["face_vae", "sync", "clip_face", "speech_mouth"]
 
 
 def test_real_files_from_a_familys_own_pipeline_are_tied_to_it() -> None:

@@ -125,8 +125,13 @@ def fit_stage(
         "units": {u: {k: v for k, v in row.items() if k != "tiers"} for u, row in tables["units"].items()},
         "groups": {g: {k: row[k] for k in ("n_fake_videos", "auc")} for g, row in tables["groups"].items()},
     }
-    bundle.calibration["findings"] = {speaker.NAME: speaker_change_line(records)}
-    bundle.config.evidence = [*evidence_modules(config), "speaker"]
+    try:
+        findings = {speaker.NAME: speaker_change_line(records)}
+    except ValueError as err:  # data without real speech: the bundle claims no speaker change rather than failing
+        log.warning("%s: the bundle carries no speaker-change finding", err)
+        findings = {}
+    bundle.calibration["findings"] = findings
+    bundle.config.evidence = [*evidence_modules(config), *(["speaker"] if findings else [])]
     bundle.config.training = {**bundle.config.training, "evidence_config": config.__dict__}
     bundle.save(bundle_dir)
     return learned
