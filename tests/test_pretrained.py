@@ -53,6 +53,24 @@ def test_a_pictures_clip_embedding_does_not_depend_on_the_pictures_embedded_with
     np.testing.assert_allclose(among, alone, atol=1e-6)
 
 
+def test_reembedding_the_cache_rewrites_only_the_embeddings_and_leaves_no_partial_file(tmp_path):
+    from vaedetect.training import records
+
+    rng = np.random.default_rng(3)
+    faces = rng.integers(0, 255, (2, 224, 224, 3), dtype=np.uint8)
+    stills = rng.integers(0, 255, (1, 224, 224, 3), dtype=np.uint8)
+    entry = tmp_path / "abc.npz"
+    np.savez_compressed(entry, faces=faces, stills=stills, face_clip=np.zeros((2, 512)), frame_clip=np.zeros((1, 512)),
+                        meta=np.frombuffer(b"{}", np.uint8))  # fmt: skip
+    assert records.reembed_all(tmp_path, workers=1) == []
+    with np.load(entry, allow_pickle=False) as d:
+        np.testing.assert_array_equal(d["faces"], faces)
+        np.testing.assert_array_equal(d["meta"], np.frombuffer(b"{}", np.uint8))
+        np.testing.assert_allclose(d["face_clip"], pretrained.clip_embed(faces), atol=1e-6)
+        np.testing.assert_allclose(d["frame_clip"], pretrained.clip_embed(stills), atol=1e-6)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["abc.npz"]
+
+
 def test_clip_input_keeps_the_centre_at_224_px_whatever_the_shape():
     wide = np.zeros((100, 400, 3), np.uint8)
     wide[:, 175:225] = 255  # a white stripe in the middle

@@ -123,6 +123,16 @@ def _same(a: object, b: object, what: str) -> None:
         np.testing.assert_allclose(np.asarray(a, float), np.asarray(b, float), rtol=1e-5, atol=1e-6, err_msg=what)
 
 
+def test_clip_images_spread_over_the_lanes_embed_as_one_lane_embeds_them(two_lanes: None) -> None:
+    from vaedetect import pretrained
+
+    rng = np.random.default_rng(2)
+    images = rng.integers(0, 255, (5, pretrained.CLIP_PX, pretrained.CLIP_PX, 3), dtype=np.uint8)
+    spread = pretrained.clip_embed(images)
+    workers.configure(1)
+    np.testing.assert_array_equal(spread, pretrained.clip_embed(images))
+
+
 def test_a_container_cpu_quota_caps_the_cores_an_analysis_uses(tmp_path) -> None:
     """A Space or `docker --cpus 2` on a large host: the affinity lists every host core, the quota allows two."""
     cpu_max = tmp_path / "cpu.max"

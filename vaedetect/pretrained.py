@@ -176,9 +176,9 @@ def clip_embed(images: np.ndarray) -> np.ndarray:
     """L2-normalised CLIP image embeddings (N, 512) of (N, 224, 224, 3) uint8 images (see :func:`clip_input`).
 
     One image per run: the int8 tower quantises its activations with one scale for the whole input tensor, so in a
-    batch each image's embedding would depend on the others (a face's probe logit moved by 0.6 in the median,
-    bench/results/2026-12-06-evidence-rules.md, addendum 2), and a photo, embedded alone, would not be read the way
-    the frames it was measured against were. Batching bought no speed on the CPU.
+    batch each image's embedding would depend on the others (bench/results/2026-12-06-evidence-rules.md, addendum 2),
+    and a photo, embedded alone, would not be read the way the frames it was measured against were. Batching bought
+    no speed on the CPU (docs/experiments.md).
     """
     if not len(images):
         return np.zeros((0, 512), np.float32)

@@ -149,8 +149,9 @@ def _reembed(path: str) -> str | None:
             arrays = {k: d[k] for k in d.files}
         arrays["face_clip"] = pretrained.clip_embed(arrays["faces"])
         arrays["frame_clip"] = pretrained.clip_embed(arrays["stills"])
-        tmp = Path(path).with_suffix(".tmp.npz")
-        np.savez_compressed(tmp, **arrays)
+        tmp = Path(path).with_name(Path(path).name + ".part")  # not *.npz: a run killed here leaves no extra entry
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
         os.replace(tmp, path)
         return None
     except Exception as e:  # record and go on, as measure_all does
