@@ -53,19 +53,24 @@ def test_a_pictures_clip_embedding_does_not_depend_on_the_pictures_embedded_with
     np.testing.assert_allclose(among, alone, atol=1e-6)
 
 
-def test_reembedding_the_cache_rewrites_only_the_embeddings_and_leaves_no_partial_file(tmp_path):
+def test_reembedding_the_cache_rewrites_only_the_embeddings_and_stamps_them_leaving_no_partial_file(tmp_path):
+    import json
+
     from vaedetect.training import records
 
     rng = np.random.default_rng(3)
     faces = rng.integers(0, 255, (2, 224, 224, 3), dtype=np.uint8)
     stills = rng.integers(0, 255, (1, 224, 224, 3), dtype=np.uint8)
     entry = tmp_path / "abc.npz"
+    old_meta = {"row": {"path": "a.mp4"}}  # made before entries were stamped
     np.savez_compressed(entry, faces=faces, stills=stills, face_clip=np.zeros((2, 512)), frame_clip=np.zeros((1, 512)),
-                        meta=np.frombuffer(b"{}", np.uint8))  # fmt: skip
+                        meta=np.frombuffer(json.dumps(old_meta).encode(), np.uint8))  # fmt: skip
+    with np.load(entry, allow_pickle=False) as d, pytest.raises(records.StaleCache, match="--reembed"):
+        records.record_from_cache(d, "abc")
     assert records.reembed_all(tmp_path, workers=1) == []
     with np.load(entry, allow_pickle=False) as d:
         np.testing.assert_array_equal(d["faces"], faces)
-        np.testing.assert_array_equal(d["meta"], np.frombuffer(b"{}", np.uint8))
+        assert json.loads(bytes(d["meta"])) == old_meta | {"clip_embedding": records.CLIP_EMBEDDING}
         np.testing.assert_allclose(d["face_clip"], pretrained.clip_embed(faces), atol=1e-6)
         np.testing.assert_allclose(d["frame_clip"], pretrained.clip_embed(stills), atol=1e-6)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["abc.npz"]

@@ -36,6 +36,9 @@ from vaedetect.training.speaker import cached_speaker_change
 from vaedetect.training.stacking import PROBED
 
 log = logging.getLogger("vaedetect.train")
+# How the cache's CLIP embeddings were made, stamped into every entry: 2 = one image per run (pretrained.clip_embed).
+# An entry with another stamp (or none: batches of eight, before 2026-12-06) must be embedded again before it is read.
+CLIP_EMBEDDING = 2
 
 _detector: Any = None
 
@@ -79,6 +82,7 @@ def measure_file(detector: Any, row: dict[str, str], data_dir: Path, out: Path, 
         "face_frames": (frames + skip).tolist(),
         "record": record,
         "reshared": how,
+        "clip_embedding": CLIP_EMBEDDING,
     }
     wav = clip.audio if clip.audio is not None else np.zeros(0, np.float32)
     np.savez_compressed(
@@ -149,6 +153,8 @@ def _reembed(path: str) -> str | None:
             arrays = {k: d[k] for k in d.files}
         arrays["face_clip"] = pretrained.clip_embed(arrays["faces"])
         arrays["frame_clip"] = pretrained.clip_embed(arrays["stills"])
+        meta = json.loads(bytes(arrays["meta"])) | {"clip_embedding": CLIP_EMBEDDING}
+        arrays["meta"] = np.frombuffer(json.dumps(meta, default=float).encode(), dtype=np.uint8)
         tmp = Path(path).with_name(Path(path).name + ".part")  # not *.npz: a run killed here leaves no extra entry
         with open(tmp, "wb") as fh:
             np.savez_compressed(fh, **arrays)
@@ -174,6 +180,10 @@ def reembed_all(cache: Path, *, workers: int = 2) -> list[str]:
     return errors
 
 
+class StaleCache(ValueError):
+    """A cache entry made by code that no longer computes the same thing (see :data:`CLIP_EMBEDDING`)."""
+
+
 # -- records ----------------------------------------------------------------------------------------------------------
 def _unit(v: np.ndarray) -> list[float]:
     return mean_embedding(v).tolist()
@@ -183,6 +193,11 @@ def record_from_cache(d: Any, key: str) -> dict[str, Any]:
     """One cache entry as a record: the detector's record with the file's label, family and person, and the CLIP
     embeddings of the file (the mean over its faces, over its frames) and of each of its frames read as photos."""
     meta = json.loads(bytes(d["meta"]))
+    if meta.get("clip_embedding") != CLIP_EMBEDDING:
+        raise StaleCache(
+            f"cache entry {key} holds CLIP embeddings made another way than today's; embed the cache again:"
+            " python bench/cache.py --reembed [--out CACHE]"
+        )
     row = meta["row"]
     rec = record_of(row, meta["record"])
     rec.update(tied=list(tied_families(row)), kind_group=row["group"], key=key, kind=meta["kind"])
